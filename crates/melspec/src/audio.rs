@@ -1,0 +1,327 @@
+//! Audio files in and out: decoding to mono f32, band-limited resampling, WAV writing.
+//!
+//! Samples are f32 in [−1, 1] (integer PCM is scaled by 2^(bits−1), as soundfile/librosa do).
+//! Multi-channel audio is down-mixed to the mean of its channels.
+
+use std::fs::File;
+use std::path::Path;
+
+use rubato::{FftFixedIn, Resampler};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::error::{Error, Result};
+
+/// File extensions (lower case) that [`load`] can decode.
+pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp3"];
+
+/// A mono signal with its sample rate and facts about the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    /// Mono samples in [−1, 1], length `samples.len()` at `sr` Hz.
+    pub samples: Vec<f32>,
+    /// Sample rate of `samples`, Hz.
+    pub sr: u32,
+    /// Sample rate of the file, Hz.
+    pub source_sr: u32,
+    /// Number of channels in the file (before down-mixing).
+    pub source_channels: u16,
+    /// Length of the file in samples per channel, at `source_sr`.
+    pub source_len: usize,
+}
+
+impl Audio {
+    /// Duration of `samples` in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sr)
+    }
+
+    /// Resample to `sr` Hz (no-op when the rate already matches).
+    ///
+    /// # Errors
+    /// See [`resample`].
+    pub fn resampled(self, sr: u32) -> Result<Self> {
+        if sr == self.sr {
+            return Ok(self);
+        }
+        let samples = resample(&self.samples, self.sr, sr)?;
+        Ok(Audio {
+            samples,
+            sr,
+            ..self
+        })
+    }
+}
+
+/// Decode an audio file (WAV of any PCM width or 32-bit float; FLAC, OGG/Vorbis, MP3) to mono.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be opened, [`Error::Decode`] when it is not audio, is
+/// truncated or corrupt, and [`Error::InvalidInput`] when it holds no samples.
+pub fn load(path: &Path) -> Result<Audio> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let is_wav = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "wav" | "wave"));
+    let audio = if is_wav {
+        // hound handles every PCM width and float WAV exactly; fall back to symphonia for WAV
+        // variants hound does not know (e.g. µ-law).
+        match load_wav(path, file) {
+            Ok(audio) => audio,
+            Err(hound_err) => load_symphonia(path).map_err(|_| hound_err)?,
+        }
+    } else {
+        load_symphonia(path)?
+    };
+    if audio.samples.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{}: audio file holds no samples",
+            path.display()
+        )));
+    }
+    Ok(audio)
+}
+
+/// Decode `path` and resample it to `sr` Hz.
+///
+/// # Errors
+/// As [`load`] and [`resample`].
+pub fn load_resampled(path: &Path, sr: u32) -> Result<Audio> {
+    load(path)?.resampled(sr)
+}
+
+fn load_wav(path: &Path, file: File) -> Result<Audio> {
+    let decode_err = |e: hound::Error| Error::Decode {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(decode_err)?;
+    let spec = reader.spec();
+    let declared = reader.len() as usize;
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .into_samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(decode_err)?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<Result<_, _>>()
+                .map_err(decode_err)?
+        }
+    };
+    if interleaved.len() < declared {
+        return Err(Error::Decode {
+            path: path.to_owned(),
+            reason: format!(
+                "truncated: header declares {declared} samples, file holds {}",
+                interleaved.len()
+            ),
+        });
+    }
+    Ok(from_interleaved(
+        &interleaved,
+        spec.channels,
+        spec.sample_rate,
+    ))
+}
+
+fn load_symphonia(path: &Path) -> Result<Audio> {
+    let decode_err = |e: SymphoniaError| Error::Decode {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(decode_err)?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| Error::Decode {
+            path: path.to_owned(),
+            reason: "no audio track".into(),
+        })?;
+    let track_id = track.id;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(decode_err)?;
+    let mut sr = track.codec_params.sample_rate;
+    let mut channels = track.codec_params.channels.map(|c| c.count() as u16);
+    let mut interleaved = Vec::new();
+    let mut buf: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => return Err(decode_err(e)),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            // A corrupt packet is skipped, as every player does; a broken stream fails below.
+            Err(SymphoniaError::DecodeError(_)) => continue,
+            Err(e) => return Err(decode_err(e)),
+        };
+        let spec = *decoded.spec();
+        sr = Some(spec.rate);
+        channels = Some(spec.channels.count() as u16);
+        let needed = decoded.capacity() * spec.channels.count();
+        if buf.as_ref().is_none_or(|b| b.capacity() < needed) {
+            buf = Some(SampleBuffer::new(decoded.capacity() as u64, spec));
+        }
+        let b = buf.as_mut().expect("sample buffer was just allocated");
+        b.copy_interleaved_ref(decoded);
+        interleaved.extend_from_slice(b.samples());
+    }
+    let (Some(sr), Some(channels)) = (sr, channels) else {
+        return Err(Error::Decode {
+            path: path.to_owned(),
+            reason: "stream declares no sample rate or channel layout".into(),
+        });
+    };
+    Ok(from_interleaved(&interleaved, channels.max(1), sr))
+}
+
+fn from_interleaved(interleaved: &[f32], channels: u16, sr: u32) -> Audio {
+    let c = usize::from(channels.max(1));
+    let samples: Vec<f32> = if c == 1 {
+        interleaved.to_vec()
+    } else {
+        interleaved
+            .chunks_exact(c)
+            .map(|frame| frame.iter().sum::<f32>() / c as f32)
+            .collect()
+    };
+    Audio {
+        source_len: samples.len(),
+        samples,
+        sr,
+        source_sr: sr,
+        source_channels: channels,
+    }
+}
+
+/// Band-limited resampling of a mono signal from `from` Hz to `to` Hz.
+///
+/// Uses rubato's FFT resampler (synchronous, anti-aliased); the output has
+/// `ceil(len · to / from)` samples and is aligned with the input (the resampler's delay is
+/// removed).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a zero rate, [`Error::Resample`] if rubato fails.
+pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
+    if from == 0 {
+        return Err(Error::param(
+            "sr",
+            from,
+            "source sample rate must be positive",
+        ));
+    }
+    if to == 0 {
+        return Err(Error::param(
+            "sr",
+            to,
+            "target sample rate must be positive",
+        ));
+    }
+    if from == to || x.is_empty() {
+        return Ok(x.to_vec());
+    }
+    let expected = (x.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
+    let rs_err = |e: &dyn std::fmt::Display| Error::Resample(e.to_string());
+    let mut rs =
+        FftFixedIn::<f32>::new(from as usize, to as usize, 1024, 2, 1).map_err(|e| rs_err(&e))?;
+    let delay = rs.output_delay();
+    let mut out: Vec<f32> = Vec::with_capacity(expected + delay + 2048);
+    let mut pos = 0;
+    while x.len() - pos >= rs.input_frames_next() {
+        let n = rs.input_frames_next();
+        let chunk = rs
+            .process(&[&x[pos..pos + n]], None)
+            .map_err(|e| rs_err(&e))?;
+        out.extend_from_slice(&chunk[0]);
+        pos += n;
+    }
+    if pos < x.len() {
+        let chunk = rs
+            .process_partial(Some(&[&x[pos..]]), None)
+            .map_err(|e| rs_err(&e))?;
+        out.extend_from_slice(&chunk[0]);
+    }
+    while out.len() < expected + delay {
+        let chunk = rs
+            .process_partial(None::<&[&[f32]]>, None)
+            .map_err(|e| rs_err(&e))?;
+        out.extend_from_slice(&chunk[0]);
+    }
+    out.drain(..delay);
+    out.truncate(expected);
+    Ok(out)
+}
+
+/// Sample format of a written WAV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WavFormat {
+    /// IEEE 32-bit float.
+    #[default]
+    F32,
+    /// 16-bit PCM (values clipped to [−1, 1]).
+    I16,
+}
+
+/// Write a mono WAV file of `samples` at `sr` Hz.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written.
+pub fn write_wav(path: &Path, samples: &[f32], sr: u32, format: WavFormat) -> Result<()> {
+    let (bits, sample_format) = match format {
+        WavFormat::F32 => (32, hound::SampleFormat::Float),
+        WavFormat::I16 => (16, hound::SampleFormat::Int),
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: sr,
+        bits_per_sample: bits,
+        sample_format,
+    };
+    let to_io = |e: hound::Error| match e {
+        hound::Error::IoError(e) => Error::io(path, e),
+        other => Error::io(path, std::io::Error::other(other.to_string())),
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(to_io)?;
+    for &s in samples {
+        match format {
+            WavFormat::F32 => w.write_sample(s).map_err(to_io)?,
+            WavFormat::I16 => w
+                .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                .map_err(to_io)?,
+        }
+    }
+    w.finalize().map_err(to_io)
+}

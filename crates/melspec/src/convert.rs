@@ -1,0 +1,183 @@
+//! Unit conversions: Hz ↔ mel, power/amplitude ↔ dB (as `librosa.core.convert` and
+//! `librosa.core.spectrum`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Slaney mel scale: linear part, Hz per mel (200/3).
+const F_SP: f64 = 200.0 / 3.0;
+/// Slaney mel scale: start of the logarithmic part, Hz.
+const MIN_LOG_HZ: f64 = 1000.0;
+/// Slaney mel scale: mel value at `MIN_LOG_HZ` (15).
+const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
+
+/// Log step of the Slaney mel scale above 1 kHz: ln(6.4)/27 per mel.
+fn log_step() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
+/// Hz → mel. Slaney (linear below 1 kHz, logarithmic above) unless `htk`, then
+/// `2595·log10(1 + f/700)`.
+pub fn hz_to_mel(hz: f64, htk: bool) -> f64 {
+    if htk {
+        return 2595.0 * (1.0 + hz / 700.0).log10();
+    }
+    if hz >= MIN_LOG_HZ {
+        MIN_LOG_MEL + (hz / MIN_LOG_HZ).ln() / log_step()
+    } else {
+        hz / F_SP
+    }
+}
+
+/// Mel → Hz, the inverse of [`hz_to_mel`].
+pub fn mel_to_hz(mel: f64, htk: bool) -> f64 {
+    if htk {
+        return 700.0 * (10f64.powf(mel / 2595.0) - 1.0);
+    }
+    if mel >= MIN_LOG_MEL {
+        MIN_LOG_HZ * (log_step() * (mel - MIN_LOG_MEL)).exp()
+    } else {
+        F_SP * mel
+    }
+}
+
+/// `n` frequencies (Hz) evenly spaced on the mel scale from `fmin` to `fmax` inclusive
+/// (`librosa.mel_frequencies`).
+pub fn mel_frequencies(n: usize, fmin: f64, fmax: f64, htk: bool) -> Vec<f64> {
+    let lo = hz_to_mel(fmin, htk);
+    let hi = hz_to_mel(fmax, htk);
+    linspace(lo, hi, n)
+        .into_iter()
+        .map(|m| mel_to_hz(m, htk))
+        .collect()
+}
+
+/// numpy's `linspace(lo, hi, n)` (endpoint included and exact).
+fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    match n {
+        0 => Vec::new(),
+        1 => vec![lo],
+        _ => {
+            let step = (hi - lo) / (n - 1) as f64;
+            let mut v: Vec<f64> = (0..n).map(|i| lo + i as f64 * step).collect();
+            v[n - 1] = hi;
+            v
+        }
+    }
+}
+
+/// Centre frequency of every FFT bin, `k·sr/n_fft` Hz for `k = 0..=n_fft/2`.
+pub fn fft_frequencies(sr: f64, n_fft: usize) -> Vec<f64> {
+    (0..=n_fft / 2)
+        .map(|k| k as f64 * sr / n_fft as f64)
+        .collect()
+}
+
+/// The reference a dB conversion is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbRef {
+    /// The maximum of the input (librosa's `ref=np.max`).
+    Max,
+    /// A fixed value, in the input's units (power or amplitude).
+    Value(f32),
+}
+
+/// Power → dB in place: `10·log10(max(amin, S)) − 10·log10(max(amin, ref))`, then values below
+/// `max − top_db` are raised to it (`librosa.power_to_db`). Returns the reference value used.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when `amin ≤ 0` or `top_db < 0`.
+pub fn power_to_db(s: &mut [f32], reference: DbRef, amin: f32, top_db: Option<f32>) -> Result<f32> {
+    if amin.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(Error::param("amin", amin, "must be strictly positive"));
+    }
+    if let Some(t) = top_db {
+        if t.partial_cmp(&0.0) == Some(std::cmp::Ordering::Less) || t.is_nan() {
+            return Err(Error::param("top_db", t, "must be non-negative"));
+        }
+    }
+    let ref_value = match reference {
+        DbRef::Max => s.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        DbRef::Value(v) => v.abs(),
+    };
+    let offset = 10.0 * amin.max(ref_value).log10();
+    let mut peak = f32::NEG_INFINITY;
+    for x in s.iter_mut() {
+        *x = 10.0 * amin.max(*x).log10() - offset;
+        peak = peak.max(*x);
+    }
+    if let Some(t) = top_db {
+        let floor = peak - t;
+        s.iter_mut().for_each(|x| *x = x.max(floor));
+    }
+    Ok(ref_value)
+}
+
+/// Amplitude → dB in place: [`power_to_db`] of `S²` with `ref²` and `amin²`
+/// (`librosa.amplitude_to_db`, whose default `amin` is 1e-5). Returns the amplitude
+/// reference used.
+///
+/// # Errors
+/// As [`power_to_db`].
+pub fn amplitude_to_db(
+    s: &mut [f32],
+    reference: DbRef,
+    amin: f32,
+    top_db: Option<f32>,
+) -> Result<f32> {
+    let ref_value = match reference {
+        DbRef::Max => s.iter().map(|x| x.abs()).fold(f32::NEG_INFINITY, f32::max),
+        DbRef::Value(v) => v.abs(),
+    };
+    s.iter_mut().for_each(|x| *x = *x * *x);
+    power_to_db(s, DbRef::Value(ref_value * ref_value), amin * amin, top_db)?;
+    Ok(ref_value)
+}
+
+/// dB → power in place: `ref · 10^(S/10)` (`librosa.db_to_power`).
+pub fn db_to_power(s: &mut [f32], reference: f32) {
+    s.iter_mut()
+        .for_each(|x| *x = reference * 10f32.powf(0.1 * *x));
+}
+
+/// dB → amplitude in place: `ref · 10^(S/20)` (`librosa.db_to_amplitude`).
+pub fn db_to_amplitude(s: &mut [f32], reference: f32) {
+    s.iter_mut()
+        .for_each(|x| *x = reference * 10f32.powf(0.05 * *x));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slaney_scale_is_linear_then_log() {
+        assert!((hz_to_mel(1000.0, false) - 15.0).abs() < 1e-12);
+        assert!((hz_to_mel(500.0, false) - 7.5).abs() < 1e-12);
+        for hz in [0.0, 123.0, 999.0, 1000.0, 4321.0, 11025.0] {
+            for htk in [false, true] {
+                assert!((mel_to_hz(hz_to_mel(hz, htk), htk) - hz).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn db_round_trip_and_top_db() {
+        let mut s = vec![1.0, 0.1, 1e-12];
+        let r = power_to_db(&mut s, DbRef::Max, 1e-10, Some(80.0)).unwrap();
+        assert_eq!(r, 1.0);
+        assert!((s[1] + 10.0).abs() < 1e-5);
+        assert_eq!(s[2], -80.0);
+        db_to_power(&mut s, r);
+        assert!((s[1] - 0.1).abs() < 1e-6);
+        let mut a = vec![2.0, 0.2];
+        let r = amplitude_to_db(&mut a, DbRef::Max, 1e-5, None).unwrap();
+        assert_eq!(r, 2.0);
+        assert!((a[1] + 20.0).abs() < 1e-4);
+        db_to_amplitude(&mut a, r);
+        assert!((a[1] - 0.2).abs() < 1e-6);
+        assert!(power_to_db(&mut [1.0], DbRef::Max, 0.0, None).is_err());
+    }
+}

@@ -1,0 +1,452 @@
+//! Short-time Fourier transform and its inverse, matching `librosa.stft` / `librosa.istft`.
+//!
+//! Conventions (librosa ≥ 0.10): with `center`, the signal is padded by `n_fft/2` on both sides
+//! (zeros for [`PadMode::Constant`], mirror for [`PadMode::Reflect`]); frame `t` starts at
+//! `t·hop_length` of the padded signal; there are `1 + (len_padded − n_fft) / hop_length` frames.
+//! The forward transform is unnormalised (`X[k] = Σ x[n]·w[n]·e^{−2πikn/N}`), with
+//! `n_fft/2 + 1` bins, phase referenced to the frame start. Spectrograms are `(bins, frames)`.
+
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayView2};
+use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::window::Window;
+
+/// How the signal is extended at its ends when `center` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PadMode {
+    /// Zeros (librosa's default since 0.10).
+    #[default]
+    Constant,
+    /// Mirror without repeating the edge sample (numpy's `reflect`).
+    Reflect,
+}
+
+impl PadMode {
+    /// Name as used on the command line and in sidecar files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PadMode::Constant => "constant",
+            PadMode::Reflect => "reflect",
+        }
+    }
+}
+
+impl std::str::FromStr for PadMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "constant" => Ok(PadMode::Constant),
+            "reflect" => Ok(PadMode::Reflect),
+            _ => Err(Error::param("pad_mode", s, "expected constant or reflect")),
+        }
+    }
+}
+
+/// STFT geometry. Lengths are in samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StftParams {
+    /// FFT size; the spectrum has `n_fft/2 + 1` bins.
+    pub n_fft: usize,
+    /// Hop between successive frames.
+    pub hop_length: usize,
+    /// Window length (≤ `n_fft`; the window is zero-padded to `n_fft`, centred).
+    pub win_length: usize,
+    /// Window shape (periodic).
+    pub window: Window,
+    /// Pad `n_fft/2` on both sides so that frame `t` is centred at `t·hop_length`.
+    pub center: bool,
+    /// Padding used when `center` is set.
+    pub pad_mode: PadMode,
+}
+
+impl StftParams {
+    /// Parameters with librosa's defaults for `n_fft`: `hop = n_fft/4`, `win = n_fft`, Hann,
+    /// centred, constant padding.
+    pub fn new(n_fft: usize) -> Self {
+        StftParams {
+            n_fft,
+            hop_length: n_fft / 4,
+            win_length: n_fft,
+            window: Window::Hann,
+            center: true,
+            pad_mode: PadMode::Constant,
+        }
+    }
+
+    /// Number of frequency bins, `n_fft/2 + 1`.
+    pub fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    /// Check that the parameters are usable.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad parameter.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_fft < 2 {
+            return Err(Error::param("n_fft", self.n_fft, "must be at least 2"));
+        }
+        if self.hop_length == 0 {
+            return Err(Error::param("hop_length", 0, "must be positive"));
+        }
+        if self.win_length == 0 || self.win_length > self.n_fft {
+            return Err(Error::param(
+                "win_length",
+                self.win_length,
+                format!("must be between 1 and n_fft = {}", self.n_fft),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of frames for a signal of `len` samples.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the signal is empty or, without `center`, shorter than
+    /// `n_fft`.
+    pub fn n_frames(&self, len: usize) -> Result<usize> {
+        if len == 0 {
+            return Err(Error::InvalidInput("signal is empty".into()));
+        }
+        let padded = self.padded_len(len);
+        if padded < self.n_fft {
+            return Err(Error::InvalidInput(format!(
+                "signal of {len} samples is shorter than n_fft = {} (without centering)",
+                self.n_fft
+            )));
+        }
+        Ok(1 + (padded - self.n_fft) / self.hop_length)
+    }
+
+    fn padded_len(&self, len: usize) -> usize {
+        if self.center {
+            len + 2 * (self.n_fft / 2)
+        } else {
+            len
+        }
+    }
+}
+
+/// A planned forward STFT: window and FFT plan built once, reused across frames and calls.
+#[derive(Clone)]
+pub struct Stft {
+    params: StftParams,
+    window: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+}
+
+impl std::fmt::Debug for Stft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stft")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// Reusable buffers for [`Stft::for_each_frame`]; allocate once per thread with
+/// [`Stft::scratch`].
+pub struct StftScratch {
+    frame: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    fft: Vec<Complex32>,
+}
+
+impl Stft {
+    /// Plan an STFT.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `params` do not validate.
+    pub fn new(params: StftParams) -> Result<Self> {
+        params.validate()?;
+        let window = params.window.padded(params.win_length, params.n_fft)?;
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(params.n_fft);
+        Ok(Stft {
+            params,
+            window,
+            fft,
+        })
+    }
+
+    /// The parameters this plan was built from.
+    pub fn params(&self) -> &StftParams {
+        &self.params
+    }
+
+    /// The analysis window, zero-padded to `n_fft`.
+    pub fn window(&self) -> &[f32] {
+        &self.window
+    }
+
+    /// Buffers for [`Stft::for_each_frame`].
+    pub fn scratch(&self) -> StftScratch {
+        StftScratch {
+            frame: self.fft.make_input_vec(),
+            spectrum: self.fft.make_output_vec(),
+            fft: self.fft.make_scratch_vec(),
+        }
+    }
+
+    /// Complex STFT of `y`, shape `(n_fft/2 + 1, frames)`.
+    ///
+    /// # Errors
+    /// As [`StftParams::n_frames`].
+    pub fn process(&self, y: &[f32]) -> Result<Array2<Complex32>> {
+        let n_frames = self.params.n_frames(y.len())?;
+        let mut out = Array2::zeros((self.params.n_bins(), n_frames));
+        let mut scratch = self.scratch();
+        self.for_each_frame(y, &mut scratch, |t, spectrum| {
+            out.column_mut(t)
+                .iter_mut()
+                .zip(spectrum)
+                .for_each(|(o, s)| *o = *s);
+        })?;
+        Ok(out)
+    }
+
+    /// Run the STFT of `y` frame by frame, calling `f(t, spectrum)` with the `n_fft/2 + 1`
+    /// complex bins of frame `t`. Allocation-free given `scratch`; the basis of every
+    /// spectrogram computed in this crate.
+    ///
+    /// # Errors
+    /// As [`StftParams::n_frames`].
+    pub fn for_each_frame(
+        &self,
+        y: &[f32],
+        scratch: &mut StftScratch,
+        mut f: impl FnMut(usize, &[Complex32]),
+    ) -> Result<()> {
+        let p = &self.params;
+        let n_frames = p.n_frames(y.len())?;
+        let pad = if p.center { (p.n_fft / 2) as isize } else { 0 };
+        let len = y.len() as isize;
+        for t in 0..n_frames {
+            let start = (t * p.hop_length) as isize - pad;
+            let frame = &mut scratch.frame;
+            if start >= 0 && start + p.n_fft as isize <= len {
+                let s = start as usize;
+                for ((o, x), w) in frame.iter_mut().zip(&y[s..s + p.n_fft]).zip(&self.window) {
+                    *o = x * w;
+                }
+            } else {
+                for (n, (o, w)) in frame.iter_mut().zip(&self.window).enumerate() {
+                    let i = start + n as isize;
+                    *o = w * padded_sample(y, i, p.pad_mode);
+                }
+            }
+            self.fft
+                .process_with_scratch(frame, &mut scratch.spectrum, &mut scratch.fft)
+                .expect("FFT buffers are sized by the plan");
+            f(t, &scratch.spectrum);
+        }
+        Ok(())
+    }
+}
+
+/// Sample `i` of `y` extended beyond its ends by `mode` (`y` non-empty).
+fn padded_sample(y: &[f32], i: isize, mode: PadMode) -> f32 {
+    let len = y.len() as isize;
+    if (0..len).contains(&i) {
+        return y[i as usize];
+    }
+    match mode {
+        PadMode::Constant => 0.0,
+        PadMode::Reflect if len == 1 => y[0],
+        PadMode::Reflect => {
+            // numpy's reflect repeats the mirror image with period 2(len − 1).
+            let period = 2 * (len - 1);
+            let m = i.rem_euclid(period);
+            y[(if m < len { m } else { period - m }) as usize]
+        }
+    }
+}
+
+/// A planned inverse STFT (`librosa.istft`): windowed inverse FFT, overlap-add, division by the
+/// window sum-square envelope where it exceeds the smallest normal f32.
+#[derive(Clone)]
+pub struct Istft {
+    params: StftParams,
+    window: Vec<f32>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
+}
+
+impl std::fmt::Debug for Istft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Istft")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// Reusable buffers for [`Istft::process_into`].
+pub struct IstftScratch {
+    spectrum: Vec<Complex32>,
+    frame: Vec<f32>,
+    fft: Vec<Complex32>,
+    envelope: Vec<f32>,
+    full: Vec<f32>,
+}
+
+impl Istft {
+    /// Plan an inverse STFT.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `params` do not validate.
+    pub fn new(params: StftParams) -> Result<Self> {
+        params.validate()?;
+        let window = params.window.padded(params.win_length, params.n_fft)?;
+        let ifft = RealFftPlanner::<f32>::new().plan_fft_inverse(params.n_fft);
+        Ok(Istft {
+            params,
+            window,
+            ifft,
+        })
+    }
+
+    /// Buffers for [`Istft::process_into`].
+    pub fn scratch(&self) -> IstftScratch {
+        IstftScratch {
+            spectrum: self.ifft.make_input_vec(),
+            frame: self.ifft.make_output_vec(),
+            fft: self.ifft.make_scratch_vec(),
+            envelope: Vec::new(),
+            full: Vec::new(),
+        }
+    }
+
+    /// Output length in samples for `n_frames` frames when no length is requested.
+    pub fn default_len(&self, n_frames: usize) -> usize {
+        let p = &self.params;
+        let full = p.n_fft + p.hop_length * n_frames.saturating_sub(1);
+        if p.center {
+            full.saturating_sub(2 * (p.n_fft / 2))
+        } else {
+            full
+        }
+    }
+
+    /// Signal from a complex spectrogram `(n_fft/2 + 1, frames)`; `length` fixes the output
+    /// length in samples (zero-padded or trimmed), otherwise [`Istft::default_len`].
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the bin count is not `n_fft/2 + 1`.
+    pub fn process(&self, stft: ArrayView2<Complex32>, length: Option<usize>) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        self.process_into(stft, length, &mut out, &mut self.scratch())?;
+        Ok(out)
+    }
+
+    /// As [`Istft::process`], writing into `out` (resized) and reusing `scratch`.
+    ///
+    /// # Errors
+    /// As [`Istft::process`].
+    pub fn process_into(
+        &self,
+        stft: ArrayView2<Complex32>,
+        length: Option<usize>,
+        out: &mut Vec<f32>,
+        scratch: &mut IstftScratch,
+    ) -> Result<()> {
+        let p = &self.params;
+        let (n_bins, n_frames) = stft.dim();
+        if n_bins != p.n_bins() {
+            return Err(Error::ShapeMismatch {
+                what: "STFT bins".into(),
+                expected: format!("{} (n_fft/2 + 1 for n_fft = {})", p.n_bins(), p.n_fft),
+                got: n_bins.to_string(),
+            });
+        }
+        let start = if p.center { p.n_fft / 2 } else { 0 };
+        let out_len = length.unwrap_or_else(|| self.default_len(n_frames));
+        // Frames starting at or after the end of the requested output contribute nothing.
+        let n_frames = n_frames.min((start + out_len).div_ceil(p.hop_length));
+        let full_len = p.n_fft + p.hop_length * n_frames.saturating_sub(1);
+        let full = &mut scratch.full;
+        full.clear();
+        full.resize(full_len, 0.0);
+        let envelope = &mut scratch.envelope;
+        envelope.clear();
+        envelope.resize(full_len, 0.0);
+        let scale = 1.0 / p.n_fft as f32;
+        for t in 0..n_frames {
+            for (s, x) in scratch.spectrum.iter_mut().zip(stft.column(t)) {
+                *s = *x;
+            }
+            // numpy's irfft ignores the imaginary parts of the DC and Nyquist bins.
+            scratch.spectrum[0].im = 0.0;
+            if p.n_fft % 2 == 0 {
+                scratch.spectrum[n_bins - 1].im = 0.0;
+            }
+            self.ifft
+                .process_with_scratch(&mut scratch.spectrum, &mut scratch.frame, &mut scratch.fft)
+                .expect("iFFT buffers are sized by the plan");
+            let offset = t * p.hop_length;
+            let seg = &mut full[offset..offset + p.n_fft];
+            let env = &mut envelope[offset..offset + p.n_fft];
+            for (((o, e), x), w) in seg
+                .iter_mut()
+                .zip(env.iter_mut())
+                .zip(&scratch.frame)
+                .zip(&self.window)
+            {
+                *o += x * scale * w;
+                *e += w * w;
+            }
+        }
+        for (x, e) in full.iter_mut().zip(envelope.iter()) {
+            if *e > f32::MIN_POSITIVE {
+                *x /= e;
+            }
+        }
+        out.clear();
+        let available = full_len.saturating_sub(start).min(out_len);
+        out.extend_from_slice(&full[start..start + available]);
+        out.resize(out_len, 0.0);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_count_follows_librosa() {
+        let p = StftParams::new(2048);
+        assert_eq!(p.n_frames(22050).unwrap(), 1 + 22050 / 512);
+        let nc = StftParams { center: false, ..p };
+        assert_eq!(nc.n_frames(2048).unwrap(), 1);
+        assert!(nc.n_frames(2047).is_err());
+        assert!(p.n_frames(0).is_err());
+    }
+
+    #[test]
+    fn reflect_padding_mirrors_like_numpy() {
+        let y = [1.0, 2.0, 3.0];
+        // np.pad([1, 2, 3], 5, mode="reflect")
+        let got: Vec<f32> = (-5..8)
+            .map(|i| padded_sample(&y, i, PadMode::Reflect))
+            .collect();
+        assert_eq!(
+            got,
+            vec![2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+        );
+    }
+
+    #[test]
+    fn dc_signal_has_energy_only_in_bin_zero() {
+        let stft = Stft::new(StftParams::new(16)).unwrap();
+        let s = stft.process(&[1.0; 64]).unwrap();
+        let mid = s.column(4);
+        assert!(
+            (mid[0].re - 8.0).abs() < 1e-5,
+            "sum of periodic Hann(16) is 8"
+        );
+        assert!(mid.iter().skip(2).all(|c| c.norm() < 1e-5));
+    }
+}
