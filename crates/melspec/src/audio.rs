@@ -72,9 +72,12 @@ pub fn load(path: &Path) -> Result<Audio> {
     let audio = if is_wav {
         // hound handles every PCM width and float WAV exactly; fall back to symphonia for WAV
         // variants hound does not know (e.g. µ-law).
-        match load_wav(path, file) {
-            Ok(audio) => audio,
-            Err(hound_err) => load_symphonia(path).map_err(|_| hound_err)?,
+        match hound::WavReader::new(std::io::BufReader::new(file)) {
+            Ok(reader) => load_wav(path, reader)?,
+            Err(hound_err) => load_symphonia(path).map_err(|_| Error::Decode {
+                path: path.to_owned(),
+                reason: hound_err.to_string(),
+            })?,
         }
     } else {
         load_symphonia(path)?
@@ -96,12 +99,11 @@ pub fn load_resampled(path: &Path, sr: u32) -> Result<Audio> {
     load(path)?.resampled(sr)
 }
 
-fn load_wav(path: &Path, file: File) -> Result<Audio> {
+fn load_wav(path: &Path, reader: hound::WavReader<std::io::BufReader<File>>) -> Result<Audio> {
     let decode_err = |e: hound::Error| Error::Decode {
         path: path.to_owned(),
         reason: e.to_string(),
     };
-    let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(decode_err)?;
     let spec = reader.spec();
     let declared = reader.len() as usize;
     let interleaved: Vec<f32> = match spec.sample_format {
