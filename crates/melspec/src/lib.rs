@@ -23,6 +23,7 @@ pub mod inverse;
 pub mod mel;
 pub mod npy;
 pub mod preset;
+pub mod sidecar;
 pub mod stft;
 pub mod window;
 
@@ -32,5 +33,6 @@ pub use error::{Error, Result};
 pub use mel::{MelBasis, MelNorm, MelParams, MelSpectrogram};
 pub use preset::{AnalysisParams, Preset, PRESETS};
 pub use realfft::num_complex::Complex32;
+pub use sidecar::{Scale, Sidecar, SpectrogramKind};
 pub use stft::{Istft, PadMode, Stft, StftParams};
 pub use window::Window;

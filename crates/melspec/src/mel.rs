@@ -65,7 +65,7 @@ impl MelParams {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
-        if !(self.sr > 0.0) || !self.sr.is_finite() {
+        if !(self.sr.is_finite() && self.sr > 0.0) {
             return Err(Error::param("sr", self.sr, "must be positive"));
         }
         if self.n_fft < 2 {
@@ -74,18 +74,18 @@ impl MelParams {
         if self.n_mels == 0 {
             return Err(Error::param("n_mels", 0, "must be positive"));
         }
-        if !(self.fmin >= 0.0) {
+        if !(self.fmin.is_finite() && self.fmin >= 0.0) {
             return Err(Error::param("fmin", self.fmin, "must be non-negative"));
         }
         let nyquist = self.sr / 2.0;
-        if !(self.fmax <= nyquist) {
+        if !(self.fmax.is_finite() && self.fmax <= nyquist) {
             return Err(Error::param(
                 "fmax",
                 self.fmax,
                 format!("must not exceed sr/2 = {nyquist} Hz"),
             ));
         }
-        if !(self.fmin < self.fmax) {
+        if self.fmin >= self.fmax {
             return Err(Error::param(
                 "fmin",
                 self.fmin,
@@ -271,7 +271,7 @@ impl MelSpectrogram {
                 format!("filterbank n_fft differs from STFT n_fft = {}", stft.n_fft),
             ));
         }
-        if !(power > 0.0) || !power.is_finite() {
+        if !(power.is_finite() && power > 0.0) {
             return Err(Error::param("power", power, "must be positive"));
         }
         Ok(MelSpectrogram {

@@ -162,7 +162,7 @@ impl AnalysisParams {
         }
         self.stft().validate()?;
         self.mel().validate()?;
-        if !(self.power > 0.0) || !self.power.is_finite() {
+        if !(self.power.is_finite() && self.power > 0.0) {
             return Err(Error::param("power", self.power, "must be positive"));
         }
         Ok(())

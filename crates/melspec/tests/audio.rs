@@ -122,7 +122,9 @@ fn bad_files_give_errors_not_panics() {
     let bytes = std::fs::read(&full).unwrap();
     let truncated = dir.path().join("truncated.wav");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let err = load(&truncated).err().expect("truncated WAV must fail");
+    let Err(err) = load(&truncated) else {
+        panic!("truncated WAV must fail")
+    };
     assert!(err.to_string().contains("truncated"), "{err}");
 
     let empty = dir.path().join("empty.wav");

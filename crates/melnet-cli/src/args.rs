@@ -1,0 +1,124 @@
+//! Analysis options shared by several subcommands, and their resolution into validated
+//! [`AnalysisParams`]: a preset, then every option given on the command line on top.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use melspec::{AnalysisParams, Audio, MelNorm, PadMode, Preset, Window};
+
+/// Preset, sample rate and FFT size.
+#[derive(Debug, Clone, Args)]
+pub struct PresetArgs {
+    /// Named parameter set (see `melnet presets`); every option below overrides it.
+    #[arg(long, default_value = "librosa")]
+    pub preset: String,
+    /// Analysis sample rate in Hz; audio at another rate is resampled [default: the preset's,
+    /// librosa: 22050].
+    #[arg(long)]
+    pub sr: Option<u32>,
+    /// FFT size in samples [default: the preset's, librosa: 2048].
+    #[arg(long)]
+    pub n_fft: Option<usize>,
+}
+
+/// Framing options.
+#[derive(Debug, Clone, Args)]
+pub struct FrameArgs {
+    /// Hop between frames in samples [default: the preset's, librosa: 512].
+    #[arg(long = "hop")]
+    pub hop_length: Option<usize>,
+    /// Window length in samples, ≤ n_fft [default: n_fft].
+    #[arg(long = "win")]
+    pub win_length: Option<usize>,
+    /// Window shape: hann or hamming [default: hann].
+    #[arg(long)]
+    pub window: Option<Window>,
+    /// Do not pad n_fft/2 at both ends (frame t then starts at t·hop instead of being centred
+    /// there) [default: centred].
+    #[arg(long)]
+    pub no_center: bool,
+    /// Padding at the ends when centring: constant (zeros) or reflect [default: constant].
+    #[arg(long)]
+    pub pad_mode: Option<PadMode>,
+}
+
+/// Mel filterbank options.
+#[derive(Debug, Clone, Args)]
+pub struct MelArgs {
+    /// Number of mel bands [default: the preset's, librosa: 128].
+    #[arg(long)]
+    pub n_mels: Option<usize>,
+    /// Lowest mel edge in Hz [default: the preset's, librosa: 0].
+    #[arg(long)]
+    pub fmin: Option<f64>,
+    /// Highest mel edge in Hz, ≤ sr/2 [default: the preset's, librosa: sr/2].
+    #[arg(long)]
+    pub fmax: Option<f64>,
+    /// Use the HTK mel scale instead of Slaney [default: Slaney].
+    #[arg(long)]
+    pub htk: bool,
+    /// Filter normalisation: slaney (constant energy per band) or none (peak 1)
+    /// [default: slaney].
+    #[arg(long)]
+    pub norm: Option<MelNorm>,
+}
+
+/// Resolve a preset and command-line overrides into validated parameters. `fmax` comes back
+/// resolved to Hz.
+pub fn resolve(
+    preset: &PresetArgs,
+    frame: Option<&FrameArgs>,
+    mel: Option<&MelArgs>,
+) -> Result<AnalysisParams> {
+    let mut p = Preset::by_name(&preset.preset)?.params;
+    if let Some(sr) = preset.sr {
+        p.sr = sr;
+    }
+    if let Some(n_fft) = preset.n_fft {
+        p.n_fft = n_fft;
+        p.win_length = n_fft;
+    }
+    if let Some(f) = frame {
+        if let Some(h) = f.hop_length {
+            p.hop_length = h;
+        }
+        if let Some(w) = f.win_length {
+            p.win_length = w;
+        }
+        if let Some(w) = f.window {
+            p.window = w;
+        }
+        p.center = !f.no_center;
+        if let Some(m) = f.pad_mode {
+            p.pad_mode = m;
+        }
+    }
+    if let Some(m) = mel {
+        if let Some(n) = m.n_mels {
+            p.n_mels = n;
+        }
+        if let Some(f) = m.fmin {
+            p.fmin = f;
+        }
+        if m.fmax.is_some() {
+            p.fmax = m.fmax;
+        }
+        p.htk |= m.htk;
+        if let Some(n) = m.norm {
+            p.norm = n;
+        }
+    }
+    p.fmax = Some(p.fmax_hz());
+    p.validate()?;
+    Ok(p)
+}
+
+/// Decode `path` and resample it to `sr`, with the file named in any error.
+pub fn load_audio(path: &Path, sr: u32) -> Result<Audio> {
+    let audio = melspec::audio::load(path)?;
+    let audio = audio
+        .resampled(sr)
+        .with_context(|| format!("{}: resampling to {sr} Hz", path.display()))?;
+    Ok(audio)
+}

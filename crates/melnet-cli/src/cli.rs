@@ -1,0 +1,27 @@
+//! Command-line definitions (clap derive).
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{filterbank, mel, presets, stft};
+
+/// melnet: mel spectrograms that match librosa, fast.
+#[derive(Debug, Parser)]
+#[command(name = "melnet", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audio file → mel spectrogram `.npy` (n_mels, frames) with a sidecar JSON.
+    Mel(mel::Args),
+    /// Audio file → STFT magnitude `.npy` (1 + n_fft/2, frames), optionally the phase.
+    Stft(stft::Args),
+    /// Write a mel filterbank `.npy` (n_mels, 1 + n_fft/2).
+    Filterbank(filterbank::Args),
+    /// Print the named analysis presets.
+    Presets(presets::Args),
+}

@@ -1,0 +1,18 @@
+//! One module per subcommand, each with its `Args` and `run`.
+
+pub mod filterbank;
+pub mod mel;
+pub mod presets;
+pub mod stft;
+
+use crate::cli::Command;
+
+/// Run a parsed subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Mel(args) => mel::run(args),
+        Command::Stft(args) => stft::run(args),
+        Command::Filterbank(args) => filterbank::run(args),
+        Command::Presets(args) => presets::run(args),
+    }
+}

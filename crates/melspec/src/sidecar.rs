@@ -1,0 +1,123 @@
+//! The JSON file written next to every spectrogram `.npy`: the parameters that made it, its
+//! scale, and where it came from, so that inversion can default to the right settings.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::preset::AnalysisParams;
+
+/// What a spectrogram's rows are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpectrogramKind {
+    /// `n_mels` mel bands.
+    Mel,
+    /// `n_fft/2 + 1` linear-frequency STFT bins.
+    Linear,
+}
+
+/// The scale of a spectrogram's values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scale", rename_all = "lowercase")]
+pub enum Scale {
+    /// `|X|^power` (power = 2: power, power = 1: magnitude), linear units.
+    Linear,
+    /// Decibels: `10·log10(max(amin, S)/reference)` for power, `20·log10` for magnitude,
+    /// floored at `max − top_db`.
+    Db {
+        /// The reference value in linear units of the spectrogram (power or magnitude).
+        reference: f32,
+        /// The floor applied before the log, in linear units.
+        amin: f32,
+        /// Dynamic range kept below the maximum, dB.
+        top_db: Option<f32>,
+    },
+}
+
+/// The audio a spectrogram was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Path as given by the user.
+    pub path: PathBuf,
+    /// Sample rate of the file, Hz.
+    pub sr: u32,
+    /// Channels in the file.
+    pub channels: u16,
+    /// Length of the file, samples per channel at `sr`.
+    pub samples: usize,
+    /// Length of the analysed (resampled) signal, samples at the analysis rate.
+    pub analysed_samples: usize,
+}
+
+/// Everything needed to interpret a spectrogram `.npy` of shape `shape = (rows, frames)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// Mel or linear-frequency rows.
+    pub kind: SpectrogramKind,
+    /// Analysis parameters (`fmax` resolved to Hz).
+    pub params: AnalysisParams,
+    /// Linear or dB values.
+    #[serde(flatten)]
+    pub scale: Scale,
+    /// `(rows, frames)` of the array.
+    pub shape: [usize; 2],
+    /// Source audio, when the spectrogram came from a file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<Source>,
+}
+
+impl Sidecar {
+    /// The sidecar path for an array path: `OUT.npy` → `OUT.json`.
+    pub fn path_for(npy: &Path) -> PathBuf {
+        npy.with_extension("json")
+    }
+
+    /// Read a sidecar file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when it cannot be read, [`Error::InvalidInput`] when it is not valid.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::InvalidInput(format!("{}: invalid sidecar: {e}", path.display())))
+    }
+
+    /// Write the sidecar as pretty JSON.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when it cannot be written.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("sidecar serialises");
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let s = Sidecar {
+            kind: SpectrogramKind::Mel,
+            params: AnalysisParams::default(),
+            scale: Scale::Db {
+                reference: 3.5,
+                amin: 1e-10,
+                top_db: Some(80.0),
+            },
+            shape: [128, 10],
+            source: None,
+        };
+        s.write(&path).unwrap();
+        assert_eq!(Sidecar::read(&path).unwrap(), s);
+        assert_eq!(
+            Sidecar::path_for(Path::new("a/b.npy")),
+            Path::new("a/b.json")
+        );
+    }
+}
