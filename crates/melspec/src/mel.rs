@@ -211,8 +211,7 @@ impl MelBasis {
     pub fn apply_frame(&self, spectrum: &[f32], out: &mut [f32]) {
         debug_assert_eq!(spectrum.len(), self.n_bins);
         for (o, f) in out.iter_mut().zip(&self.filters) {
-            let s = &spectrum[f.start..f.start + f.weights.len()];
-            *o = s.iter().zip(&f.weights).map(|(a, b)| a * b).sum();
+            *o = dot(&spectrum[f.start..f.start + f.weights.len()], &f.weights);
         }
     }
 
@@ -245,6 +244,21 @@ impl MelBasis {
         }
         Ok(out)
     }
+}
+
+/// Dot product with eight independent partial sums, so that the compiler can vectorise it
+/// (a single running f32 sum cannot be reordered).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() - a.len() % 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// A planned mel spectrogram: STFT, `|X|^power`, filterbank — one pass per frame, no STFT
@@ -299,8 +313,12 @@ impl MelSpectrogram {
     pub fn process(&self, y: &[f32]) -> Result<Array2<f32>> {
         let n_frames = self.stft.params().n_frames(y.len())?;
         let n_mels = self.basis.n_mels();
-        // Time-major while computing (contiguous writes), transposed once at the end.
-        let mut time_major = vec![0.0f32; n_frames * n_mels];
+        let mut out = Array2::<f32>::zeros((n_mels, n_frames));
+        let out_slice = out.as_slice_mut().expect("new array is contiguous");
+        // Frames are computed time-major into a small block, then transposed block-wise into
+        // the (n_mels, frames) output so that both sides of the copy stay in cache.
+        const BLOCK: usize = 64;
+        let mut block = vec![0.0f32; BLOCK * n_mels];
         let mut power = vec![0.0f32; self.basis.n_bins()];
         let mut scratch = self.stft.scratch();
         let p = self.power;
@@ -321,12 +339,19 @@ impl MelSpectrogram {
                     .zip(spectrum)
                     .for_each(|(o, c)| *o = c.norm().powf(p));
             }
+            let b = t % BLOCK;
             self.basis
-                .apply_frame(&power, &mut time_major[t * n_mels..(t + 1) * n_mels]);
+                .apply_frame(&power, &mut block[b * n_mels..(b + 1) * n_mels]);
+            if b == BLOCK - 1 || t == n_frames - 1 {
+                let t0 = t - b;
+                for (m, row) in out_slice.chunks_exact_mut(n_frames).enumerate() {
+                    for (i, o) in row[t0..=t].iter_mut().enumerate() {
+                        *o = block[i * n_mels + m];
+                    }
+                }
+            }
         })?;
-        let tm = Array2::from_shape_vec((n_frames, n_mels), time_major)
-            .expect("buffer holds frames × n_mels values");
-        Ok(tm.reversed_axes().as_standard_layout().into_owned())
+        Ok(out)
     }
 }
 

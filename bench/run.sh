@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Benchmark harness: sets up a Python venv with librosa and torch/torchaudio (CPU) if missing,
+# builds melnet in release mode, then runs the comparisons side by side in one run.
+#   bench/run.sh            all benchmarks
+#   bench/run.sh mel        mel-spectrogram analysis only
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import librosa, torch, torchaudio" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q numpy librosa soundfile
+  # CPU wheels when the PyTorch index is reachable, otherwise the default PyPI wheels.
+  "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*" --index-url https://download.pytorch.org/whl/cpu \
+    || "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*"
+fi
+(cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing)
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
+what="${1:-all}"
+if [ "$what" = all ] || [ "$what" = mel ]; then
+  "$venv/bin/python" "$here/mel.py" --root "$root"
+fi

@@ -1,0 +1,353 @@
+//! The `melnet` binary end to end: outputs, and one-line errors with nothing written on bad
+//! input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ndarray::Array2;
+use ndarray_npy::ReadNpyExt;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn speech() -> PathBuf {
+    repo().join("data/speech/goforward.wav")
+}
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn melnet(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(args)
+        .output()
+        .expect("melnet runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A failing run: exit 1, exactly one line on stderr mentioning `needle`, and `dir` unchanged.
+fn assert_fails_cleanly(args: &[&str], needle: &str, dir: &Path) {
+    let before = files_in(dir);
+    let run = melnet(args);
+    assert_eq!(run.code, 1, "{args:?}: exit code; stderr: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: stderr must be one line: {}",
+        run.stderr
+    );
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: '{}' does not mention '{needle}'",
+        lines[0]
+    );
+    assert_eq!(files_in(dir), before, "{args:?}: output left behind");
+}
+
+#[test]
+fn mel_writes_array_sidecar_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.npy");
+    let png = dir.path().join("m.png");
+    let run = melnet(&[
+        "mel",
+        speech().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--preset",
+        "speech",
+        "--db",
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mel = Array2::<f32>::read_npy(std::fs::File::open(&out).unwrap()).unwrap();
+    let sidecar = melspec::Sidecar::read(&dir.path().join("m.json")).unwrap();
+    assert_eq!(mel.nrows(), 80);
+    assert_eq!(sidecar.shape, [mel.nrows(), mel.ncols()]);
+    assert_eq!(sidecar.params.sr, 22050);
+    let source = sidecar.source.unwrap();
+    assert_eq!(source.sr, 16000);
+    // 16 kHz → 22.05 kHz, centred frames.
+    assert_eq!(mel.ncols(), 1 + source.analysed_samples / 256);
+    // dB with ref = max and top_db = 80: maximum 0, nothing below −80.
+    let max = mel.iter().fold(f32::MIN, |a, &b| a.max(b));
+    let min = mel.iter().fold(f32::MAX, |a, &b| a.min(b));
+    assert_eq!(max, 0.0);
+    assert!(min >= -80.0);
+    let png_bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&png_bytes[1..4], b"PNG");
+    assert_eq!(files_in(dir.path()), ["m.json", "m.npy", "m.png"]);
+}
+
+#[test]
+fn mel_matches_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.npy");
+    let run = melnet(&[
+        "mel",
+        speech().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--sr",
+        "16000",
+        "--n-fft",
+        "512",
+        "--hop",
+        "160",
+        "--win",
+        "400",
+        "--n-mels",
+        "40",
+        "--fmin",
+        "20",
+        "--htk",
+        "--pad-mode",
+        "reflect",
+        "--power",
+        "1",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours = Array2::<f32>::read_npy(std::fs::File::open(&out).unwrap()).unwrap();
+    let p = melspec::Sidecar::read(&dir.path().join("m.json"))
+        .unwrap()
+        .params;
+    assert_eq!(
+        (p.n_fft, p.hop_length, p.win_length, p.n_mels),
+        (512, 160, 400, 40)
+    );
+    assert!(p.htk && p.power == 1.0 && p.pad_mode == melspec::PadMode::Reflect);
+    let audio = melspec::audio::load(&speech()).unwrap();
+    let expect = melspec::MelSpectrogram::new(p.stft(), p.mel(), 1.0)
+        .unwrap()
+        .process(&audio.samples)
+        .unwrap();
+    assert_eq!(ours, expect);
+}
+
+#[test]
+fn stft_writes_magnitude_and_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.npy");
+    let phase = dir.path().join("p.npy");
+    let run = melnet(&[
+        "stft",
+        speech().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--phase",
+        phase.to_str().unwrap(),
+        "--sr",
+        "16000",
+        "--n-fft",
+        "1024",
+        "--hop",
+        "256",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mag = Array2::<f32>::read_npy(std::fs::File::open(&out).unwrap()).unwrap();
+    let ph = Array2::<f32>::read_npy(std::fs::File::open(&phase).unwrap()).unwrap();
+    assert_eq!(mag.dim(), ph.dim());
+    assert_eq!(mag.nrows(), 513);
+    assert!(ph.iter().all(|v| v.abs() <= std::f32::consts::PI + 1e-6));
+    assert!(mag.iter().all(|v| *v >= 0.0));
+}
+
+#[test]
+fn filterbank_and_presets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fb.npy");
+    let run = melnet(&[
+        "filterbank",
+        "-o",
+        out.to_str().unwrap(),
+        "--preset",
+        "melnet-small",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let fb = Array2::<f32>::read_npy(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!(fb.dim(), (32, 1025));
+    // Too many mels for the FFT size: librosa warns; so do we, and still write the result.
+    let run = melnet(&[
+        "filterbank",
+        "-o",
+        out.to_str().unwrap(),
+        "--n-fft",
+        "256",
+        "--n-mels",
+        "256",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: "), "{}", run.stderr);
+    let presets = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .arg("presets")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(presets.stdout).unwrap();
+    for name in ["librosa", "speech", "melnet-small", "melnet-paper"] {
+        assert!(text.contains(name));
+    }
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("out.npy");
+    let out = out.to_str().unwrap();
+    let speech = speech();
+    let speech = speech.to_str().unwrap();
+
+    let not_audio = d.join("notes.wav");
+    std::fs::write(&not_audio, "hello, not audio").unwrap();
+    let bytes = std::fs::read(repo().join("data/speech/numbers.wav")).unwrap();
+    let truncated = d.join("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let empty = d.join("empty.wav");
+    melspec::audio::write_wav(&empty, &[], 16000, melspec::audio::WavFormat::I16).unwrap();
+    let short = d.join("short.wav");
+    melspec::audio::write_wav(&short, &[0.1; 300], 22050, melspec::audio::WavFormat::F32).unwrap();
+    let missing = d.join("missing.wav");
+
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["mel".into(), s(&missing), "-o".into(), out.into()],
+            "missing.wav",
+        ),
+        (
+            vec!["mel".into(), s(&not_audio), "-o".into(), out.into()],
+            "notes.wav",
+        ),
+        (
+            vec!["mel".into(), s(&truncated), "-o".into(), out.into()],
+            "truncated",
+        ),
+        (
+            vec!["mel".into(), s(&empty), "-o".into(), out.into()],
+            "no samples",
+        ),
+        (
+            vec![
+                "mel".into(),
+                s(&short),
+                "-o".into(),
+                out.into(),
+                "--no-center".into(),
+            ],
+            "shorter than n_fft",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--hop".into(),
+                "0".into(),
+            ],
+            "hop_length",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--n-fft".into(),
+                "512".into(),
+                "--win".into(),
+                "1024".into(),
+            ],
+            "win_length",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--fmax".into(),
+                "20000".into(),
+            ],
+            "fmax",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--fmin".into(),
+                "5000".into(),
+                "--fmax".into(),
+                "4000".into(),
+            ],
+            "fmin",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                s(&d.join("no/such/dir/out.npy")),
+            ],
+            "does not exist",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--png".into(),
+                s(&d.join("nodir/x.png")),
+            ],
+            "does not exist",
+        ),
+        (
+            vec!["stft".into(), s(&missing), "-o".into(), out.into()],
+            "missing.wav",
+        ),
+        (
+            vec![
+                "mel".into(),
+                speech.into(),
+                "-o".into(),
+                out.into(),
+                "--preset".into(),
+                "nope".into(),
+            ],
+            "preset",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_fails_cleanly(&args, needle, d);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let run = melnet(&["mel"]);
+    assert_eq!(run.code, 2);
+    let run = melnet(&["mel", "x.wav", "-o", "y.npy", "--power", "3"]);
+    assert_eq!(run.code, 2);
+}
