@@ -1,9 +1,232 @@
 //! Mel → linear spectrogram: estimating `P ≥ 0` with `W·P ≈ M` for a mel filterbank `W`.
+//!
+//! The system is under-determined (`n_mels < n_fft/2 + 1`); how `P` is chosen dominates the
+//! quality of a mel inversion. [`MelInverse::Nnls`] solves the non-negative least-squares
+//! problem to convergence; the transpose and clipped pseudo-inverse are kept for comparison.
 
 use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::mel::MelBasis;
+
+/// How to estimate the linear power spectrogram from a mel power spectrogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MelInverse {
+    /// `Wᵀ·M` (cheap, smeared).
+    Transpose,
+    /// `max(0, pinv(W)·M)`, where librosa's `mel_to_stft` usually stops.
+    Pinv,
+    /// Non-negative least squares `min ‖W·P − M‖²` s.t. `P ≥ 0`, solved by FISTA.
+    #[default]
+    Nnls,
+}
+
+impl MelInverse {
+    /// Name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            MelInverse::Transpose => "transpose",
+            MelInverse::Pinv => "pinv",
+            MelInverse::Nnls => "nnls",
+        }
+    }
+}
+
+impl std::str::FromStr for MelInverse {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "transpose" => Ok(MelInverse::Transpose),
+            "pinv" => Ok(MelInverse::Pinv),
+            "nnls" => Ok(MelInverse::Nnls),
+            _ => Err(Error::param(
+                "mel_inverse",
+                s,
+                "expected nnls, pinv or transpose",
+            )),
+        }
+    }
+}
+
+/// Stopping rule of the NNLS solver.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NnlsOptions {
+    /// Iteration limit per frame.
+    pub max_iter: usize,
+    /// Stop a frame when the norm of the gradient mapping `L·(y − x)` (zero exactly at the
+    /// solution) falls below `tol · ‖Wᵀm‖`. Both sides scale linearly with the input, so a
+    /// spectrogram and the same spectrogram times 1000 stop at the same iterate.
+    pub tol: f32,
+}
+
+impl Default for NnlsOptions {
+    fn default() -> Self {
+        NnlsOptions {
+            max_iter: 300,
+            tol: 1e-3,
+        }
+    }
+}
+
+/// Linear power spectrogram `(n_fft/2 + 1, frames)` from a mel power spectrogram
+/// `(n_mels, frames)` by `method`.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `mel` does not have `n_mels` rows; [`Error::InvalidInput`] when
+/// it holds negative or non-finite values.
+pub fn mel_to_power(
+    basis: &MelBasis,
+    mel: ArrayView2<f32>,
+    method: MelInverse,
+    nnls: NnlsOptions,
+) -> Result<Array2<f32>> {
+    check_mel(basis, mel)?;
+    if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!(
+            "mel spectrogram holds a non-finite value ({v})"
+        )));
+    }
+    if let Some(v) = mel.iter().find(|v| **v < 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "mel power spectrogram holds a negative value ({v}); is it in dB?"
+        )));
+    }
+    match method {
+        MelInverse::Transpose => {
+            let mut out = Array2::zeros((basis.n_bins(), mel.ncols()));
+            let mut m = vec![0.0; basis.n_mels()];
+            let mut column = vec![0.0; basis.n_bins()];
+            for t in 0..mel.ncols() {
+                m.iter_mut().zip(mel.column(t)).for_each(|(a, b)| *a = *b);
+                basis.transpose_apply_frame(&m, &mut column);
+                out.column_mut(t)
+                    .iter_mut()
+                    .zip(&column)
+                    .for_each(|(o, c)| *o = *c);
+            }
+            Ok(out)
+        }
+        MelInverse::Pinv => pinv_clipped(basis, mel),
+        MelInverse::Nnls => {
+            let mut p = pinv_clipped(basis, mel)?;
+            nnls_refine(basis, mel, &mut p, nnls);
+            Ok(p)
+        }
+    }
+}
+
+fn check_mel(basis: &MelBasis, mel: ArrayView2<f32>) -> Result<()> {
+    if mel.nrows() != basis.n_mels() {
+        return Err(Error::ShapeMismatch {
+            what: "mel bands".into(),
+            expected: basis.n_mels().to_string(),
+            got: mel.nrows().to_string(),
+        });
+    }
+    if mel.ncols() == 0 {
+        return Err(Error::InvalidInput("mel spectrogram has no frames".into()));
+    }
+    Ok(())
+}
+
+/// Largest eigenvalue of `W·Wᵀ` (= `‖W‖₂²`, the Lipschitz constant of the NNLS gradient), by
+/// power iteration in f64.
+fn lipschitz(basis: &MelBasis) -> f64 {
+    let n = basis.n_mels();
+    let g = basis.gram();
+    let mut v = vec![1.0f64; n];
+    let mut lambda = 0.0;
+    for _ in 0..200 {
+        let w: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| g[i * n + j] * v[j]).sum())
+            .collect();
+        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return 1.0;
+        }
+        let next: f64 = w.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>()
+            / v.iter().map(|x| x * x).sum::<f64>();
+        v = w.into_iter().map(|x| x / norm).collect();
+        if (next - lambda).abs() <= 1e-12 * next {
+            lambda = next;
+            break;
+        }
+        lambda = next;
+    }
+    lambda
+}
+
+/// Refine `p` (the clipped pseudo-inverse) to the NNLS solution, frame by frame, by FISTA with
+/// adaptive restart: `x ← max(0, y − (WᵀW·y − Wᵀm)/L)`, Nesterov momentum on `y`. Each
+/// iteration applies `W` and `Wᵀ` sparsely: O(bins) per frame.
+fn nnls_refine(basis: &MelBasis, mel: ArrayView2<f32>, p: &mut Array2<f32>, opts: NnlsOptions) {
+    // A margin over the exact constant keeps the step safe against f32 rounding.
+    let inv_l = (1.0 / (lipschitz(basis) * 1.0001)) as f32;
+    let (n_bins, n_mels) = (basis.n_bins(), basis.n_mels());
+    let mut m = vec![0.0f32; n_mels];
+    let mut wtm = vec![0.0f32; n_bins];
+    let mut x = vec![0.0f32; n_bins];
+    let mut x_prev = vec![0.0f32; n_bins];
+    let mut y = vec![0.0f32; n_bins];
+    let mut grad = vec![0.0f32; n_bins];
+    let mut wy = vec![0.0f32; n_mels];
+    for t in 0..mel.ncols() {
+        m.iter_mut().zip(mel.column(t)).for_each(|(a, b)| *a = *b);
+        basis.transpose_apply_frame(&m, &mut wtm);
+        let scale = norm(&wtm);
+        if scale == 0.0 {
+            p.column_mut(t).fill(0.0);
+            continue;
+        }
+        x.iter_mut().zip(p.column(t)).for_each(|(a, b)| *a = *b);
+        y.copy_from_slice(&x);
+        let mut momentum = 1.0f32;
+        for _ in 0..opts.max_iter {
+            // grad = Wᵀ(W·y) − Wᵀm
+            basis.apply_frame(&y, &mut wy);
+            basis.transpose_apply_frame(&wy, &mut grad);
+            grad.iter_mut().zip(&wtm).for_each(|(g, b)| *g -= b);
+            x_prev.copy_from_slice(&x);
+            for ((xi, yi), gi) in x.iter_mut().zip(&y).zip(&grad) {
+                *xi = (yi - gi * inv_l).max(0.0);
+            }
+            // Gradient mapping L·(y − x): zero exactly when y solves the problem.
+            let step: f32 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
+            let converged = step.sqrt() <= opts.tol * scale * inv_l;
+            let next = 0.5 * (1.0 + (1.0 + 4.0 * momentum * momentum).sqrt());
+            let beta = (momentum - 1.0) / next;
+            // Restart (O'Donoghue & Candès) when momentum points uphill.
+            let uphill: f32 = y
+                .iter()
+                .zip(&x)
+                .zip(&x_prev)
+                .map(|((yi, xi), pi)| (yi - xi) * (xi - pi))
+                .sum();
+            if uphill > 0.0 {
+                momentum = 1.0;
+                y.copy_from_slice(&x);
+            } else {
+                momentum = next;
+                for ((yi, xi), pi) in y.iter_mut().zip(&x).zip(&x_prev) {
+                    *yi = xi + beta * (xi - pi);
+                }
+            }
+            if converged {
+                break;
+            }
+        }
+        p.column_mut(t)
+            .iter_mut()
+            .zip(&x)
+            .for_each(|(o, v)| *o = *v);
+    }
+}
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
 
 impl MelBasis {
     /// `Wᵀ · m` for one frame: `mel` has `n_mels` values, `out` `n_fft/2 + 1` bins.
@@ -50,13 +273,7 @@ impl MelBasis {
 /// [`Error::ShapeMismatch`] when `mel` does not have `n_mels` rows.
 pub fn pinv_clipped(basis: &MelBasis, mel: ArrayView2<f32>) -> Result<Array2<f32>> {
     let n = basis.n_mels();
-    if mel.nrows() != n {
-        return Err(Error::ShapeMismatch {
-            what: "mel bands".into(),
-            expected: n.to_string(),
-            got: mel.nrows().to_string(),
-        });
-    }
+    check_mel(basis, mel)?;
     let chol = cholesky(basis.gram(), n);
     let mut out = Array2::zeros((basis.n_bins(), mel.ncols()));
     let mut y = vec![0.0f64; n];

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
@@ -199,14 +199,36 @@ impl Stft {
     pub fn process(&self, y: &[f32]) -> Result<Array2<Complex32>> {
         let n_frames = self.params.n_frames(y.len())?;
         let mut out = Array2::zeros((self.params.n_bins(), n_frames));
-        let mut scratch = self.scratch();
-        self.for_each_frame(y, &mut scratch, |t, spectrum| {
+        self.process_into(y, out.view_mut(), &mut self.scratch())?;
+        Ok(out)
+    }
+
+    /// As [`Stft::process`], writing into `out` of shape `(n_fft/2 + 1, frames)`. Pass the
+    /// transposed view of a frames-major array to make every column write contiguous.
+    ///
+    /// # Errors
+    /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `out` has the wrong shape.
+    pub fn process_into(
+        &self,
+        y: &[f32],
+        mut out: ArrayViewMut2<Complex32>,
+        scratch: &mut StftScratch,
+    ) -> Result<()> {
+        let n_frames = self.params.n_frames(y.len())?;
+        let expected = (self.params.n_bins(), n_frames);
+        if out.dim() != expected {
+            return Err(Error::ShapeMismatch {
+                what: "STFT output".into(),
+                expected: format!("{expected:?}"),
+                got: format!("{:?}", out.dim()),
+            });
+        }
+        self.for_each_frame(y, scratch, |t, spectrum| {
             out.column_mut(t)
                 .iter_mut()
                 .zip(spectrum)
                 .for_each(|(o, s)| *o = *s);
-        })?;
-        Ok(out)
+        })
     }
 
     /// Run the STFT of `y` frame by frame, calling `f(t, spectrum)` with the `n_fft/2 + 1`

@@ -1,0 +1,161 @@
+//! Phase retrieval: a signal whose STFT magnitude is close to a given one.
+//!
+//! - [`gla`]: Griffin–Lim and its fast variant (FGLA, with momentum), from any initial phase.
+//! - [`pghi`]: phase-gradient heap integration, non-iterative.
+//!
+//! [`reconstruct`] runs the method a user picks, by default PGHI followed by 32 FGLA iterations.
+
+pub mod gla;
+pub mod pghi;
+
+use ndarray::{Array2, ArrayView2};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::stft::StftParams;
+
+/// A phase retrieval method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PhaseMethod {
+    /// Griffin–Lim (no momentum).
+    #[serde(rename = "gla")]
+    Gla,
+    /// Fast Griffin–Lim (momentum, default 0.99).
+    #[serde(rename = "fgla")]
+    Fgla,
+    /// Phase-gradient heap integration only.
+    #[serde(rename = "pghi")]
+    Pghi,
+    /// PGHI, then FGLA iterations from its phase.
+    #[default]
+    #[serde(rename = "pghi+fgla")]
+    PghiFgla,
+}
+
+impl PhaseMethod {
+    /// Name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PhaseMethod::Gla => "gla",
+            PhaseMethod::Fgla => "fgla",
+            PhaseMethod::Pghi => "pghi",
+            PhaseMethod::PghiFgla => "pghi+fgla",
+        }
+    }
+}
+
+impl std::str::FromStr for PhaseMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "gla" => Ok(PhaseMethod::Gla),
+            "fgla" => Ok(PhaseMethod::Fgla),
+            "pghi" => Ok(PhaseMethod::Pghi),
+            "pghi+fgla" => Ok(PhaseMethod::PghiFgla),
+            _ => Err(Error::param(
+                "phase",
+                s,
+                "expected gla, fgla, pghi or pghi+fgla",
+            )),
+        }
+    }
+}
+
+/// Options of [`reconstruct`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseOptions {
+    /// The method.
+    pub method: PhaseMethod,
+    /// Griffin–Lim iterations (ignored by `pghi`).
+    pub n_iter: usize,
+    /// FGLA momentum α (`fgla`, `pghi+fgla`; `gla` uses 0).
+    pub momentum: f32,
+    /// Seed of the random initial phase (GLA/FGLA without a given phase, and PGHI's
+    /// negligible coefficients).
+    pub seed: u64,
+}
+
+impl Default for PhaseOptions {
+    fn default() -> Self {
+        PhaseOptions {
+            method: PhaseMethod::PghiFgla,
+            n_iter: 32,
+            momentum: 0.99,
+            seed: 0,
+        }
+    }
+}
+
+/// Signal of `length` samples whose STFT magnitude approximates `magnitude`
+/// `(n_fft/2 + 1, frames)`. `init_phase` (radians, same shape) warm-starts GLA/FGLA instead of
+/// a random phase; `progress(done, total)` is called after every iteration.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `magnitude` or `init_phase` do not fit `params`;
+/// [`Error::InvalidInput`] for empty, negative or non-finite magnitudes.
+pub fn reconstruct(
+    magnitude: ArrayView2<f32>,
+    params: &StftParams,
+    opts: &PhaseOptions,
+    init_phase: Option<ArrayView2<f32>>,
+    length: Option<usize>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
+    check_magnitude(magnitude, params)?;
+    if let Some(p) = init_phase {
+        if p.dim() != magnitude.dim() {
+            return Err(Error::ShapeMismatch {
+                what: "initial phase".into(),
+                expected: format!("{:?} (as the magnitude)", magnitude.dim()),
+                got: format!("{:?}", p.dim()),
+            });
+        }
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let phase: Array2<f32> = match (opts.method, init_phase) {
+        (PhaseMethod::Pghi | PhaseMethod::PghiFgla, _) => pghi::pghi(magnitude, params, &mut rng)?,
+        (_, Some(p)) => p.to_owned(),
+        (_, None) => Array2::from_shape_fn(magnitude.dim(), |_| {
+            rng.gen_range(-std::f32::consts::PI..std::f32::consts::PI)
+        }),
+    };
+    let (n_iter, momentum) = match opts.method {
+        PhaseMethod::Pghi => (0, 0.0),
+        PhaseMethod::Gla => (opts.n_iter, 0.0),
+        PhaseMethod::Fgla | PhaseMethod::PghiFgla => (opts.n_iter, opts.momentum),
+    };
+    let mut gla = gla::GriffinLim::new(magnitude, phase.view(), params, momentum, length)?;
+    for i in 0..n_iter {
+        gla.step();
+        progress(i + 1, n_iter);
+    }
+    Ok(gla.finish())
+}
+
+/// Validate a magnitude spectrogram against the STFT geometry.
+pub(crate) fn check_magnitude(magnitude: ArrayView2<f32>, params: &StftParams) -> Result<()> {
+    params.validate()?;
+    if magnitude.nrows() != params.n_bins() {
+        return Err(Error::ShapeMismatch {
+            what: "magnitude bins".into(),
+            expected: format!(
+                "{} (n_fft/2 + 1 for n_fft = {})",
+                params.n_bins(),
+                params.n_fft
+            ),
+            got: magnitude.nrows().to_string(),
+        });
+    }
+    if magnitude.ncols() == 0 {
+        return Err(Error::InvalidInput(
+            "magnitude spectrogram has no frames".into(),
+        ));
+    }
+    if let Some(v) = magnitude.iter().find(|v| !v.is_finite() || **v < 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "magnitude spectrogram holds an invalid value ({v}); magnitudes must be finite and ≥ 0"
+        )));
+    }
+    Ok(())
+}

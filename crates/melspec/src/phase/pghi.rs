@@ -1,0 +1,182 @@
+//! Phase-gradient heap integration (Průša, Balazs & Søndergaard 2017, "A noniterative method
+//! for reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 25(5)).
+//!
+//! For a Gaussian window `exp(−π t²/γ)` the STFT phase φ (referenced to the window centre) and
+//! the log-magnitude s satisfy, with x in samples and ω in cycles per sample,
+//!   ∂φ/∂x = (1/γ)·∂s/∂ω + 2πω  and  ∂φ/∂ω = −γ·∂s/∂x.
+//! Other windows are treated as the Gaussian of equal spread (Hann: γ = 0.25645·L²). The
+//! gradients are estimated by centred differences of s on the grid, then integrated by a walk
+//! that always continues from the largest coefficient reached so far (a max-heap), so that
+//! phase is propagated through the ridges where it is reliable.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::f32::consts::PI;
+
+use ndarray::{Array2, ArrayView2};
+use rand::Rng;
+
+use crate::error::Result;
+use crate::stft::StftParams;
+use crate::window::Window;
+
+/// γ of the Gaussian that best matches each window of length `win_length`, samples².
+pub fn gamma(window: Window, win_length: usize) -> f32 {
+    let l2 = (win_length * win_length) as f32;
+    match window {
+        Window::Hann => 0.25645 * l2,
+        Window::Hamming => 0.29794 * l2,
+    }
+}
+
+/// Relative magnitude thresholds of the integration passes: first only coefficients above
+/// 0.1·max (phase does not leak across quiet regions), then everything above 1e-10·max.
+const TOLERANCES: [f32; 2] = [1e-1, 1e-10];
+/// Log-magnitudes are floored 11 nepers (≈ 95 dB) below their maximum, so that silent
+/// coefficients do not produce huge spurious gradients.
+const LOG_RANGE: f32 = 11.0;
+
+/// Heap entry: a coefficient's magnitude and its index (frames-major).
+#[derive(Clone, Copy, PartialEq)]
+struct Entry(f32, usize);
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// Phase (radians, referenced to the frame start as [`crate::Stft`]) for `magnitude`
+/// `(n_fft/2 + 1, frames)`. Coefficients below 1e-10 of the maximum get a random phase from
+/// `rng`.
+///
+/// # Errors
+/// As [`super::reconstruct`].
+pub fn pghi(
+    magnitude: ArrayView2<f32>,
+    params: &StftParams,
+    rng: &mut impl Rng,
+) -> Result<Array2<f32>> {
+    super::check_magnitude(magnitude, params)?;
+    let (n_bins, n_frames) = magnitude.dim();
+    // Frames-major copies: index = frame · n_bins + bin.
+    let mag = magnitude.t().as_standard_layout().into_owned();
+    let mag = mag.as_slice().expect("standard layout");
+    let max = mag.iter().fold(0.0f32, |a, &b| a.max(b));
+    let mut phase = vec![0.0f32; mag.len()];
+    if max == 0.0 {
+        return Ok(to_bins_major(&phase, n_bins, n_frames));
+    }
+    let log_floor = max.ln() - LOG_RANGE;
+    let logs: Vec<f32> = mag.iter().map(|&m| m.ln().max(log_floor)).collect();
+
+    let gamma = gamma(params.window, params.win_length);
+    let hop = params.hop_length as f32;
+    let n_fft = params.n_fft as f32;
+    // Phase increment per frame step (time direction) and per bin step (frequency direction).
+    let mut dt = vec![0.0f32; mag.len()];
+    let mut df = vec![0.0f32; mag.len()];
+    for n in 0..n_frames {
+        for m in 0..n_bins {
+            let i = n * n_bins + m;
+            // ∂s/∂ω by centred difference over bins (Δω = 1/n_fft); the log-magnitude of a
+            // real signal is even around DC and Nyquist, so the derivative vanishes there.
+            let ds_dw = if m == 0 || m == n_bins - 1 {
+                0.0
+            } else {
+                (logs[i + 1] - logs[i - 1]) * n_fft / 2.0
+            };
+            dt[i] = hop * (ds_dw / gamma + 2.0 * PI * m as f32 / n_fft);
+            // ∂s/∂x by differences over frames (Δx = hop), one-sided at the ends.
+            let ds_dx = match (n > 0, n + 1 < n_frames) {
+                (true, true) => (logs[i + n_bins] - logs[i - n_bins]) / (2.0 * hop),
+                (false, true) => (logs[i + n_bins] - logs[i]) / hop,
+                (true, false) => (logs[i] - logs[i - n_bins]) / hop,
+                (false, false) => 0.0,
+            };
+            df[i] = -gamma * ds_dx / n_fft;
+        }
+    }
+
+    let mut done = vec![false; mag.len()];
+    let mut heap = BinaryHeap::new();
+    for tol in TOLERANCES {
+        let threshold = tol * max;
+        // Coefficients already integrated seed this pass.
+        heap.extend(
+            (0..mag.len())
+                .filter(|&i| done[i])
+                .map(|i| Entry(mag[i], i)),
+        );
+        let mut order: Vec<usize> = (0..mag.len())
+            .filter(|&i| !done[i] && mag[i] > threshold)
+            .collect();
+        order.sort_unstable_by(|&a, &b| mag[b].total_cmp(&mag[a]));
+        for start in order {
+            if done[start] {
+                continue;
+            }
+            if heap.is_empty() {
+                // A new island: its loudest coefficient starts at phase 0.
+                done[start] = true;
+                phase[start] = 0.0;
+                heap.push(Entry(mag[start], start));
+            }
+            while let Some(Entry(_, i)) = heap.pop() {
+                let (n, m) = (i / n_bins, i % n_bins);
+                let mut visit = |j: usize, increment: f32| {
+                    if !done[j] && mag[j] > threshold {
+                        phase[j] = phase[i] + increment;
+                        done[j] = true;
+                        heap.push(Entry(mag[j], j));
+                    }
+                };
+                // Trapezoidal rule between neighbours.
+                if n + 1 < n_frames {
+                    let j = i + n_bins;
+                    visit(j, 0.5 * (dt[i] + dt[j]));
+                }
+                if n > 0 {
+                    let j = i - n_bins;
+                    visit(j, -0.5 * (dt[i] + dt[j]));
+                }
+                if m + 1 < n_bins {
+                    let j = i + 1;
+                    visit(j, 0.5 * (df[i] + df[j]));
+                }
+                if m > 0 {
+                    let j = i - 1;
+                    visit(j, -0.5 * (df[i] + df[j]));
+                }
+            }
+        }
+    }
+    for (i, p) in phase.iter_mut().enumerate() {
+        if done[i] {
+            // Centre-referenced → frame-start-referenced: X_start[m] = X_centre[m]·e^{−iπm}.
+            let m = i % n_bins;
+            *p = wrap(*p - PI * (m % 2) as f32);
+        } else {
+            *p = rng.gen_range(-PI..PI);
+        }
+    }
+    Ok(to_bins_major(&phase, n_bins, n_frames))
+}
+
+/// Wrap an angle to (−π, π].
+fn wrap(p: f32) -> f32 {
+    let two_pi = 2.0 * PI;
+    p - two_pi * ((p + PI) / two_pi).floor()
+}
+
+fn to_bins_major(frames_major: &[f32], n_bins: usize, n_frames: usize) -> Array2<f32> {
+    Array2::from_shape_fn((n_bins, n_frames), |(m, n)| frames_major[n * n_bins + m])
+}
