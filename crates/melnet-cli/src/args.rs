@@ -5,14 +5,17 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use melspec::inverse::{InversionOptions, MelInverse, NnlsOptions};
+use melspec::phase::{PhaseMethod, PhaseOptions};
 use melspec::{AnalysisParams, Audio, MelNorm, PadMode, Preset, Window};
 
 /// Preset, sample rate and FFT size.
 #[derive(Debug, Clone, Args)]
 pub struct PresetArgs {
-    /// Named parameter set (see `melnet presets`); every option below overrides it.
-    #[arg(long, default_value = "librosa")]
-    pub preset: String,
+    /// Named parameter set (see `melnet presets`); every option below overrides it
+    /// [default: librosa, or the parameters in the input's sidecar JSON where there is one].
+    #[arg(long)]
+    pub preset: Option<String>,
     /// Analysis sample rate in Hz; audio at another rate is resampled [default: the preset's,
     /// librosa: 22050].
     #[arg(long)]
@@ -71,7 +74,22 @@ pub fn resolve(
     frame: Option<&FrameArgs>,
     mel: Option<&MelArgs>,
 ) -> Result<AnalysisParams> {
-    let mut p = Preset::by_name(&preset.preset)?.params;
+    resolve_over(None, preset, frame, mel)
+}
+
+/// As [`resolve`], starting from `base` (e.g. a sidecar's parameters) unless `--preset` is
+/// given.
+pub fn resolve_over(
+    base: Option<AnalysisParams>,
+    preset: &PresetArgs,
+    frame: Option<&FrameArgs>,
+    mel: Option<&MelArgs>,
+) -> Result<AnalysisParams> {
+    let mut p = match (&preset.preset, base) {
+        (Some(name), _) => Preset::by_name(name)?.params,
+        (None, Some(base)) => base,
+        (None, None) => AnalysisParams::default(),
+    };
     if let Some(sr) = preset.sr {
         p.sr = sr;
     }
@@ -89,7 +107,7 @@ pub fn resolve(
         if let Some(w) = f.window {
             p.window = w;
         }
-        p.center = !f.no_center;
+        p.center &= !f.no_center;
         if let Some(m) = f.pad_mode {
             p.pad_mode = m;
         }
@@ -121,4 +139,69 @@ pub fn load_audio(path: &Path, sr: u32) -> Result<Audio> {
         .resampled(sr)
         .with_context(|| format!("{}: resampling to {sr} Hz", path.display()))?;
     Ok(audio)
+}
+
+/// Inversion options shared by `melnet invert` and `melnet roundtrip`.
+#[derive(Debug, Clone, Args)]
+pub struct InversionArgs {
+    /// Phase retrieval: gla (Griffin–Lim), fgla (fast Griffin–Lim), pghi (phase-gradient heap
+    /// integration, non-iterative) or pghi+fgla (PGHI, then FGLA).
+    #[arg(long, default_value = "pghi+fgla")]
+    pub phase: PhaseMethod,
+    /// Griffin–Lim iterations (gla, fgla, pghi+fgla).
+    #[arg(long, default_value_t = 32)]
+    pub iters: usize,
+    /// FGLA momentum (fgla, pghi+fgla).
+    #[arg(long, default_value_t = 0.99)]
+    pub momentum: f32,
+    /// Mel → linear spectrogram: nnls (non-negative least squares, converged), pinv (clipped
+    /// pseudo-inverse, where librosa stops) or transpose.
+    #[arg(long, default_value = "nnls")]
+    pub mel_inverse: MelInverse,
+    /// Iteration limit of the NNLS solver per frame.
+    #[arg(long, default_value_t = 300)]
+    pub nnls_iters: usize,
+    /// Seed of the random initial phase.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Quiet: no progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl InversionArgs {
+    /// The library options.
+    pub fn options(&self) -> InversionOptions {
+        InversionOptions {
+            mel_inverse: self.mel_inverse,
+            nnls: NnlsOptions {
+                max_iter: self.nnls_iters,
+                ..NnlsOptions::default()
+            },
+            phase: PhaseOptions {
+                method: self.phase,
+                n_iter: self.iters,
+                momentum: self.momentum,
+                seed: self.seed,
+            },
+        }
+    }
+
+    /// A progress bar over phase-retrieval iterations (hidden with `--quiet` or when stderr is
+    /// not a terminal).
+    pub fn progress_bar(&self) -> indicatif::ProgressBar {
+        if self.quiet {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message("phase retrieval");
+        bar
+    }
 }

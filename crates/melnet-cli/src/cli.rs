@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{filterbank, mel, presets, stft};
+use crate::commands::{filterbank, invert, mel, presets, roundtrip, stft};
 
 /// melnet: mel spectrograms that match librosa, fast.
 #[derive(Debug, Parser)]
@@ -24,4 +24,8 @@ pub enum Command {
     Filterbank(filterbank::Args),
     /// Print the named analysis presets.
     Presets(presets::Args),
+    /// Mel (or linear magnitude) spectrogram `.npy` → audio WAV.
+    Invert(invert::Args),
+    /// Audio → mel → audio: reconstruction WAV, quality report JSON and comparison figure.
+    Roundtrip(roundtrip::Args),
 }

@@ -58,10 +58,126 @@ pub fn spectrogram_png(path: &Path, plot: &SpectrogramPlot) -> Result<()> {
     ensure_font()?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (main, bar) = root.split_horizontally(SIZE.0 - 110);
+    draw_spectrogram_with_bar(&root, plot)?;
+    root.present()?;
+    Ok(())
+}
+
+/// A spectrogram and its dB colour bar side by side in `area`.
+fn draw_spectrogram_with_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    plot: &SpectrogramPlot,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let width = area.dim_in_pixel().0;
+    let (main, bar) = area.split_horizontally(width.saturating_sub(110));
     draw_spectrogram(&main, plot)?;
     let (lo, hi) = db_range(plot.db);
-    draw_colour_bar(&bar, lo, hi)?;
+    draw_colour_bar(&bar, lo, hi)
+}
+
+/// A waveform (min/max envelope per pixel column) against time in seconds.
+fn draw_waveform<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    y: &[f32],
+    sr: f64,
+    title: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let duration = (y.len() as f64 / sr).max(f64::EPSILON);
+    let peak = f64::from(y.iter().fold(0.0f32, |a, b| a.max(b.abs()))).max(1e-6);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .margin_right(122)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..duration, -peak * 1.05..peak * 1.05)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("time (s)")
+        .y_desc("amplitude")
+        .label_style((FONT, 13))
+        .draw()?;
+    let columns = area.dim_in_pixel().0.max(1) as usize;
+    let per = y.len().div_ceil(columns).max(1);
+    let colour = RGBColor(40, 70, 140);
+    for (i, chunk) in y.chunks(per).enumerate() {
+        let (lo, hi) = chunk
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let t = (i * per) as f64 / sr;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(t, f64::from(lo)), (t, f64::from(hi))],
+            colour,
+        )))?;
+    }
+    Ok(())
+}
+
+/// The panels of a round-trip comparison figure.
+pub struct Comparison<'a> {
+    /// Figure title.
+    pub title: String,
+    /// Input signal at `sr`.
+    pub input: &'a [f32],
+    /// Reconstructed signal at `sr`.
+    pub output: &'a [f32],
+    /// Sample rate, Hz.
+    pub sr: f64,
+    /// Input STFT magnitude in dB and reconstructed STFT magnitude in dB, `(bins, frames)`.
+    pub stft_db: [ArrayView2<'a, f32>; 2],
+    /// Seconds per frame.
+    pub frame_seconds: f64,
+    /// Mel filterbank `(n_mels, bins)`.
+    pub filterbank: ArrayView2<'a, f32>,
+    /// Input mel spectrogram in dB `(n_mels, frames)` and its filterbank parameters.
+    pub mel_db: ArrayView2<'a, f32>,
+    /// Filterbank parameters of `mel_db`.
+    pub mel: MelParams,
+}
+
+/// Draw the six-panel round-trip figure: waveforms, STFTs (dB), filterbank, mel spectrogram.
+pub fn comparison_png(path: &Path, c: &Comparison) -> Result<()> {
+    ensure_font()?;
+    let root = BitMapBackend::new(path, (1800, 1500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(40);
+    top.titled(&c.title, (FONT, 22))?;
+    let panels = body.split_evenly((3, 2));
+    draw_waveform(&panels[0], c.input, c.sr, "input waveform")?;
+    draw_waveform(&panels[1], c.output, c.sr, "reconstructed waveform")?;
+    for (panel, (db, what)) in panels[2..4].iter().zip(
+        c.stft_db
+            .iter()
+            .zip(["input STFT (dB)", "reconstructed STFT (dB)"]),
+    ) {
+        draw_spectrogram_with_bar(
+            panel,
+            &SpectrogramPlot {
+                db: *db,
+                axis: FreqAxis::Linear { sr: c.sr },
+                frame_seconds: c.frame_seconds,
+                title: what.to_string(),
+            },
+        )?;
+    }
+    let (fb_area, _) = panels[4].split_horizontally(panels[4].dim_in_pixel().0 - 110);
+    draw_filterbank(&fb_area, c.filterbank, c.sr, "mel filterbank")?;
+    draw_spectrogram_with_bar(
+        &panels[5],
+        &SpectrogramPlot {
+            db: c.mel_db,
+            axis: FreqAxis::Mel(c.mel),
+            frame_seconds: c.frame_seconds,
+            title: format!("input mel spectrogram ({} bands, dB)", c.mel.n_mels),
+        },
+    )?;
     root.present()?;
     Ok(())
 }

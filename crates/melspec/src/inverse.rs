@@ -117,6 +117,64 @@ pub fn mel_to_power(
     }
 }
 
+/// Options of [`mel_to_audio`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct InversionOptions {
+    /// How to estimate the linear spectrogram.
+    pub mel_inverse: MelInverse,
+    /// Stopping rule of the NNLS solver.
+    pub nnls: NnlsOptions,
+    /// Phase retrieval.
+    pub phase: crate::phase::PhaseOptions,
+}
+
+/// Audio from a mel spectrogram `(n_mels, frames)` in linear units (`|X|^power` summed by the
+/// filterbank, as [`crate::MelSpectrogram`] computes it): solve `W·S ≈ M` for
+/// `S = |X|^power ≥ 0`, take `|X| = S^(1/power)`, then retrieve the phase. Returns `length`
+/// samples at `params.sr` (default: the iSTFT's natural length).
+///
+/// # Errors
+/// Invalid parameters, a band count other than `n_mels`, an empty array, negative or
+/// non-finite values.
+pub fn mel_to_audio(
+    mel: ArrayView2<f32>,
+    params: &crate::AnalysisParams,
+    opts: &InversionOptions,
+    length: Option<usize>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
+    params.validate()?;
+    let basis = MelBasis::new(params.mel())?;
+    let magnitude = mel_to_magnitude(&basis, mel, params.power, opts)?;
+    crate::phase::reconstruct(
+        magnitude.view(),
+        &params.stft(),
+        &opts.phase,
+        None,
+        length,
+        progress,
+    )
+}
+
+/// STFT magnitude `(n_fft/2 + 1, frames)` from a mel spectrogram of `|X|^power`.
+///
+/// # Errors
+/// As [`mel_to_power`].
+pub fn mel_to_magnitude(
+    basis: &MelBasis,
+    mel: ArrayView2<f32>,
+    power: f32,
+    opts: &InversionOptions,
+) -> Result<Array2<f32>> {
+    let mut s = mel_to_power(basis, mel, opts.mel_inverse, opts.nnls)?;
+    if power == 2.0 {
+        s.mapv_inplace(f32::sqrt);
+    } else if power != 1.0 {
+        s.mapv_inplace(|v| v.powf(1.0 / power));
+    }
+    Ok(s)
+}
+
 fn check_mel(basis: &MelBasis, mel: ArrayView2<f32>) -> Result<()> {
     if mel.nrows() != basis.n_mels() {
         return Err(Error::ShapeMismatch {

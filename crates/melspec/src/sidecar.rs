@@ -36,6 +36,21 @@ pub enum Scale {
     },
 }
 
+impl Scale {
+    /// Undo the scale in place: dB values back to linear units (power for `power = 2`,
+    /// magnitude for `power = 1`) with the stored reference; values clipped at `max − top_db`
+    /// stay clipped. Linear values are left as they are.
+    pub fn to_linear(&self, values: &mut [f32], power: f32) {
+        if let Scale::Db { reference, .. } = *self {
+            if power == 1.0 {
+                crate::convert::db_to_amplitude(values, reference);
+            } else {
+                crate::convert::db_to_power(values, reference);
+            }
+        }
+    }
+}
+
 /// The audio a spectrogram was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {

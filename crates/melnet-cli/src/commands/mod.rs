@@ -1,8 +1,10 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
 pub mod filterbank;
+pub mod invert;
 pub mod mel;
 pub mod presets;
+pub mod roundtrip;
 pub mod stft;
 
 use crate::cli::Command;
@@ -14,5 +16,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Stft(args) => stft::run(args),
         Command::Filterbank(args) => filterbank::run(args),
         Command::Presets(args) => presets::run(args),
+        Command::Invert(args) => invert::run(args),
+        Command::Roundtrip(args) => roundtrip::run(args),
     }
 }
