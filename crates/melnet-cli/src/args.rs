@@ -159,7 +159,7 @@ pub struct InversionArgs {
     #[arg(long, default_value = "nnls")]
     pub mel_inverse: MelInverse,
     /// Iteration limit of the NNLS solver per frame.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     pub nnls_iters: usize,
     /// Seed of the random initial phase.
     #[arg(long, default_value_t = 0)]

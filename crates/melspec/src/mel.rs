@@ -332,12 +332,12 @@ impl MelSpectrogram {
                 power
                     .iter_mut()
                     .zip(spectrum)
-                    .for_each(|(o, c)| *o = c.norm());
+                    .for_each(|(o, c)| *o = c.norm_sqr().sqrt());
             } else {
                 power
                     .iter_mut()
                     .zip(spectrum)
-                    .for_each(|(o, c)| *o = c.norm().powf(p));
+                    .for_each(|(o, c)| *o = c.norm_sqr().powf(0.5 * p));
             }
             let b = t % BLOCK;
             self.basis

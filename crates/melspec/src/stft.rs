@@ -310,7 +310,10 @@ pub struct IstftScratch {
     spectrum: Vec<Complex32>,
     frame: Vec<f32>,
     fft: Vec<Complex32>,
-    envelope: Vec<f32>,
+    /// Reciprocal of the window sum-square envelope (1 where it is negligible), for
+    /// `envelope_frames` frames: kept across calls with the same frame count.
+    inv_envelope: Vec<f32>,
+    envelope_frames: usize,
     full: Vec<f32>,
 }
 
@@ -336,7 +339,8 @@ impl Istft {
             spectrum: self.ifft.make_input_vec(),
             frame: self.ifft.make_output_vec(),
             fft: self.ifft.make_scratch_vec(),
-            envelope: Vec::new(),
+            inv_envelope: Vec::new(),
+            envelope_frames: 0,
             full: Vec::new(),
         }
     }
@@ -388,12 +392,28 @@ impl Istft {
         // Frames starting at or after the end of the requested output contribute nothing.
         let n_frames = n_frames.min((start + out_len).div_ceil(p.hop_length));
         let full_len = p.n_fft + p.hop_length * n_frames.saturating_sub(1);
+        if scratch.envelope_frames != n_frames || scratch.inv_envelope.len() != full_len {
+            let env = &mut scratch.inv_envelope;
+            env.clear();
+            env.resize(full_len, 0.0);
+            for t in 0..n_frames {
+                let offset = t * p.hop_length;
+                for (e, w) in env[offset..offset + p.n_fft].iter_mut().zip(&self.window) {
+                    *e += w * w;
+                }
+            }
+            for e in env.iter_mut() {
+                *e = if *e > f32::MIN_POSITIVE {
+                    1.0 / *e
+                } else {
+                    1.0
+                };
+            }
+            scratch.envelope_frames = n_frames;
+        }
         let full = &mut scratch.full;
         full.clear();
         full.resize(full_len, 0.0);
-        let envelope = &mut scratch.envelope;
-        envelope.clear();
-        envelope.resize(full_len, 0.0);
         let scale = 1.0 / p.n_fft as f32;
         for t in 0..n_frames {
             for (s, x) in scratch.spectrum.iter_mut().zip(stft.column(t)) {
@@ -408,22 +428,16 @@ impl Istft {
                 .process_with_scratch(&mut scratch.spectrum, &mut scratch.frame, &mut scratch.fft)
                 .expect("iFFT buffers are sized by the plan");
             let offset = t * p.hop_length;
-            let seg = &mut full[offset..offset + p.n_fft];
-            let env = &mut envelope[offset..offset + p.n_fft];
-            for (((o, e), x), w) in seg
+            for ((o, x), w) in full[offset..offset + p.n_fft]
                 .iter_mut()
-                .zip(env.iter_mut())
                 .zip(&scratch.frame)
                 .zip(&self.window)
             {
                 *o += x * scale * w;
-                *e += w * w;
             }
         }
-        for (x, e) in full.iter_mut().zip(envelope.iter()) {
-            if *e > f32::MIN_POSITIVE {
-                *x /= e;
-            }
+        for (x, e) in full.iter_mut().zip(&scratch.inv_envelope) {
+            *x *= e;
         }
         out.clear();
         let available = full_len.saturating_sub(start).min(out_len);

@@ -81,27 +81,48 @@ impl GriffinLim {
     /// which Griffin–Lim (α = 0) never increases.
     pub fn step(&mut self) -> f32 {
         self.consistent_projection();
-        let (mut diff, mut norm) = (0.0f64, 0.0f64);
         let alpha = self.momentum;
-        ndarray::Zip::from(&mut self.c)
-            .and(&mut self.t)
-            .and(&mut self.t_prev)
-            .and(&self.magnitude)
-            .for_each(|c, t, t_prev, &a| {
-                diff += f64::from((*c - *t).norm_sqr());
-                norm += f64::from(a * a);
-                // Magnitude projection: keep the phase of the consistent estimate.
-                let n = t.norm();
-                let proj = if n > 0.0 {
-                    *t * (a / n)
-                } else {
-                    Complex32::new(a, 0.0)
-                };
-                *c = proj + (proj - *t_prev) * alpha;
-                *t_prev = proj;
-            });
-        if norm > 0.0 {
-            (diff / norm).sqrt() as f32
+        let slices = (
+            self.c.as_slice_mut(),
+            self.t.as_slice(),
+            self.t_prev.as_slice_mut(),
+            self.magnitude.as_slice(),
+        );
+        let (Some(c), Some(t), Some(t_prev), Some(magnitude)) = slices else {
+            unreachable!("iteration arrays are created contiguous");
+        };
+        // Per frame, partial sums in f32; the totals in f64.
+        let (mut total_diff, mut total_norm) = (0.0f64, 0.0f64);
+        let n_bins = self.magnitude.ncols();
+        for (((c, t), t_prev), magnitude) in c
+            .chunks_exact_mut(n_bins)
+            .zip(t.chunks_exact(n_bins))
+            .zip(t_prev.chunks_exact_mut(n_bins))
+            .zip(magnitude.chunks_exact(n_bins))
+        {
+            let (mut diff, mut norm) = (0.0f32, 0.0f32);
+            for (((c, t), t_prev), &a) in c.iter_mut().zip(t).zip(t_prev.iter_mut()).zip(magnitude)
+            {
+                let (dr, di) = (c.re - t.re, c.im - t.im);
+                diff += dr * dr + di * di;
+                norm += a * a;
+                // Magnitude projection: keep the phase of the consistent estimate (a zero
+                // estimate gets phase 0). sqrt of the squared norm, not hypot: much slower, and
+                // overflow cannot happen here. Written branch-free so that it vectorises.
+                let n2 = t.re * t.re + t.im * t.im;
+                let zero = n2 == 0.0;
+                let g = a / if zero { 1.0 } else { n2.sqrt() };
+                let pr = if zero { a } else { t.re * g };
+                let pi = t.im * g;
+                c.re = pr + alpha * (pr - t_prev.re);
+                c.im = pi + alpha * (pi - t_prev.im);
+                *t_prev = Complex32::new(pr, pi);
+            }
+            total_diff += f64::from(diff);
+            total_norm += f64::from(norm);
+        }
+        if total_norm > 0.0 {
+            (total_diff / total_norm).sqrt() as f32
         } else {
             0.0
         }
@@ -131,7 +152,7 @@ impl GriffinLim {
         ndarray::Zip::from(&mut self.c)
             .and(&self.magnitude)
             .for_each(|c, &a| {
-                let n = c.norm();
+                let n = c.norm_sqr().sqrt();
                 *c = if n > 0.0 {
                     *c * (a / n)
                 } else {
