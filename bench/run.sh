@@ -3,6 +3,7 @@
 # builds melnet in release mode, then runs the comparisons side by side in one run.
 #   bench/run.sh            all benchmarks
 #   bench/run.sh mel        mel-spectrogram analysis only
+#   bench/run.sh invert     mel inversion and phase retrieval only
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -20,4 +21,8 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THRE
 what="${1:-all}"
 if [ "$what" = all ] || [ "$what" = mel ]; then
   "$venv/bin/python" "$here/mel.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = invert ]; then
+  "$venv/bin/python" -c "import pesq, pystoi" 2>/dev/null || "$venv/bin/pip" install -q pesq pystoi
+  "$venv/bin/python" "$here/invert.py" --root "$root"
 fi

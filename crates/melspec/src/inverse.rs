@@ -5,6 +5,7 @@
 //! problem to convergence; the transpose and clipped pseudo-inverse are kept for comparison.
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -220,67 +221,109 @@ fn lipschitz(basis: &MelBasis) -> f64 {
 
 /// Refine `p` (the clipped pseudo-inverse) to the NNLS solution, frame by frame, by FISTA with
 /// adaptive restart: `x ← max(0, y − (WᵀW·y − Wᵀm)/L)`, Nesterov momentum on `y`. Each
-/// iteration applies `W` and `Wᵀ` sparsely: O(bins) per frame.
+/// iteration applies `W` and `Wᵀ` sparsely: O(bins) per frame. Frames are independent and are
+/// solved in parallel.
 fn nnls_refine(basis: &MelBasis, mel: ArrayView2<f32>, p: &mut Array2<f32>, opts: NnlsOptions) {
     // A margin over the exact constant keeps the step safe against f32 rounding.
     let inv_l = (1.0 / (lipschitz(basis) * 1.0001)) as f32;
     let (n_bins, n_mels) = (basis.n_bins(), basis.n_mels());
-    let mut m = vec![0.0f32; n_mels];
-    let mut wtm = vec![0.0f32; n_bins];
-    let mut x = vec![0.0f32; n_bins];
-    let mut x_prev = vec![0.0f32; n_bins];
-    let mut y = vec![0.0f32; n_bins];
-    let mut grad = vec![0.0f32; n_bins];
-    let mut wy = vec![0.0f32; n_mels];
-    for t in 0..mel.ncols() {
-        m.iter_mut().zip(mel.column(t)).for_each(|(a, b)| *a = *b);
-        basis.transpose_apply_frame(&m, &mut wtm);
-        let scale = norm(&wtm);
-        if scale == 0.0 {
-            p.column_mut(t).fill(0.0);
-            continue;
+    // Frames-major copies so that each frame is a contiguous slice.
+    let mel_fm = mel.t().as_standard_layout().into_owned();
+    let mut x_fm = p.t().as_standard_layout().into_owned();
+    const FRAMES_PER_TASK: usize = 32;
+    x_fm.as_slice_mut()
+        .expect("standard layout")
+        .par_chunks_mut(FRAMES_PER_TASK * n_bins)
+        .zip(
+            mel_fm
+                .as_slice()
+                .expect("standard layout")
+                .par_chunks(FRAMES_PER_TASK * n_mels),
+        )
+        .for_each(|(xs, ms)| {
+            let mut solver = FrameNnls::new(basis, inv_l, opts);
+            for (x, m) in xs.chunks_exact_mut(n_bins).zip(ms.chunks_exact(n_mels)) {
+                solver.solve(m, x);
+            }
+        });
+    p.assign(&x_fm.t());
+}
+
+/// Buffers and constants of the per-frame FISTA solver.
+struct FrameNnls<'a> {
+    basis: &'a MelBasis,
+    inv_l: f32,
+    opts: NnlsOptions,
+    wtm: Vec<f32>,
+    x_prev: Vec<f32>,
+    y: Vec<f32>,
+    grad: Vec<f32>,
+    wy: Vec<f32>,
+}
+
+impl<'a> FrameNnls<'a> {
+    fn new(basis: &'a MelBasis, inv_l: f32, opts: NnlsOptions) -> Self {
+        let (n_bins, n_mels) = (basis.n_bins(), basis.n_mels());
+        FrameNnls {
+            basis,
+            inv_l,
+            opts,
+            wtm: vec![0.0; n_bins],
+            x_prev: vec![0.0; n_bins],
+            y: vec![0.0; n_bins],
+            grad: vec![0.0; n_bins],
+            wy: vec![0.0; n_mels],
         }
-        x.iter_mut().zip(p.column(t)).for_each(|(a, b)| *a = *b);
-        y.copy_from_slice(&x);
+    }
+
+    /// Solve for one frame: `m` is the mel frame, `x` the starting point and the result.
+    fn solve(&mut self, m: &[f32], x: &mut [f32]) {
+        let inv_l = self.inv_l;
+        self.basis.transpose_apply_frame(m, &mut self.wtm);
+        let scale = norm(&self.wtm);
+        if scale == 0.0 {
+            x.fill(0.0);
+            return;
+        }
+        self.y.copy_from_slice(x);
         let mut momentum = 1.0f32;
-        for _ in 0..opts.max_iter {
+        for _ in 0..self.opts.max_iter {
             // grad = Wᵀ(W·y) − Wᵀm
-            basis.apply_frame(&y, &mut wy);
-            basis.transpose_apply_frame(&wy, &mut grad);
-            grad.iter_mut().zip(&wtm).for_each(|(g, b)| *g -= b);
-            x_prev.copy_from_slice(&x);
-            for ((xi, yi), gi) in x.iter_mut().zip(&y).zip(&grad) {
+            self.basis.apply_frame(&self.y, &mut self.wy);
+            self.basis.transpose_apply_frame(&self.wy, &mut self.grad);
+            self.grad
+                .iter_mut()
+                .zip(&self.wtm)
+                .for_each(|(g, b)| *g -= b);
+            self.x_prev.copy_from_slice(x);
+            for ((xi, yi), gi) in x.iter_mut().zip(&self.y).zip(&self.grad) {
                 *xi = (yi - gi * inv_l).max(0.0);
             }
             // Gradient mapping L·(y − x): zero exactly when y solves the problem.
-            let step: f32 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
-            let converged = step.sqrt() <= opts.tol * scale * inv_l;
+            let step: f32 = x.iter().zip(&self.y).map(|(a, b)| (a - b) * (a - b)).sum();
+            if step.sqrt() <= self.opts.tol * scale * inv_l {
+                break;
+            }
             let next = 0.5 * (1.0 + (1.0 + 4.0 * momentum * momentum).sqrt());
             let beta = (momentum - 1.0) / next;
             // Restart (O'Donoghue & Candès) when momentum points uphill.
-            let uphill: f32 = y
+            let uphill: f32 = self
+                .y
                 .iter()
-                .zip(&x)
-                .zip(&x_prev)
+                .zip(x.iter())
+                .zip(&self.x_prev)
                 .map(|((yi, xi), pi)| (yi - xi) * (xi - pi))
                 .sum();
             if uphill > 0.0 {
                 momentum = 1.0;
-                y.copy_from_slice(&x);
+                self.y.copy_from_slice(x);
             } else {
                 momentum = next;
-                for ((yi, xi), pi) in y.iter_mut().zip(&x).zip(&x_prev) {
+                for ((yi, xi), pi) in self.y.iter_mut().zip(x.iter()).zip(&self.x_prev) {
                     *yi = xi + beta * (xi - pi);
                 }
             }
-            if converged {
-                break;
-            }
         }
-        p.column_mut(t)
-            .iter_mut()
-            .zip(&x)
-            .for_each(|(o, v)| *o = *v);
     }
 }
 

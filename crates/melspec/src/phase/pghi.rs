@@ -9,7 +9,6 @@
 //! that always continues from the largest coefficient reached so far (a max-heap), so that
 //! phase is propagated through the ridges where it is reliable.
 
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::f32::consts::PI;
 
@@ -36,22 +35,15 @@ const TOLERANCES: [f32; 2] = [1e-1, 1e-10];
 /// coefficients do not produce huge spurious gradients.
 const LOG_RANGE: f32 = 11.0;
 
-/// Heap entry: a coefficient's magnitude and its index (frames-major).
-#[derive(Clone, Copy, PartialEq)]
-struct Entry(f32, usize);
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+/// Heap key of coefficient `i` with magnitude `m ≥ 0`: the bits of a non-negative f32 order
+/// like the number, so `(bits << 32) | i` orders by magnitude with one integer comparison.
+fn key(m: f32, i: usize) -> u64 {
+    (u64::from(m.to_bits()) << 32) | i as u64
 }
 
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
+/// The coefficient index of a heap key.
+fn index(key: u64) -> usize {
+    (key & 0xffff_ffff) as usize
 }
 
 /// Phase (radians, referenced to the frame start as [`crate::Stft`]) for `magnitude`
@@ -106,56 +98,35 @@ pub fn pghi(
         }
     }
 
+    if mag.len() > u32::MAX as usize {
+        return Err(crate::Error::InvalidInput(format!(
+            "spectrogram of {} coefficients is too large for PGHI",
+            mag.len()
+        )));
+    }
     let mut done = vec![false; mag.len()];
     let mut heap = BinaryHeap::new();
     for tol in TOLERANCES {
         let threshold = tol * max;
-        // Coefficients already integrated seed this pass.
-        heap.extend(
-            (0..mag.len())
-                .filter(|&i| done[i])
-                .map(|i| Entry(mag[i], i)),
+        // Integrate outwards from everything already integrated, then start new islands at
+        // the loudest coefficients not reached yet.
+        heap.extend((0..mag.len()).filter(|&i| done[i]).map(|i| key(mag[i], i)));
+        integrate(
+            &mut heap, &mut phase, &mut done, mag, threshold, &dt, &df, n_bins, n_frames,
         );
         let mut order: Vec<usize> = (0..mag.len())
             .filter(|&i| !done[i] && mag[i] > threshold)
             .collect();
         order.sort_unstable_by(|&a, &b| mag[b].total_cmp(&mag[a]));
         for start in order {
-            if done[start] {
-                continue;
-            }
-            if heap.is_empty() {
+            if !done[start] {
                 // A new island: its loudest coefficient starts at phase 0.
                 done[start] = true;
                 phase[start] = 0.0;
-                heap.push(Entry(mag[start], start));
-            }
-            while let Some(Entry(_, i)) = heap.pop() {
-                let (n, m) = (i / n_bins, i % n_bins);
-                let mut visit = |j: usize, increment: f32| {
-                    if !done[j] && mag[j] > threshold {
-                        phase[j] = phase[i] + increment;
-                        done[j] = true;
-                        heap.push(Entry(mag[j], j));
-                    }
-                };
-                // Trapezoidal rule between neighbours.
-                if n + 1 < n_frames {
-                    let j = i + n_bins;
-                    visit(j, 0.5 * (dt[i] + dt[j]));
-                }
-                if n > 0 {
-                    let j = i - n_bins;
-                    visit(j, -0.5 * (dt[i] + dt[j]));
-                }
-                if m + 1 < n_bins {
-                    let j = i + 1;
-                    visit(j, 0.5 * (df[i] + df[j]));
-                }
-                if m > 0 {
-                    let j = i - 1;
-                    visit(j, -0.5 * (df[i] + df[j]));
-                }
+                heap.push(key(mag[start], start));
+                integrate(
+                    &mut heap, &mut phase, &mut done, mag, threshold, &dt, &df, n_bins, n_frames,
+                );
             }
         }
     }
@@ -169,6 +140,49 @@ pub fn pghi(
         }
     }
     Ok(to_bins_major(&phase, n_bins, n_frames))
+}
+
+/// Drain the heap: pop the loudest integrated coefficient and integrate its neighbours above
+/// `threshold` (trapezoidal rule on the phase increments `dt` per frame, `df` per bin).
+#[allow(clippy::too_many_arguments)]
+fn integrate(
+    heap: &mut BinaryHeap<u64>,
+    phase: &mut [f32],
+    done: &mut [bool],
+    mag: &[f32],
+    threshold: f32,
+    dt: &[f32],
+    df: &[f32],
+    n_bins: usize,
+    n_frames: usize,
+) {
+    while let Some(k) = heap.pop() {
+        let i = index(k);
+        let (n, m) = (i / n_bins, i % n_bins);
+        let mut visit = |j: usize, increment: f32| {
+            if !done[j] && mag[j] > threshold {
+                phase[j] = phase[i] + increment;
+                done[j] = true;
+                heap.push(key(mag[j], j));
+            }
+        };
+        if n + 1 < n_frames {
+            let j = i + n_bins;
+            visit(j, 0.5 * (dt[i] + dt[j]));
+        }
+        if n > 0 {
+            let j = i - n_bins;
+            visit(j, -0.5 * (dt[i] + dt[j]));
+        }
+        if m + 1 < n_bins {
+            let j = i + 1;
+            visit(j, 0.5 * (df[i] + df[j]));
+        }
+        if m > 0 {
+            let j = i - 1;
+            visit(j, -0.5 * (df[i] + df[j]));
+        }
+    }
 }
 
 /// Wrap an angle to (−π, π].

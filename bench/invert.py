@@ -1,0 +1,146 @@
+"""Mel inversion: melnet `invert` vs librosa `mel_to_audio` vs torchaudio (InverseMelScale +
+GriffinLim), and oracle-magnitude phase retrieval, on the bundled speech and music.
+
+Every tool gets the same mel power spectrogram (melnet's, which matches librosa's to 1e-6) and
+the same STFT geometry. Quality is measured the same way for every output: spectral convergence
+(SC) and log-spectral distance (LSD) of the output's STFT magnitude against the original's, and
+for 16 kHz speech PESQ-WB and STOI against the original signal.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import time
+
+import librosa
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+
+try:
+    from pesq import pesq
+    from pystoi import stoi
+except ImportError:  # reported as missing in the table
+    pesq = stoi = None
+
+
+def stft_mag(y, n_fft, hop):
+    return np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+
+
+def sc_db(ref, est):
+    t = min(ref.shape[1], est.shape[1])
+    a, b = ref[:, :t], est[:, :t]
+    return 20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+def lsd_db(ref, est):
+    t = min(ref.shape[1], est.shape[1])
+    a, b = ref[:, :t] ** 2, est[:, :t] ** 2
+    floor = a.max() * 1e-10
+    d = 10 * np.log10(np.maximum(a, floor)) - 10 * np.log10(np.maximum(b, floor))
+    return float(np.mean(np.sqrt(np.mean(d ** 2, axis=0))))
+
+
+def quality(y, out, sr, n_fft, hop):
+    n = min(len(y), len(out))
+    y, out = y[:n], out[:n]
+    ref = stft_mag(y, n_fft, hop)
+    est = stft_mag(out.astype(np.float32), n_fft, hop)
+    q = dict(sc=float(sc_db(ref, est)), lsd=lsd_db(ref, est))
+    if sr == 16000 and pesq is not None:
+        q["pesq_wb"] = float(pesq(sr, y, out, "wb"))
+        q["stoi"] = float(stoi(y, out, sr, extended=False))
+    return q
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    args = ap.parse_args()
+    root = args.root
+    out_dir = os.path.join(root, "bench", "out")
+    os.makedirs(out_dir, exist_ok=True)
+    melnet = os.path.join(root, "target", "release", "melnet")
+    torch.set_num_threads(1)
+
+    # Clips: all bundled speech (16 kHz), and all bundled music resampled to 22.05 kHz.
+    speech = np.concatenate([sf.read(f, dtype="float32")[0]
+                             for f in sorted(glob.glob(os.path.join(root, "data/speech/*.wav")))])
+    music = np.concatenate([librosa.load(f, sr=22050)[0]
+                            for f in sorted(glob.glob(os.path.join(root, "data/music/*")))])
+    clips = [
+        ("speech", speech, 16000, dict(n_fft=1024, hop=256, n_mels=80, fmax=8000)),
+        ("music", music, 22050, dict(n_fft=2048, hop=512, n_mels=128, fmax=None)),
+    ]
+    rows = []
+    for name, y, sr, p in clips:
+        n_fft, hop, n_mels, fmax = p["n_fft"], p["hop"], p["n_mels"], p["fmax"]
+        wav = os.path.join(out_dir, f"inv_{name}.wav")
+        sf.write(wav, y, sr, subtype="FLOAT")
+        mel_npy = os.path.join(out_dir, f"inv_{name}_mel.npy")
+        mel_args = [melnet, "mel", wav, "-o", mel_npy, "--sr", str(sr), "--n-fft", str(n_fft),
+                    "--hop", str(hop), "--n-mels", str(n_mels)]
+        if fmax:
+            mel_args += ["--fmax", str(fmax)]
+        subprocess.check_call(mel_args)
+        mel = np.load(mel_npy)
+        print(f"\n{name}: {len(y) / sr:.1f} s at {sr} Hz, n_fft {n_fft}, hop {hop}, {n_mels} mels"
+              f"{', fmax ' + str(fmax) if fmax else ''}")
+        print(f"{'method':<34} {'time':>7} {'SC dB':>7} {'LSD dB':>7} {'PESQ-WB':>8} {'STOI':>6}")
+
+        def report(method, seconds, out):
+            q = quality(y, out, sr, n_fft, hop)
+            rows.append(dict(clip=name, method=method, seconds=seconds, **q))
+            print(f"{method:<34} {seconds:>6.2f}s {q['sc']:>7.2f} {q['lsd']:>7.2f}"
+                  f" {q.get('pesq_wb', float('nan')):>8.2f} {q.get('stoi', float('nan')):>6.3f}")
+
+        out_wav = os.path.join(out_dir, f"inv_{name}_melnet.wav")
+        t, _ = timed(lambda: subprocess.check_call(
+            [melnet, "invert", mel_npy, "-o", out_wav, "-q"]))
+        report("melnet invert (nnls, pghi+fgla 32)", t, sf.read(out_wav, dtype="float32")[0])
+
+        t, out = timed(lambda: librosa.feature.inverse.mel_to_audio(
+            mel, sr=sr, n_fft=n_fft, hop_length=hop, fmax=fmax, n_iter=32, length=len(y)))
+        report("librosa mel_to_audio (32)", t, out)
+
+        def torch_inv():
+            inv = torchaudio.transforms.InverseMelScale(
+                n_stft=n_fft // 2 + 1, n_mels=n_mels, sample_rate=sr, f_max=fmax,
+                norm="slaney", mel_scale="slaney")
+            gl = torchaudio.transforms.GriffinLim(n_fft=n_fft, hop_length=hop, power=2.0,
+                                                  n_iter=32, length=len(y))
+            with torch.inference_mode():
+                return gl(inv(torch.from_numpy(mel))).numpy()
+        t, out = timed(torch_inv)
+        report("torchaudio InverseMelScale+GL (32)", t, out)
+
+        # Oracle magnitude: phase retrieval alone.
+        mag_npy = os.path.join(out_dir, f"inv_{name}_mag.npy")
+        subprocess.check_call([melnet, "stft", wav, "-o", mag_npy, "--sr", str(sr),
+                               "--n-fft", str(n_fft), "--hop", str(hop)])
+        for method in ["gla", "fgla", "pghi", "pghi+fgla"]:
+            for iters in ([0] if method == "pghi" else [32, 100]):
+                t, _ = timed(lambda: subprocess.check_call(
+                    [melnet, "invert", mag_npy, "--linear", "-o", out_wav, "-q",
+                     "--phase", method, "--iters", str(iters)]))
+                label = f"oracle |X|: melnet {method}" + (f" {iters}" if iters else "")
+                report(label, t, sf.read(out_wav, dtype="float32")[0])
+        S = stft_mag(y, n_fft, hop)
+        t, out = timed(lambda: librosa.griffinlim(S, n_iter=32, hop_length=hop, length=len(y)))
+        report("oracle |X|: librosa griffinlim 32", t, out)
+    with open(os.path.join(out_dir, "invert.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
