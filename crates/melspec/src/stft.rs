@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
@@ -203,8 +203,7 @@ impl Stft {
         Ok(out)
     }
 
-    /// As [`Stft::process`], writing into `out` of shape `(n_fft/2 + 1, frames)`. Pass the
-    /// transposed view of a frames-major array to make every column write contiguous.
+    /// As [`Stft::process`], writing into `out` of shape `(n_fft/2 + 1, frames)`.
     ///
     /// # Errors
     /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `out` has the wrong shape.
@@ -223,12 +222,73 @@ impl Stft {
                 got: format!("{:?}", out.dim()),
             });
         }
-        self.for_each_frame(y, scratch, |t, spectrum| {
+        self.frames_in(y, 0..n_frames, scratch, |t, spectrum| {
             out.column_mut(t)
                 .iter_mut()
                 .zip(spectrum)
                 .for_each(|(o, s)| *o = *s);
-        })
+        });
+        Ok(())
+    }
+
+    /// Run the STFT of `y` in parallel blocks of frames, one block per scratch: `rows` holds
+    /// one row of `row_len` values per frame, and `f(t, spectrum, row)` consumes frame `t`'s
+    /// spectrum into its row — while both are in cache, which is what iterative methods need.
+    ///
+    /// # Errors
+    /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `rows` does not hold one row
+    /// per frame; [`Error::InvalidParameter`] without scratches.
+    pub fn process_rows<T: Send>(
+        &self,
+        y: &[f32],
+        rows: &mut [T],
+        row_len: usize,
+        scratches: &mut [StftScratch],
+        f: &(impl Fn(usize, &[Complex32], &mut [T]) + Sync),
+    ) -> Result<()> {
+        let n_frames = self.params.n_frames(y.len())?;
+        if rows.len() != n_frames * row_len {
+            return Err(Error::ShapeMismatch {
+                what: "STFT rows".into(),
+                expected: format!("{n_frames} × {row_len}"),
+                got: rows.len().to_string(),
+            });
+        }
+        if scratches.is_empty() {
+            return Err(Error::param("scratches", 0, "need at least one"));
+        }
+        self.rows_block(y, rows, row_len, 0, scratches, f);
+        Ok(())
+    }
+
+    /// Frames from `first` into `rows`, halving the rows (and the scratches) across rayon
+    /// tasks until one scratch is left.
+    fn rows_block<T: Send>(
+        &self,
+        y: &[f32],
+        rows: &mut [T],
+        row_len: usize,
+        first: usize,
+        scratches: &mut [StftScratch],
+        f: &(impl Fn(usize, &[Complex32], &mut [T]) + Sync),
+    ) {
+        let n = rows.len() / row_len;
+        match scratches {
+            [] => {}
+            [scratch] => self.frames_in(y, first..first + n, scratch, |t, spectrum| {
+                let r = (t - first) * row_len;
+                f(t, spectrum, &mut rows[r..r + row_len]);
+            }),
+            _ => {
+                let (left, right) = scratches.split_at_mut(scratches.len() / 2);
+                let mid = n * left.len() / (left.len() + right.len());
+                let (a, b) = rows.split_at_mut(mid * row_len);
+                rayon::join(
+                    || self.rows_block(y, a, row_len, first, left, f),
+                    || self.rows_block(y, b, row_len, first + mid, right, f),
+                );
+            }
+        }
     }
 
     /// Run the STFT of `y` frame by frame, calling `f(t, spectrum)` with the `n_fft/2 + 1`
@@ -241,13 +301,25 @@ impl Stft {
         &self,
         y: &[f32],
         scratch: &mut StftScratch,
-        mut f: impl FnMut(usize, &[Complex32]),
+        f: impl FnMut(usize, &[Complex32]),
     ) -> Result<()> {
+        let n_frames = self.params.n_frames(y.len())?;
+        self.frames_in(y, 0..n_frames, scratch, f);
+        Ok(())
+    }
+
+    /// The frames `range` (valid frame indices) of `y`'s STFT, one by one.
+    fn frames_in(
+        &self,
+        y: &[f32],
+        range: std::ops::Range<usize>,
+        scratch: &mut StftScratch,
+        mut f: impl FnMut(usize, &[Complex32]),
+    ) {
         let p = &self.params;
-        let n_frames = p.n_frames(y.len())?;
         let pad = if p.center { (p.n_fft / 2) as isize } else { 0 };
         let len = y.len() as isize;
-        for t in 0..n_frames {
+        for t in range {
             let start = (t * p.hop_length) as isize - pad;
             let frame = &mut scratch.frame;
             if start >= 0 && start + p.n_fft as isize <= len {
@@ -266,7 +338,6 @@ impl Stft {
                 .expect("FFT buffers are sized by the plan");
             f(t, &scratch.spectrum);
         }
-        Ok(())
     }
 }
 
@@ -314,7 +385,9 @@ pub struct IstftScratch {
     /// `envelope_frames` frames: kept across calls with the same frame count.
     inv_envelope: Vec<f32>,
     envelope_frames: usize,
+    /// Overlap-added block of frames starting at frame `block_first`.
     full: Vec<f32>,
+    block_first: usize,
 }
 
 impl Istft {
@@ -342,6 +415,7 @@ impl Istft {
             inv_envelope: Vec::new(),
             envelope_frames: 0,
             full: Vec::new(),
+            block_first: 0,
         }
     }
 
@@ -363,11 +437,13 @@ impl Istft {
     /// [`Error::ShapeMismatch`] when the bin count is not `n_fft/2 + 1`.
     pub fn process(&self, stft: ArrayView2<Complex32>, length: Option<usize>) -> Result<Vec<f32>> {
         let mut out = Vec::new();
-        self.process_into(stft, length, &mut out, &mut self.scratch())?;
+        self.process_into(stft, length, &mut out, &mut [self.scratch()])?;
         Ok(out)
     }
 
-    /// As [`Istft::process`], writing into `out` (resized) and reusing `scratch`.
+    /// As [`Istft::process`], writing into `out` (resized). The frames are split into
+    /// `scratches.len()` blocks overlap-added in parallel (one scratch per block, at least one),
+    /// then summed; buffers are reused across calls.
     ///
     /// # Errors
     /// As [`Istft::process`].
@@ -376,7 +452,7 @@ impl Istft {
         stft: ArrayView2<Complex32>,
         length: Option<usize>,
         out: &mut Vec<f32>,
-        scratch: &mut IstftScratch,
+        scratches: &mut [IstftScratch],
     ) -> Result<()> {
         let p = &self.params;
         let (n_bins, n_frames) = stft.dim();
@@ -387,35 +463,93 @@ impl Istft {
                 got: n_bins.to_string(),
             });
         }
+        if scratches.is_empty() {
+            return Err(Error::param("scratches", 0, "need at least one"));
+        }
         let start = if p.center { p.n_fft / 2 } else { 0 };
         let out_len = length.unwrap_or_else(|| self.default_len(n_frames));
         // Frames starting at or after the end of the requested output contribute nothing.
         let n_frames = n_frames.min((start + out_len).div_ceil(p.hop_length));
         let full_len = p.n_fft + p.hop_length * n_frames.saturating_sub(1);
-        if scratch.envelope_frames != n_frames || scratch.inv_envelope.len() != full_len {
-            let env = &mut scratch.inv_envelope;
-            env.clear();
-            env.resize(full_len, 0.0);
-            for t in 0..n_frames {
-                let offset = t * p.hop_length;
-                for (e, w) in env[offset..offset + p.n_fft].iter_mut().zip(&self.window) {
-                    *e += w * w;
-                }
+        let stft = stft.slice_axis(Axis(1), ndarray::Slice::from(..n_frames));
+        self.overlap_add_blocks(stft, 0, scratches);
+        out.clear();
+        out.resize(full_len, 0.0);
+        for scratch in scratches.iter() {
+            let offset = scratch.block_first * p.hop_length;
+            for (o, x) in out[offset..].iter_mut().zip(&scratch.full) {
+                *o += x;
             }
-            for e in env.iter_mut() {
-                *e = if *e > f32::MIN_POSITIVE {
-                    1.0 / *e
-                } else {
-                    1.0
-                };
-            }
-            scratch.envelope_frames = n_frames;
         }
-        let full = &mut scratch.full;
-        full.clear();
-        full.resize(full_len, 0.0);
-        let scale = 1.0 / p.n_fft as f32;
+        let env = &mut scratches[0];
+        if env.envelope_frames != n_frames || env.inv_envelope.len() != full_len {
+            self.inverse_envelope(n_frames, &mut env.inv_envelope);
+            env.envelope_frames = n_frames;
+        }
+        for (x, e) in out.iter_mut().zip(&env.inv_envelope) {
+            *x *= e;
+        }
+        out.drain(..start.min(full_len));
+        out.resize(out_len, 0.0);
+        Ok(())
+    }
+
+    /// `1 / Σ_t w²[n − t·hop]` over `n_frames` frames, 1 where the sum is negligible.
+    fn inverse_envelope(&self, n_frames: usize, env: &mut Vec<f32>) {
+        let p = &self.params;
+        env.clear();
+        env.resize(p.n_fft + p.hop_length * n_frames.saturating_sub(1), 0.0);
         for t in 0..n_frames {
+            let offset = t * p.hop_length;
+            for (e, w) in env[offset..offset + p.n_fft].iter_mut().zip(&self.window) {
+                *e += w * w;
+            }
+        }
+        for e in env.iter_mut() {
+            *e = if *e > f32::MIN_POSITIVE {
+                1.0 / *e
+            } else {
+                1.0
+            };
+        }
+    }
+
+    /// Overlap-add the frames of `stft` (frame `first` onwards) into each scratch's `full`
+    /// buffer, halving the frames (and the scratches) across rayon tasks.
+    fn overlap_add_blocks(
+        &self,
+        stft: ArrayView2<Complex32>,
+        first: usize,
+        scratches: &mut [IstftScratch],
+    ) {
+        match scratches {
+            [] => {}
+            [scratch] => self.overlap_add(stft, first, scratch),
+            _ => {
+                let (left, right) = scratches.split_at_mut(scratches.len() / 2);
+                let mid = stft.ncols() * left.len() / (left.len() + right.len());
+                let (a, b) = stft.split_at(Axis(1), mid);
+                rayon::join(
+                    || self.overlap_add_blocks(a, first, left),
+                    || self.overlap_add_blocks(b, first + mid, right),
+                );
+            }
+        }
+    }
+
+    /// Windowed inverse FFTs of the frames of `stft`, overlap-added into `scratch.full`
+    /// (which starts at sample `first · hop`).
+    fn overlap_add(&self, stft: ArrayView2<Complex32>, first: usize, scratch: &mut IstftScratch) {
+        let p = &self.params;
+        let (n_bins, n) = stft.dim();
+        scratch.block_first = first;
+        scratch.full.clear();
+        if n == 0 {
+            return;
+        }
+        scratch.full.resize(p.n_fft + p.hop_length * (n - 1), 0.0);
+        let scale = 1.0 / p.n_fft as f32;
+        for t in 0..n {
             for (s, x) in scratch.spectrum.iter_mut().zip(stft.column(t)) {
                 *s = *x;
             }
@@ -428,7 +562,7 @@ impl Istft {
                 .process_with_scratch(&mut scratch.spectrum, &mut scratch.frame, &mut scratch.fft)
                 .expect("iFFT buffers are sized by the plan");
             let offset = t * p.hop_length;
-            for ((o, x), w) in full[offset..offset + p.n_fft]
+            for ((o, x), w) in scratch.full[offset..offset + p.n_fft]
                 .iter_mut()
                 .zip(&scratch.frame)
                 .zip(&self.window)
@@ -436,14 +570,6 @@ impl Istft {
                 *o += x * scale * w;
             }
         }
-        for (x, e) in full.iter_mut().zip(&scratch.inv_envelope) {
-            *x *= e;
-        }
-        out.clear();
-        let available = full_len.saturating_sub(start).min(out_len);
-        out.extend_from_slice(&full[start..start + available]);
-        out.resize(out_len, 0.0);
-        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 //! The iteration state is kept frames-major so that every STFT/iSTFT frame access is
 //! contiguous; plans and buffers are built once and reused by every iteration.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::error::Result;
 use crate::stft::{Istft, IstftScratch, Stft, StftParams, StftScratch};
@@ -15,16 +15,14 @@ use crate::Complex32;
 pub struct GriffinLim {
     stft: Stft,
     istft: Istft,
-    stft_scratch: StftScratch,
-    istft_scratch: IstftScratch,
+    /// One scratch per parallel block of frames.
+    stft_scratch: Vec<StftScratch>,
+    istft_scratch: Vec<IstftScratch>,
     /// Target magnitude, `(frames, bins)`.
     magnitude: Array2<f32>,
-    /// Current estimate c, `(frames, bins)`.
-    c: Array2<Complex32>,
-    /// Previous projection t, `(frames, bins)`.
-    t_prev: Array2<Complex32>,
-    /// Consistent projection of c, `(frames, bins)`.
-    t: Array2<Complex32>,
+    /// Per frame: the estimate c (`bins` values), then the previous projection t (`bins`
+    /// values); rows are frames, so each frame's data is contiguous.
+    state: Array2<Complex32>,
     signal: Vec<f32>,
     /// Signal length inside the iterations: the iSTFT's natural length, whose STFT has
     /// exactly as many frames as the target.
@@ -51,23 +49,32 @@ impl GriffinLim {
         super::check_magnitude(magnitude, params)?;
         let stft = Stft::new(*params)?;
         let istft = Istft::new(*params)?;
-        let n_frames = magnitude.ncols();
+        let (n_bins, n_frames) = magnitude.dim();
         let inner_len = istft.default_len(n_frames);
         let length = length.unwrap_or(inner_len);
         let mag_fm = magnitude.t().as_standard_layout().into_owned();
-        let c = ndarray::Zip::from(&mag_fm)
-            .and(phase.t())
-            .map_collect(|a, p| Complex32::from_polar(*a, *p));
-        let stft_scratch = stft.scratch();
-        let istft_scratch = istft.scratch();
+        let mut state = Array2::zeros((n_frames, 2 * n_bins));
+        for ((mut row, a), p) in state
+            .rows_mut()
+            .into_iter()
+            .zip(mag_fm.rows())
+            .zip(phase.t().rows())
+        {
+            for (k, (a, p)) in a.iter().zip(p.iter()).enumerate() {
+                let c = Complex32::from_polar(*a, *p);
+                row[k] = c;
+                row[n_bins + k] = c;
+            }
+        }
+        // Blocks of frames are processed in parallel. Their number depends on the length only,
+        // not on the machine, so that the result (summation order) is the same everywhere.
+        let blocks = (n_frames / 256).clamp(1, 8);
         Ok(GriffinLim {
+            stft_scratch: (0..blocks).map(|_| stft.scratch()).collect(),
+            istft_scratch: (0..blocks).map(|_| istft.scratch()).collect(),
             stft,
             istft,
-            stft_scratch,
-            istft_scratch,
-            t_prev: c.clone(),
-            t: c.clone(),
-            c,
+            state,
             magnitude: mag_fm,
             signal: Vec::with_capacity(inner_len.max(length)),
             inner_len,
@@ -76,97 +83,109 @@ impl GriffinLim {
         })
     }
 
-    /// One iteration: `t = P_mag(P_consistent(c))`, `c ← t + α(t − t_prev)`. Returns the
-    /// spectral inconsistency of the estimate before the step, `‖c − STFT(iSTFT(c))‖ / ‖A‖`,
-    /// which Griffin–Lim (α = 0) never increases.
-    pub fn step(&mut self) -> f32 {
-        self.consistent_projection();
-        let alpha = self.momentum;
-        let slices = (
-            self.c.as_slice_mut(),
-            self.t.as_slice(),
-            self.t_prev.as_slice_mut(),
-            self.magnitude.as_slice(),
-        );
-        let (Some(c), Some(t), Some(t_prev), Some(magnitude)) = slices else {
-            unreachable!("iteration arrays are created contiguous");
-        };
-        // Per frame, partial sums in f32; the totals in f64.
-        let (mut total_diff, mut total_norm) = (0.0f64, 0.0f64);
+    /// One iteration: `t = P_mag(P_consistent(c))`, `c ← t + α(t − t_prev)`.
+    pub fn step(&mut self) {
         let n_bins = self.magnitude.ncols();
-        for (((c, t), t_prev), magnitude) in c
-            .chunks_exact_mut(n_bins)
-            .zip(t.chunks_exact(n_bins))
-            .zip(t_prev.chunks_exact_mut(n_bins))
-            .zip(magnitude.chunks_exact(n_bins))
-        {
-            let (mut diff, mut norm) = (0.0f32, 0.0f32);
-            for (((c, t), t_prev), &a) in c.iter_mut().zip(t).zip(t_prev.iter_mut()).zip(magnitude)
-            {
-                let (dr, di) = (c.re - t.re, c.im - t.im);
-                diff += dr * dr + di * di;
-                norm += a * a;
-                // Magnitude projection: keep the phase of the consistent estimate (a zero
-                // estimate gets phase 0). sqrt of the squared norm, not hypot: much slower, and
-                // overflow cannot happen here. Written branch-free so that it vectorises.
-                let n2 = t.re * t.re + t.im * t.im;
-                let zero = n2 == 0.0;
-                let g = a / if zero { 1.0 } else { n2.sqrt() };
-                let pr = if zero { a } else { t.re * g };
-                let pi = t.im * g;
-                c.re = pr + alpha * (pr - t_prev.re);
-                c.im = pi + alpha * (pi - t_prev.im);
-                *t_prev = Complex32::new(pr, pi);
-            }
-            total_diff += f64::from(diff);
-            total_norm += f64::from(norm);
-        }
-        if total_norm > 0.0 {
-            (total_diff / total_norm).sqrt() as f32
-        } else {
-            0.0
-        }
-    }
-
-    /// `t = STFT(iSTFT(c))`.
-    fn consistent_projection(&mut self) {
         self.istft
             .process_into(
-                self.c.t(),
+                estimate(&self.state, n_bins),
                 Some(self.inner_len),
                 &mut self.signal,
                 &mut self.istft_scratch,
             )
             .expect("shapes were checked when the run started");
+        let alpha = self.momentum;
+        let magnitude = self.magnitude.as_slice().expect("magnitude is contiguous");
+        let project = |t: usize, spectrum: &[Complex32], row: &mut [Complex32]| {
+            let (c, t_prev) = row.split_at_mut(n_bins);
+            for (((c, s), t_prev), &a) in c
+                .iter_mut()
+                .zip(spectrum)
+                .zip(t_prev.iter_mut())
+                .zip(&magnitude[t * n_bins..(t + 1) * n_bins])
+            {
+                // Magnitude projection: keep the phase of the consistent estimate (a zero
+                // estimate gets phase 0). sqrt of the squared norm, not hypot: much slower,
+                // and overflow cannot happen here. Branch-free so that it vectorises.
+                let n2 = s.re * s.re + s.im * s.im;
+                let zero = n2 == 0.0;
+                let g = a / if zero { 1.0 } else { n2.sqrt() };
+                let pr = if zero { a } else { s.re * g };
+                let pi = s.im * g;
+                c.re = pr + alpha * (pr - t_prev.re);
+                c.im = pi + alpha * (pi - t_prev.im);
+                *t_prev = Complex32::new(pr, pi);
+            }
+        };
+        let row_len = self.state.ncols();
         self.stft
-            .process_into(
+            .process_rows(
                 &self.signal,
-                self.t.view_mut().reversed_axes(),
+                self.state.as_slice_mut().expect("state is contiguous"),
+                row_len,
                 &mut self.stft_scratch,
+                &project,
             )
             .expect("the signal length matches the frame count");
     }
 
+    /// Spectral inconsistency of the current estimate, `‖c − STFT(iSTFT(c))‖ / ‖A‖`, which
+    /// Griffin–Lim (α = 0) never increases. Costs one extra iSTFT and STFT.
+    pub fn inconsistency(&mut self) -> f32 {
+        let n_bins = self.magnitude.ncols();
+        let c = estimate(&self.state, n_bins);
+        self.istft
+            .process_into(
+                c,
+                Some(self.inner_len),
+                &mut self.signal,
+                &mut self.istft_scratch,
+            )
+            .expect("shapes were checked when the run started");
+        let consistent = self
+            .stft
+            .process(&self.signal)
+            .expect("the signal length matches the frame count");
+        let diff: f64 = ndarray::Zip::from(&c)
+            .and(&consistent)
+            .fold(0.0, |acc, a, b| acc + f64::from((*a - *b).norm_sqr()));
+        let norm: f64 = self.magnitude.iter().map(|a| f64::from(a * a)).sum();
+        if norm > 0.0 {
+            (diff / norm).sqrt() as f32
+        } else {
+            0.0
+        }
+    }
+
     /// The signal: iSTFT of the target magnitude with the current phase.
     pub fn finish(mut self) -> Vec<f32> {
-        ndarray::Zip::from(&mut self.c)
-            .and(&self.magnitude)
-            .for_each(|c, &a| {
+        let n_bins = self.magnitude.ncols();
+        for (mut row, a) in self.state.rows_mut().into_iter().zip(self.magnitude.rows()) {
+            for (c, &a) in row.iter_mut().take(n_bins).zip(a.iter()) {
                 let n = c.norm_sqr().sqrt();
                 *c = if n > 0.0 {
                     *c * (a / n)
                 } else {
                     Complex32::new(a, 0.0)
                 };
-            });
+            }
+        }
+        let mut out = Vec::new();
         self.istft
             .process_into(
-                self.c.t(),
+                estimate(&self.state, n_bins),
                 Some(self.length),
-                &mut self.signal,
+                &mut out,
                 &mut self.istft_scratch,
             )
             .expect("shapes were checked when the run started");
-        self.signal
+        out
     }
+}
+
+/// The estimate c inside the state rows, as a `(bins, frames)` view.
+fn estimate(state: &Array2<Complex32>, n_bins: usize) -> ArrayView2<'_, Complex32> {
+    state
+        .slice_axis(Axis(1), ndarray::Slice::from(..n_bins))
+        .reversed_axes()
 }
