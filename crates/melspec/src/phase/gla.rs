@@ -24,8 +24,8 @@ pub struct GriffinLim {
     /// values); rows are frames, so each frame's data is contiguous.
     state: Array2<Complex32>,
     signal: Vec<f32>,
-    /// Signal length inside the iterations: the iSTFT's natural length, whose STFT has
-    /// exactly as many frames as the target.
+    /// Signal length inside the iterations: one whose STFT has exactly as many frames as the
+    /// target.
     inner_len: usize,
     /// Length of the final signal.
     length: usize,
@@ -50,8 +50,15 @@ impl GriffinLim {
         let stft = Stft::new(*params)?;
         let istft = Istft::new(*params)?;
         let (n_bins, n_frames) = magnitude.dim();
-        let inner_len = istft.default_len(n_frames);
-        let length = length.unwrap_or(inner_len);
+        // Iterate at the requested length when its STFT has the same frame count (so a
+        // consistent start stays consistent), else at the iSTFT's natural length.
+        let natural = istft.default_len(n_frames);
+        let length = length.unwrap_or(natural);
+        let inner_len = if params.n_frames(length).ok() == Some(n_frames) {
+            length
+        } else {
+            natural
+        };
         let mag_fm = magnitude.t().as_standard_layout().into_owned();
         let mut state = Array2::zeros((n_frames, 2 * n_bins));
         for ((mut row, a), p) in state
@@ -129,14 +136,17 @@ impl GriffinLim {
             .expect("the signal length matches the frame count");
     }
 
-    /// Spectral inconsistency of the current estimate, `‖c − STFT(iSTFT(c))‖ / ‖A‖`, which
-    /// Griffin–Lim (α = 0) never increases. Costs one extra iSTFT and STFT.
+    /// Spectral inconsistency of the current output — the target magnitude with the current
+    /// phase, `X = A·e^{i∠c}` — as `‖X − STFT(iSTFT(X))‖ / ‖A‖`. Griffin–Lim (α = 0) never
+    /// increases it. Costs one extra iSTFT and STFT.
     pub fn inconsistency(&mut self) -> f32 {
         let n_bins = self.magnitude.ncols();
-        let c = estimate(&self.state, n_bins);
+        let x = ndarray::Zip::from(estimate(&self.state, n_bins))
+            .and(self.magnitude.t())
+            .map_collect(|c, &a| project(*c, a));
         self.istft
             .process_into(
-                c,
+                x.view(),
                 Some(self.inner_len),
                 &mut self.signal,
                 &mut self.istft_scratch,
@@ -146,7 +156,7 @@ impl GriffinLim {
             .stft
             .process(&self.signal)
             .expect("the signal length matches the frame count");
-        let diff: f64 = ndarray::Zip::from(&c)
+        let diff: f64 = ndarray::Zip::from(&x)
             .and(&consistent)
             .fold(0.0, |acc, a, b| acc + f64::from((*a - *b).norm_sqr()));
         let norm: f64 = self.magnitude.iter().map(|a| f64::from(a * a)).sum();
@@ -162,12 +172,7 @@ impl GriffinLim {
         let n_bins = self.magnitude.ncols();
         for (mut row, a) in self.state.rows_mut().into_iter().zip(self.magnitude.rows()) {
             for (c, &a) in row.iter_mut().take(n_bins).zip(a.iter()) {
-                let n = c.norm_sqr().sqrt();
-                *c = if n > 0.0 {
-                    *c * (a / n)
-                } else {
-                    Complex32::new(a, 0.0)
-                };
+                *c = project(*c, a);
             }
         }
         let mut out = Vec::new();
@@ -188,4 +193,14 @@ fn estimate(state: &Array2<Complex32>, n_bins: usize) -> ArrayView2<'_, Complex3
     state
         .slice_axis(Axis(1), ndarray::Slice::from(..n_bins))
         .reversed_axes()
+}
+
+/// `c` with its magnitude set to `a` (phase 0 when `c` is 0).
+fn project(c: Complex32, a: f32) -> Complex32 {
+    let n = c.norm_sqr().sqrt();
+    if n > 0.0 {
+        c * (a / n)
+    } else {
+        Complex32::new(a, 0.0)
+    }
 }

@@ -1,0 +1,225 @@
+//! Mel inversion and phase retrieval on a real speech clip (16 kHz, n_fft 1024, hop 256).
+
+use std::path::PathBuf;
+
+use melspec::inverse::{mel_to_audio, mel_to_power, InversionOptions, MelInverse, NnlsOptions};
+use melspec::metrics::spectral_convergence_db;
+use melspec::phase::gla::GriffinLim;
+use melspec::phase::{reconstruct, PhaseMethod, PhaseOptions};
+use melspec::{AnalysisParams, MelBasis, MelSpectrogram, Preset, Stft};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+
+/// `data/speech/numbers.wav`: CMU Sphinx test utterance, 16 kHz.
+fn clip() -> Vec<f32> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
+    melspec::audio::load(&path).unwrap().samples
+}
+
+/// The benchmark geometry: 16 kHz, n_fft 1024, hop 256, 80 mels up to 8 kHz.
+fn params() -> AnalysisParams {
+    AnalysisParams {
+        sr: 16000,
+        ..Preset::by_name("speech").unwrap().params
+    }
+}
+
+fn magnitude(y: &[f32]) -> Array2<f32> {
+    Stft::new(params().stft())
+        .unwrap()
+        .process(y)
+        .unwrap()
+        .mapv(|c| c.norm())
+}
+
+fn mel(y: &[f32]) -> (MelBasis, Array2<f32>) {
+    let p = params();
+    let plan = MelSpectrogram::new(p.stft(), p.mel(), 2.0).unwrap();
+    let mel = plan.process(y).unwrap();
+    (plan.basis().clone(), mel)
+}
+
+fn sc_of(y: &[f32], target: &Array2<f32>) -> f32 {
+    spectral_convergence_db(target.view(), magnitude(y).view()).unwrap()
+}
+
+fn nnls(basis: &MelBasis, m: &Array2<f32>) -> Array2<f32> {
+    mel_to_power(basis, m.view(), MelInverse::Nnls, NnlsOptions::default()).unwrap()
+}
+
+/// ‖W·P − M‖ / ‖M‖.
+fn mel_error(basis: &MelBasis, p: &Array2<f32>, m: &Array2<f32>) -> f64 {
+    let w = basis.to_dense().mapv(f64::from);
+    let fit = w.dot(&p.mapv(f64::from));
+    let diff = (&fit - &m.mapv(f64::from)).mapv(|v| v * v).sum().sqrt();
+    diff / m.mapv(|v| f64::from(v).powi(2)).sum().sqrt()
+}
+
+#[test]
+fn nnls_satisfies_optimality_conditions() {
+    let (basis, m) = mel(&clip());
+    let p = nnls(&basis, &m);
+    assert!(p.iter().all(|v| *v >= 0.0));
+    // KKT: the gradient Wᵀ(W·P − M) vanishes where P > 0 and is ≥ 0 where P = 0.
+    let w = basis.to_dense().mapv(f64::from);
+    let residual = w.dot(&p.mapv(f64::from)) - m.mapv(f64::from);
+    let grad = w.t().dot(&residual);
+    let wtm = w.t().dot(&m.mapv(f64::from));
+    let mut checked = 0;
+    for t in 0..p.ncols() {
+        let scale = wtm.column(t).mapv(|v| v * v).sum().sqrt();
+        if scale == 0.0 {
+            continue;
+        }
+        let kkt: f64 = p
+            .column(t)
+            .iter()
+            .zip(grad.column(t))
+            .map(|(x, g)| if *x > 0.0 { g * g } else { g.min(0.0).powi(2) })
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            kkt <= 1e-3 * scale,
+            "frame {t}: KKT residual {kkt:e} vs {scale:e}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 100);
+}
+
+#[test]
+fn nnls_fits_the_mel_spectrogram_better_than_the_clipped_pinv() {
+    let (basis, m) = mel(&clip());
+    let pinv = mel_to_power(&basis, m.view(), MelInverse::Pinv, NnlsOptions::default()).unwrap();
+    let e_pinv = mel_error(&basis, &pinv, &m);
+    let e_nnls = mel_error(&basis, &nnls(&basis, &m), &m);
+    assert!(e_nnls < 0.5 * e_pinv, "nnls {e_nnls} vs pinv {e_pinv}");
+}
+
+#[test]
+fn nnls_is_scale_invariant() {
+    let (basis, m) = mel(&clip());
+    let p1 = nnls(&basis, &m);
+    let p2 = nnls(&basis, &m.mapv(|v| v * 1000.0)).mapv(|v| v / 1000.0);
+    let peak = p1.iter().fold(0.0f32, |a, b| a.max(*b));
+    let err = (&p1 - &p2).iter().fold(0.0f32, |a, b| a.max(b.abs()));
+    assert!(err <= 1e-4 * peak, "max difference {err:e}, peak {peak:e}");
+}
+
+#[test]
+fn griffin_lim_decreases_inconsistency() {
+    let y = clip();
+    let a = magnitude(&y[..16000]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let phase = a.mapv(|_| rng.gen_range(-std::f32::consts::PI..std::f32::consts::PI));
+    for (momentum, steps) in [(0.0, 12), (0.99, 5)] {
+        let mut gla =
+            GriffinLim::new(a.view(), phase.view(), &params().stft(), momentum, None).unwrap();
+        let mut previous = gla.inconsistency();
+        for i in 0..steps {
+            gla.step();
+            let now = gla.inconsistency();
+            assert!(
+                now <= previous * (1.0 + 1e-5),
+                "momentum {momentum}, step {i}: {now} after {previous}"
+            );
+            previous = now;
+        }
+    }
+}
+
+fn oracle(method: PhaseMethod) -> f32 {
+    let y = clip();
+    let a = magnitude(&y);
+    let opts = PhaseOptions {
+        method,
+        ..PhaseOptions::default()
+    };
+    let out = reconstruct(
+        a.view(),
+        &params().stft(),
+        &opts,
+        None,
+        Some(y.len()),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    sc_of(&out, &a)
+}
+
+#[test]
+fn pghi_alone_reaches_minus_18_db() {
+    let sc = oracle(PhaseMethod::Pghi);
+    assert!(sc <= -18.0, "PGHI: {sc} dB");
+}
+
+#[test]
+fn pghi_then_fgla_reaches_minus_24_db() {
+    let sc = oracle(PhaseMethod::PghiFgla);
+    assert!(sc <= -24.0, "PGHI+FGLA: {sc} dB");
+}
+
+#[test]
+fn mel_to_audio_reaches_minus_11_db_and_is_deterministic() {
+    let y = clip();
+    let (_, m) = mel(&y);
+    let opts = InversionOptions::default();
+    let run = || mel_to_audio(m.view(), &params(), &opts, Some(y.len()), &mut |_, _| {}).unwrap();
+    let out = run();
+    assert_eq!(out.len(), y.len());
+    let sc = sc_of(&out, &magnitude(&y));
+    assert!(sc <= -11.0, "mel → audio: {sc} dB");
+    assert_eq!(out, run(), "same seed, same output");
+}
+
+#[test]
+fn warm_start_is_not_reapplied() {
+    // Starting GLA from the true phase must keep the signal (librosa re-adds the initial phase
+    // every iteration, which destroys it).
+    let y = clip();
+    let p = params().stft();
+    let spec = Stft::new(p).unwrap().process(&y[..16000]).unwrap();
+    let (a, phase) = (spec.mapv(|c| c.norm()), spec.mapv(|c| c.arg()));
+    let opts = PhaseOptions {
+        method: PhaseMethod::Fgla,
+        n_iter: 10,
+        ..PhaseOptions::default()
+    };
+    let out = reconstruct(
+        a.view(),
+        &p,
+        &opts,
+        Some(phase.view()),
+        Some(16000),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let snr = melspec::metrics::snr_db(&y[..16000], &out);
+    assert!(snr > 40.0, "warm-started FGLA drifted: SNR {snr} dB");
+}
+
+#[test]
+fn bad_spectrograms_are_rejected() {
+    let basis = MelBasis::new(params().mel()).unwrap();
+    let opts = NnlsOptions::default();
+    let mut m = Array2::from_elem((80, 4), 1.0f32);
+    m[[3, 2]] = f32::NAN;
+    assert!(mel_to_power(&basis, m.view(), MelInverse::Nnls, opts).is_err());
+    m[[3, 2]] = -1.0;
+    assert!(mel_to_power(&basis, m.view(), MelInverse::Nnls, opts).is_err());
+    let wrong = Array2::from_elem((70, 4), 1.0f32);
+    assert!(mel_to_power(&basis, wrong.view(), MelInverse::Nnls, opts).is_err());
+    let empty = Array2::<f32>::zeros((80, 0));
+    assert!(mel_to_power(&basis, empty.view(), MelInverse::Nnls, opts).is_err());
+    let mag = Array2::from_elem((100, 4), 1.0f32);
+    let p = params().stft();
+    assert!(reconstruct(
+        mag.view(),
+        &p,
+        &PhaseOptions::default(),
+        None,
+        None,
+        &mut |_, _| {}
+    )
+    .is_err());
+}
