@@ -351,3 +351,123 @@ fn usage_errors_exit_2() {
     let run = melnet(&["mel", "x.wav", "-o", "y.npy", "--power", "3"]);
     assert_eq!(run.code, 2);
 }
+
+fn write_npy(path: &Path, a: &Array2<f32>) {
+    use ndarray_npy::WriteNpyExt;
+    a.write_npy(std::fs::File::create(path).unwrap()).unwrap();
+}
+
+#[test]
+fn invert_uses_the_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let mel = dir.path().join("m.npy");
+    let wav = dir.path().join("out.wav");
+    let run = melnet(&[
+        "mel",
+        speech().to_str().unwrap(),
+        "-o",
+        mel.to_str().unwrap(),
+        "--preset",
+        "speech",
+        "--sr",
+        "16000",
+        "--db",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = melnet(&[
+        "invert",
+        mel.to_str().unwrap(),
+        "-o",
+        wav.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = melspec::audio::load(&wav).unwrap();
+    let original = melspec::audio::load(&speech()).unwrap();
+    assert_eq!(out.sr, 16000);
+    assert_eq!(out.samples.len(), original.samples.len());
+    // The dB sidecar was undone: the level is the original's, within a few dB.
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let ratio = rms(&out.samples) / rms(&original.samples);
+    assert!((0.5..2.0).contains(&ratio), "level ratio {ratio}");
+}
+
+#[test]
+fn roundtrip_writes_wav_report_and_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rt");
+    let run = melnet(&[
+        "roundtrip",
+        speech().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--sr",
+        "16000",
+        "--n-fft",
+        "1024",
+        "--hop",
+        "256",
+        "--n-mels",
+        "80",
+        "--fmax",
+        "8000",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        files_in(&out),
+        [
+            "goforward.comparison.png",
+            "goforward.reconstructed.wav",
+            "goforward.report.json"
+        ]
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("goforward.report.json")).unwrap())
+            .unwrap();
+    let sc = report["spectral_convergence_db"].as_f64().unwrap();
+    assert!(sc < -8.0, "SC {sc}");
+    assert!(report["timing_seconds"]["phase"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn invert_rejects_bad_spectrograms() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("out.wav");
+    let out = out.to_str().unwrap();
+    let mut nan = Array2::from_elem((128, 10), 1.0f32);
+    nan[[5, 5]] = f32::NAN;
+    let mut inf = Array2::from_elem((128, 10), 1.0f32);
+    inf[[5, 5]] = f32::INFINITY;
+    let mut negative = Array2::from_elem((128, 10), 1.0f32);
+    negative[[5, 5]] = -3.0;
+    let cases = [
+        ("nan.npy", nan, "non-finite"),
+        ("inf.npy", inf, "non-finite"),
+        ("negative.npy", negative, "negative"),
+        ("bins.npy", Array2::from_elem((70, 10), 1.0f32), "mel bands"),
+        ("empty.npy", Array2::zeros((128, 0)), "empty"),
+    ];
+    for (name, array, _) in &cases {
+        write_npy(&d.join(name), array);
+    }
+    for (name, _, needle) in &cases {
+        let input = d.join(name);
+        assert_fails_cleanly(&["invert", input.to_str().unwrap(), "-o", out], needle, d);
+    }
+    let linear = d.join("linear.npy");
+    write_npy(&linear, &Array2::from_elem((100, 10), 1.0f32));
+    assert_fails_cleanly(
+        &["invert", linear.to_str().unwrap(), "--linear", "-o", out],
+        "bins",
+        d,
+    );
+    let not_npy = d.join("text.npy");
+    std::fs::write(&not_npy, "not an array").unwrap();
+    assert_fails_cleanly(
+        &["invert", not_npy.to_str().unwrap(), "-o", out],
+        "text.npy",
+        d,
+    );
+}
