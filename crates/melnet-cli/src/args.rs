@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use clap::Args;
 use melspec::inverse::{InversionOptions, MelInverse, NnlsOptions};
-use melspec::phase::{PhaseMethod, PhaseOptions};
+use melspec::phase::{PhaseInit, PhaseMethod, PhaseOptions};
 use melspec::{AnalysisParams, Audio, MelNorm, PadMode, Preset, Window};
 
 /// Preset, sample rate and FFT size.
@@ -164,6 +164,9 @@ pub struct InversionArgs {
     /// Seed of the random initial phase.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Initial phase of gla/fgla: random or zero (--init-phase, where offered, overrides it).
+    #[arg(long, default_value = "random")]
+    pub init: PhaseInit,
     /// Quiet: no progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -183,6 +186,7 @@ impl InversionArgs {
                 n_iter: self.iters,
                 momentum: self.momentum,
                 seed: self.seed,
+                init: self.init,
             },
         }
     }

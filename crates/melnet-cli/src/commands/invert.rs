@@ -26,7 +26,8 @@ pub struct Args {
     /// spectrogram [default: from the sidecar, else mel].
     #[arg(long)]
     pub linear: bool,
-    /// Initial phase in radians, same shape as a linear input (warm start for gla/fgla).
+    /// Initial phase in radians, same shape as a linear input: warm start of the Griffin–Lim
+    /// iterations (gla, fgla, pghi+fgla) [default: none].
     #[arg(long, requires = "linear")]
     pub init_phase: Option<PathBuf>,
     /// Output length in samples [default: the analysed signal's length from the sidecar, else

@@ -74,6 +74,30 @@ pub struct PhaseOptions {
     /// Seed of the random initial phase (GLA/FGLA without a given phase, and PGHI's
     /// negligible coefficients).
     pub seed: u64,
+    /// Initial phase of `gla`/`fgla` when no phase is given.
+    pub init: PhaseInit,
+}
+
+/// Initial phase of Griffin–Lim when none is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseInit {
+    /// Uniform in [−π, π), from the seed.
+    #[default]
+    Random,
+    /// All zeros.
+    Zero,
+}
+
+impl std::str::FromStr for PhaseInit {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "random" => Ok(PhaseInit::Random),
+            "zero" => Ok(PhaseInit::Zero),
+            _ => Err(Error::param("init", s, "expected random or zero")),
+        }
+    }
 }
 
 impl Default for PhaseOptions {
@@ -83,13 +107,15 @@ impl Default for PhaseOptions {
             n_iter: 32,
             momentum: 0.99,
             seed: 0,
+            init: PhaseInit::Random,
         }
     }
 }
 
 /// Signal of `length` samples whose STFT magnitude approximates `magnitude`
-/// `(n_fft/2 + 1, frames)`. `init_phase` (radians, same shape) warm-starts GLA/FGLA instead of
-/// a random phase; `progress(done, total)` is called after every iteration.
+/// `(n_fft/2 + 1, frames)`. `init_phase` (radians, same shape) warm-starts the Griffin–Lim
+/// iterations of `gla`, `fgla` and `pghi+fgla` (replacing `opts.init` or PGHI);
+/// `progress(done, total)` is called after every iteration.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when `magnitude` or `init_phase` do not fit `params`;
@@ -113,10 +139,12 @@ pub fn reconstruct(
         }
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
-    let phase: Array2<f32> = match (opts.method, init_phase) {
-        (PhaseMethod::Pghi | PhaseMethod::PghiFgla, _) => pghi::pghi(magnitude, params, &mut rng)?,
-        (_, Some(p)) => p.to_owned(),
-        (_, None) => Array2::from_shape_fn(magnitude.dim(), |_| {
+    let phase: Array2<f32> = match (opts.method, init_phase, opts.init) {
+        (PhaseMethod::Pghi, _, _) => pghi::pghi(magnitude, params, &mut rng)?,
+        (_, Some(p), _) => p.to_owned(),
+        (PhaseMethod::PghiFgla, None, _) => pghi::pghi(magnitude, params, &mut rng)?,
+        (_, None, PhaseInit::Zero) => Array2::zeros(magnitude.dim()),
+        (_, None, PhaseInit::Random) => Array2::from_shape_fn(magnitude.dim(), |_| {
             rng.gen_range(-std::f32::consts::PI..std::f32::consts::PI)
         }),
     };
