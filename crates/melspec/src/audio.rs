@@ -327,3 +327,52 @@ pub fn write_wav(path: &Path, samples: &[f32], sr: u32, format: WavFormat) -> Re
     }
     w.finalize().map_err(to_io)
 }
+
+/// The non-silent part of `y`, as `librosa.effects.trim(y, top_db)` finds it: RMS over frames
+/// of 2048 samples every 512 (centred), in dB relative to the loudest frame; the range runs
+/// from the first to the last frame above `−top_db`. Returns the sample range to keep (empty
+/// when everything is silent).
+pub fn trim_silence(y: &[f32], top_db: f32) -> std::ops::Range<usize> {
+    const FRAME: usize = 2048;
+    const HOP: usize = 512;
+    if y.is_empty() {
+        return 0..0;
+    }
+    let n_frames = 1 + y.len() / HOP;
+    let rms: Vec<f32> = (0..n_frames)
+        .map(|t| {
+            let centre = t * HOP;
+            let lo = centre.saturating_sub(FRAME / 2);
+            let hi = (centre + FRAME / 2).min(y.len());
+            let energy: f32 = y[lo..hi].iter().map(|v| v * v).sum();
+            (energy / FRAME as f32).sqrt()
+        })
+        .collect();
+    let peak = rms.iter().fold(0.0f32, |a, &b| a.max(b));
+    if peak == 0.0 {
+        return 0..0;
+    }
+    let threshold = peak * 10f32.powf(-top_db / 20.0);
+    let first = rms.iter().position(|&r| r > threshold);
+    let last = rms.iter().rposition(|&r| r > threshold);
+    match (first, last) {
+        (Some(f), Some(l)) => (f * HOP).min(y.len())..((l + 1) * HOP).min(y.len()),
+        _ => 0..0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_removes_leading_and_trailing_silence() {
+        let mut y = vec![0.0f32; 10000];
+        y.extend((0..8000).map(|n| (n as f32 * 0.1).sin() * 0.5));
+        y.extend(vec![0.0f32; 10000]);
+        let kept = trim_silence(&y, 60.0);
+        assert!(kept.start > 7000 && kept.start <= 10000, "{kept:?}");
+        assert!(kept.end >= 18000 && kept.end < 21000, "{kept:?}");
+        assert_eq!(trim_silence(&[0.0; 100], 60.0), 0..0);
+    }
+}

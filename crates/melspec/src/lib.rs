@@ -18,6 +18,7 @@
 
 pub mod audio;
 pub mod convert;
+pub mod dataset;
 pub mod error;
 pub mod inverse;
 pub mod mel;

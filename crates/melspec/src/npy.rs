@@ -63,4 +63,80 @@ mod tests {
         std::fs::write(&path, b"not npy").unwrap();
         assert!(read_f32_2d(&path).is_err());
     }
+
+    #[test]
+    fn streamed_header_is_what_numpy_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.npy");
+        let a = Array2::from_shape_fn((7, 3), |(i, j)| (i * 3 + j) as f32);
+        let mut bytes = f32_2d_header(7, 3);
+        assert_eq!(bytes.len() % 64, 0);
+        a.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_f32_2d(&path).unwrap(), a);
+        assert_eq!(parse_f32_2d_header(&path, &bytes).unwrap(), (7, 3, 64));
+        assert!(parse_f32_2d_header(&path, b"nope").is_err());
+    }
+}
+
+/// The header of a C-order little-endian f32 `.npy` file of shape `(rows, cols)`, as written by
+/// numpy (format 1.0, padded so that the data starts at a multiple of 64 bytes). Write it, then
+/// `rows · cols` little-endian f32 values, to stream an array too large to hold in memory.
+pub fn f32_2d_header(rows: usize, cols: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic (6) + version (2) + header length (2) + dict + padding + '\n'
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let mut header = Vec::with_capacity(total);
+    header.extend_from_slice(b"\x93NUMPY\x01\x00");
+    header.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(total - 1, b' ');
+    header.push(b'\n');
+    header
+}
+
+/// Parse the header of a C-order little-endian f32 2-D `.npy` file: `(rows, cols, data offset
+/// in bytes)`.
+///
+/// # Errors
+/// [`Error::Npy`] when the header is not that of a 2-D `<f4` C-order array.
+pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize)> {
+    let bad = |reason: &str| Error::Npy {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file"));
+    }
+    let (len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return Err(bad("unsupported .npy version")),
+    };
+    let dict = bytes
+        .get(start..start + len)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .ok_or_else(|| bad("truncated .npy header"))?;
+    if !dict.contains("'descr': '<f4'") || !dict.contains("'fortran_order': False") {
+        return Err(bad("expected a little-endian float32 array in C order"));
+    }
+    let shape = dict
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad("no shape in .npy header"))?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad("bad shape in .npy header")))
+        .collect::<Result<_>>()?;
+    match dims.as_slice() {
+        [rows, cols] => Ok((*rows, *cols, start + len)),
+        _ => Err(bad("expected a 2-D array")),
+    }
 }

@@ -1,0 +1,157 @@
+//! The dataset manifest (`manifest.json`): parameters, items, skipped files, statistics.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::preset::AnalysisParams;
+
+/// Version of the manifest format.
+pub const FORMAT: u32 = 1;
+
+/// Train or validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Used for training and for the corpus statistics.
+    Train,
+    /// Held out.
+    Valid,
+}
+
+/// How a dataset was prepared (besides the analysis parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareSettings {
+    /// Values are dB: per file `power_to_db(ref = max, amin = 1e-10, top_db = 80)`
+    /// (`amplitude_to_db(ref = max, amin = 1e-5, top_db = 80)` for power 1), as `melnet mel --db`.
+    pub db: bool,
+    /// Leading and trailing audio quieter than this many dB below the loudest frame is cut.
+    pub trim_silence_db: Option<f32>,
+    /// Files shorter than this (seconds, after trimming) are skipped.
+    pub min_seconds: f64,
+    /// Files longer than this (seconds, after trimming) are skipped.
+    pub max_seconds: Option<f64>,
+    /// Target fraction of files in the validation split.
+    pub valid_fraction: f64,
+    /// Seed of the split.
+    pub seed: u64,
+}
+
+/// Summary statistics of a set of values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    /// Smallest value.
+    pub min: f32,
+    /// Largest value.
+    pub max: f32,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation (population).
+    pub std: f64,
+}
+
+/// One source file in the dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Path relative to the input folder, `/`-separated.
+    pub path: String,
+    /// BLAKE3 hash of the file's bytes, hex.
+    pub hash: String,
+    /// Sample rate of the file, Hz.
+    pub source_sr: u32,
+    /// Channels of the file.
+    pub source_channels: u16,
+    /// Length of the file, samples per channel.
+    pub source_samples: usize,
+    /// Seconds of audio analysed (after resampling and trimming).
+    pub seconds: f64,
+    /// Frame range `[start, end)` in `frames.npy`.
+    pub frames: [usize; 2],
+    /// Train or valid.
+    pub split: Split,
+    /// Statistics of the item's values.
+    pub stats: Summary,
+    /// The dB reference (the item's maximum power or magnitude) when the values are dB.
+    pub db_reference: Option<f32>,
+}
+
+impl Item {
+    /// Number of frames.
+    pub fn n_frames(&self) -> usize {
+        self.frames[1] - self.frames[0]
+    }
+}
+
+/// A file that was not included, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Path relative to the input folder.
+    pub path: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Statistics of the training split, for normalisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CorpusStats {
+    /// Files in the training split.
+    pub train_files: usize,
+    /// Frames in the training split.
+    pub train_frames: usize,
+    /// Files in the validation split.
+    pub valid_files: usize,
+    /// Frames in the validation split.
+    pub valid_frames: usize,
+    /// Seconds of audio in both splits.
+    pub seconds: f64,
+    /// Over every value of the training split.
+    pub all: Summary,
+    /// Per mel band over the training frames: mean, length `n_mels`.
+    pub mel_mean: Vec<f64>,
+    /// Per mel band over the training frames: standard deviation, length `n_mels`.
+    pub mel_std: Vec<f64>,
+}
+
+/// The manifest of a prepared dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// Analysis parameters of every item.
+    pub params: AnalysisParams,
+    /// How the dataset was prepared.
+    pub settings: PrepareSettings,
+    /// Width of `frames.npy`.
+    pub n_mels: usize,
+    /// Height of `frames.npy`.
+    pub total_frames: usize,
+    /// The items, sorted by path; their frames are consecutive in `frames.npy`.
+    pub items: Vec<Item>,
+    /// Files left out.
+    pub skipped: Vec<Skipped>,
+    /// Training-split statistics.
+    pub stats: CorpusStats,
+}
+
+impl Manifest {
+    /// Read `manifest.json`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::InvalidInput`] when it cannot be read or parsed.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+            Error::InvalidInput(format!("{}: invalid dataset manifest: {e}", path.display()))
+        })?;
+        if m.format != FORMAT {
+            return Err(Error::InvalidInput(format!(
+                "{}: manifest format {} (this melnet reads {FORMAT})",
+                path.display(),
+                m.format
+            )));
+        }
+        Ok(m)
+    }
+}

@@ -1,0 +1,10 @@
+//! Training sets of mel frames: a folder of recordings → `frames.npy` `(total_frames, n_mels)`
+//! (time-major, f32, readable with `np.load(..., mmap_mode="r")`) and `manifest.json`.
+
+pub mod manifest;
+pub mod prepare;
+pub mod reader;
+
+pub use manifest::{CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary};
+pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
+pub use reader::{Dataset, Normalization, WindowSampler};

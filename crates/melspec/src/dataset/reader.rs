@@ -1,0 +1,269 @@
+//! Reading a prepared dataset: items, random windows, normalisation.
+//!
+//! `frames.npy` is read with positioned reads (`pread`), not memory-mapped: this crate has no
+//! `unsafe`, and the OS page cache makes repeated reads of a hot dataset as cheap.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Item, Manifest, Split};
+use super::prepare::{FRAMES_FILE, MANIFEST_FILE};
+use crate::error::{Error, Result};
+use crate::npy::parse_f32_2d_header;
+
+/// A normalisation of dataset values, using the training-split statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Values as stored.
+    #[default]
+    None,
+    /// `(x − mean) / std` with the corpus mean and standard deviation.
+    Standard,
+    /// `(x − mean[k]) / std[k]` per mel band `k`.
+    StandardPerMel,
+    /// `(x − min) / (max − min)`, to [0, 1] over the training split.
+    MinMax,
+}
+
+impl std::str::FromStr for Normalization {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Normalization::None),
+            "standard" => Ok(Normalization::Standard),
+            "standard-per-mel" => Ok(Normalization::StandardPerMel),
+            "minmax" => Ok(Normalization::MinMax),
+            _ => Err(Error::param(
+                "normalization",
+                s,
+                "expected none, standard, standard-per-mel or minmax",
+            )),
+        }
+    }
+}
+
+/// An open dataset.
+#[derive(Debug)]
+pub struct Dataset {
+    dir: PathBuf,
+    manifest: Manifest,
+    file: File,
+    data_offset: u64,
+}
+
+impl Dataset {
+    /// Open the dataset in `dir` (its `manifest.json` and `frames.npy`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] / [`Error::InvalidInput`] when the files are missing, unreadable or do
+    /// not agree.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let manifest = Manifest::read(&dir.join(MANIFEST_FILE))?;
+        let path = dir.join(FRAMES_FILE);
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut head = vec![0u8; 4096];
+        let n = file.read(&mut head).map_err(|e| Error::io(&path, e))?;
+        let (rows, cols, offset) = parse_f32_2d_header(&path, &head[..n])?;
+        if rows != manifest.total_frames || cols != manifest.n_mels {
+            return Err(Error::InvalidInput(format!(
+                "{}: shape ({rows}, {cols}) does not match the manifest ({}, {})",
+                path.display(),
+                manifest.total_frames,
+                manifest.n_mels
+            )));
+        }
+        let expected = offset as u64 + (rows * cols * 4) as u64;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len != expected {
+            return Err(Error::InvalidInput(format!(
+                "{}: {len} bytes, expected {expected}",
+                path.display()
+            )));
+        }
+        Ok(Dataset {
+            dir: dir.to_owned(),
+            manifest,
+            file,
+            data_offset: offset as u64,
+        })
+    }
+
+    /// The dataset directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Items of `split` (all items for `None`).
+    pub fn items(&self, split: Option<Split>) -> impl Iterator<Item = &Item> {
+        self.manifest
+            .items
+            .iter()
+            .filter(move |i| split.is_none_or(|s| i.split == s))
+    }
+
+    /// Frames `start .. start + out.len() / n_mels` of `frames.npy` into `out` (time-major,
+    /// `n_mels` values per frame).
+    ///
+    /// # Errors
+    /// [`Error::Io`] on a read error or a range beyond the end.
+    pub fn read_frames(&self, start: usize, out: &mut [f32]) -> Result<()> {
+        let n_mels = self.manifest.n_mels;
+        let path = self.dir.join(FRAMES_FILE);
+        let mut bytes = vec![0u8; out.len() * 4];
+        let offset = self.data_offset + (start * n_mels * 4) as u64;
+        self.file
+            .read_exact_at(&mut bytes, offset)
+            .map_err(|e| Error::io(&path, e))?;
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(())
+    }
+
+    /// All frames of `item`, `(frames, n_mels)`.
+    ///
+    /// # Errors
+    /// As [`Dataset::read_frames`].
+    pub fn item_frames(&self, item: &Item) -> Result<Array2<f32>> {
+        let mut out = Array2::zeros((item.n_frames(), self.manifest.n_mels));
+        self.read_frames(
+            item.frames[0],
+            out.as_slice_mut().expect("new arrays are contiguous"),
+        )?;
+        Ok(out)
+    }
+
+    /// Apply `norm` in place to time-major frames (`n_mels` values per frame).
+    pub fn normalize(&self, norm: Normalization, frames: &mut [f32]) {
+        self.map_values(norm, frames, false);
+    }
+
+    /// Undo [`Dataset::normalize`] in place.
+    pub fn denormalize(&self, norm: Normalization, frames: &mut [f32]) {
+        self.map_values(norm, frames, true);
+    }
+
+    fn map_values(&self, norm: Normalization, frames: &mut [f32], inverse: bool) {
+        let s = &self.manifest.stats;
+        let affine = |v: &mut f32, mean: f64, scale: f64| {
+            let scale = if scale > 0.0 { scale } else { 1.0 };
+            *v = if inverse {
+                (f64::from(*v) * scale + mean) as f32
+            } else {
+                ((f64::from(*v) - mean) / scale) as f32
+            };
+        };
+        match norm {
+            Normalization::None => {}
+            Normalization::Standard => frames
+                .iter_mut()
+                .for_each(|v| affine(v, s.all.mean, s.all.std)),
+            Normalization::MinMax => {
+                let (lo, hi) = (f64::from(s.all.min), f64::from(s.all.max));
+                frames.iter_mut().for_each(|v| affine(v, lo, hi - lo));
+            }
+            Normalization::StandardPerMel => {
+                for frame in frames.chunks_exact_mut(self.manifest.n_mels) {
+                    for ((v, m), d) in frame.iter_mut().zip(&s.mel_mean).zip(&s.mel_std) {
+                        affine(v, *m, *d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sampler of random windows of `n_frames` frames from `split`. Items shorter than
+    /// `n_frames` are skipped, or with `pad` used once each, padded at the end with the corpus
+    /// minimum (silence, for dB values).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when no item of `split` can give a window.
+    pub fn windows(&self, split: Split, n_frames: usize, pad: bool) -> Result<WindowSampler<'_>> {
+        if n_frames == 0 {
+            return Err(Error::param("frames", 0, "window length must be positive"));
+        }
+        let mut starts = Vec::new();
+        let mut total = 0u64;
+        for item in self.items(Some(split)) {
+            let positions = match item.n_frames() {
+                n if n >= n_frames => (n - n_frames + 1) as u64,
+                n if pad && n > 0 => 1,
+                _ => 0,
+            };
+            if positions > 0 {
+                starts.push((total, item.frames[0], item.n_frames()));
+                total += positions;
+            }
+        }
+        if total == 0 {
+            return Err(Error::InvalidInput(format!(
+                "no {} item has {n_frames} frames{}",
+                match split {
+                    Split::Train => "train",
+                    Split::Valid => "valid",
+                },
+                if pad { "" } else { " (try padding)" }
+            )));
+        }
+        Ok(WindowSampler {
+            dataset: self,
+            starts,
+            total,
+            n_frames,
+        })
+    }
+}
+
+/// Random windows drawn uniformly over every valid start position of a split.
+#[derive(Debug)]
+pub struct WindowSampler<'a> {
+    dataset: &'a Dataset,
+    /// (first global position, first frame in frames.npy, item length) per eligible item.
+    starts: Vec<(u64, usize, usize)>,
+    total: u64,
+    n_frames: usize,
+}
+
+impl WindowSampler<'_> {
+    /// Number of distinct windows.
+    pub fn positions(&self) -> u64 {
+        self.total
+    }
+
+    /// Draw a window into `out` (`n_frames × n_mels`, time-major) and normalise it; returns
+    /// its first frame's index in `frames.npy`.
+    ///
+    /// # Errors
+    /// As [`Dataset::read_frames`].
+    pub fn sample(
+        &self,
+        rng: &mut impl Rng,
+        norm: Normalization,
+        out: &mut [f32],
+    ) -> Result<usize> {
+        let n_mels = self.dataset.manifest.n_mels;
+        let position = rng.gen_range(0..self.total);
+        let i = self.starts.partition_point(|s| s.0 <= position) - 1;
+        let (first, item_start, item_len) = self.starts[i];
+        let start = item_start + (position - first) as usize;
+        let take = self.n_frames.min(item_len);
+        self.dataset.read_frames(start, &mut out[..take * n_mels])?;
+        let floor = self.dataset.manifest.stats.all.min;
+        out[take * n_mels..self.n_frames * n_mels].fill(floor);
+        self.dataset
+            .normalize(norm, &mut out[..self.n_frames * n_mels]);
+        Ok(start)
+    }
+}
