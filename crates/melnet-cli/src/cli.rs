@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{filterbank, invert, mel, presets, roundtrip, stft};
+use crate::commands::{filterbank, invert, mel, prepare, presets, roundtrip, stats, stft};
 
 /// melnet: mel spectrograms that match librosa, fast.
 #[derive(Debug, Parser)]
@@ -28,4 +28,8 @@ pub enum Command {
     Invert(invert::Args),
     /// Audio → mel → audio: reconstruction WAV, quality report JSON and comparison figure.
     Roundtrip(roundtrip::Args),
+    /// Folder of recordings → training set (frames.npy + manifest.json), resumable.
+    Prepare(prepare::Args),
+    /// Summary and statistics figure of a prepared dataset.
+    Stats(stats::Args),
 }

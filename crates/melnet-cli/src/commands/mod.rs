@@ -3,8 +3,10 @@
 pub mod filterbank;
 pub mod invert;
 pub mod mel;
+pub mod prepare;
 pub mod presets;
 pub mod roundtrip;
+pub mod stats;
 pub mod stft;
 
 use crate::cli::Command;
@@ -18,5 +20,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Presets(args) => presets::run(args),
         Command::Invert(args) => invert::run(args),
         Command::Roundtrip(args) => roundtrip::run(args),
+        Command::Prepare(args) => prepare::run(args),
+        Command::Stats(args) => stats::run(args),
     }
 }

@@ -158,16 +158,16 @@ fn validate(settings: &PrepareSettings) -> Result<()> {
     }
     if let Some(max) = settings.max_seconds {
         if !(max > settings.min_seconds) {
-            return Err(Error::param(
-                "max_seconds",
-                max,
-                "must exceed min_seconds",
-            ));
+            return Err(Error::param("max_seconds", max, "must exceed min_seconds"));
         }
     }
     if let Some(t) = settings.trim_silence_db {
         if !(t.is_finite() && t > 0.0) {
-            return Err(Error::param("trim_silence", t, "must be a positive dB value"));
+            return Err(Error::param(
+                "trim_silence",
+                t,
+                "must be a positive dB value",
+            ));
         }
     }
     Ok(())
@@ -580,7 +580,9 @@ fn assemble(
     }
     let n = frames * n_mels as f64;
     stats.all.mean = total_sum / n;
-    stats.all.std = (total_sq / n - stats.all.mean * stats.all.mean).max(0.0).sqrt();
+    stats.all.std = (total_sq / n - stats.all.mean * stats.all.mean)
+        .max(0.0)
+        .sqrt();
     if stats.train_frames == 0 {
         stats.all.min = 0.0;
         stats.all.max = 0.0;

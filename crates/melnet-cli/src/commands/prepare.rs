@@ -1,0 +1,160 @@
+//! `melnet prepare`: a folder of recordings → a training set (`frames.npy` + `manifest.json`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress};
+
+use crate::args::{resolve, FrameArgs, MelArgs, PresetArgs};
+
+/// Options of `melnet prepare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder searched recursively for audio files (wav, flac, ogg, mp3).
+    pub input: PathBuf,
+    /// Dataset directory (created if missing). Running the same command again finishes an
+    /// interrupted run, adds new files, or does nothing when the dataset is complete.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub preset: PresetArgs,
+    #[command(flatten)]
+    pub frame: FrameArgs,
+    #[command(flatten)]
+    pub mel: MelArgs,
+    /// Exponent of the magnitude: 2 = power, 1 = magnitude.
+    #[arg(long, default_value = "2", value_parser = ["1", "2"])]
+    pub power: String,
+    /// Store dB values: per file power_to_db(ref=max, amin=1e-10, top_db=80) as `melnet mel
+    /// --db` (the reference is kept per item in the manifest) [default: linear values].
+    #[arg(long)]
+    pub db: bool,
+    /// Cut leading and trailing audio quieter than this many dB below the file's loudest
+    /// frame [default: no trimming].
+    #[arg(long = "trim-silence", value_name = "DB")]
+    pub trim_silence: Option<f32>,
+    /// Skip files shorter than this many seconds (after trimming).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_seconds: f64,
+    /// Skip files longer than this many seconds [default: no limit].
+    #[arg(long)]
+    pub max_seconds: Option<f64>,
+    /// Fraction of files held out for validation (at least one file when there are two or
+    /// more); the split is a deterministic function of the seed and the file's path.
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+    /// Seed of the train/valid split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Stop after computing this many files, as an interruption would (for testing resume).
+    #[arg(long, hide = true)]
+    pub stop_after: Option<usize>,
+    /// Quiet: no progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Run `melnet prepare`.
+pub fn run(args: Args) -> Result<()> {
+    let mut params = resolve(&args.preset, Some(&args.frame), Some(&args.mel))?;
+    params.power = args
+        .power
+        .parse()
+        .expect("clap restricts --power to 1 or 2");
+    if args.jobs == Some(0) {
+        bail!("invalid parameter jobs = 0: must be at least 1");
+    }
+    let opts = PrepareOptions {
+        params,
+        settings: PrepareSettings {
+            db: args.db,
+            trim_silence_db: args.trim_silence,
+            min_seconds: args.min_seconds,
+            max_seconds: args.max_seconds,
+            valid_fraction: args.valid_fraction,
+            seed: args.seed,
+        },
+        jobs: args.jobs,
+        stop_after: args.stop_after,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        // A second Ctrl-C (or a failure to install the handler) falls back to the default.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} files, ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    };
+    let frames = std::sync::atomic::AtomicUsize::new(0);
+    let report = |p: &Progress| match p {
+        Progress::Found(n) => bar.set_length(*n as u64),
+        Progress::Done { frames: f, .. } => {
+            let total = frames.fetch_add(*f, Ordering::Relaxed) + f;
+            bar.set_message(format!("{total} frames"));
+            bar.inc(1);
+        }
+        Progress::Skipped { path, reason } => {
+            bar.println(format!("skipped {path}: {reason}"));
+            bar.inc(1);
+        }
+    };
+    let outcome = prepare(&args.input, &args.output, &opts, &cancel, &report)?;
+    bar.finish_and_clear();
+    match outcome {
+        Outcome::Complete {
+            manifest,
+            computed,
+            reused,
+        } => {
+            let s = &manifest.stats;
+            println!(
+                "{}: {} files ({computed} computed, {reused} reused), {:.2} h, {} frames \
+                 ({} train / {} valid files), {} skipped",
+                args.output.display(),
+                manifest.items.len(),
+                s.seconds / 3600.0,
+                manifest.total_frames,
+                s.train_files,
+                s.valid_files,
+                manifest.skipped.len()
+            );
+            Ok(())
+        }
+        Outcome::UpToDate(manifest) => {
+            println!(
+                "{}: up to date ({} files, {} frames)",
+                args.output.display(),
+                manifest.items.len(),
+                manifest.total_frames
+            );
+            Ok(())
+        }
+        Outcome::Interrupted { done, remaining } => {
+            eprintln!(
+                "interrupted: {done} files done, {remaining} to go; run the same command again \
+                 to finish"
+            );
+            std::process::exit(130);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `melnet stats`: the summary of a prepared dataset, and its statistics figure.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use melspec::dataset::Dataset;
+
+use crate::output::Outputs;
+use crate::plot::dataset_png;
+
+/// Options of `melnet stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Dataset directory made by `melnet prepare`.
+    pub dataset: PathBuf,
+    /// Draw histograms of the per-item min/max/mean/std and the mean spectrum per mel band to
+    /// this PNG.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+}
+
+/// Run `melnet stats`.
+pub fn run(args: Args) -> Result<()> {
+    let ds = Dataset::open(&args.dataset)?;
+    let m = ds.manifest();
+    let s = &m.stats;
+    let p = &m.params;
+    println!("dataset   {}", args.dataset.display());
+    println!(
+        "analysis  sr {} Hz, n_fft {}, hop {}, {} mels {}–{} Hz, power {}, {}",
+        p.sr,
+        p.n_fft,
+        p.hop_length,
+        p.n_mels,
+        p.fmin,
+        p.fmax_hz(),
+        p.power,
+        if m.settings.db {
+            "dB (ref = max per file, top_db 80)"
+        } else {
+            "linear"
+        }
+    );
+    println!(
+        "files     {} ({} train, {} valid), {} skipped",
+        m.items.len(),
+        s.train_files,
+        s.valid_files,
+        m.skipped.len()
+    );
+    println!(
+        "audio     {:.3} h; frames {} ({} train, {} valid)",
+        s.seconds / 3600.0,
+        m.total_frames,
+        s.train_frames,
+        s.valid_frames
+    );
+    println!(
+        "train     min {:.3}, max {:.3}, mean {:.3}, std {:.3}",
+        s.all.min, s.all.max, s.all.mean, s.all.std
+    );
+    for skipped in &m.skipped {
+        println!("skipped   {}: {}", skipped.path, skipped.reason);
+    }
+    if let Some(png) = &args.png {
+        let mut outputs = Outputs::new();
+        let tmp = outputs.stage(png)?;
+        dataset_png(&tmp, m, &args.dataset.display().to_string())
+            .with_context(|| format!("{}: drawing the figure", png.display()))?;
+        outputs.commit()?;
+    }
+    Ok(())
+}
