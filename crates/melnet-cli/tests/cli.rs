@@ -471,3 +471,74 @@ fn invert_rejects_bad_spectrograms() {
         d,
     );
 }
+
+#[test]
+fn prepare_resumes_and_stats_draws() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let ds = out.path().join("ds");
+    let (i, d) = (input.path().to_str().unwrap(), ds.to_str().unwrap());
+    let args = [
+        "prepare",
+        i,
+        "-o",
+        d,
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+    ];
+    let mut stopped = args.to_vec();
+    stopped.extend(["--stop-after", "1"]);
+    let run = melnet(&stopped);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("run the same command again"),
+        "{}",
+        run.stderr
+    );
+    assert!(!ds.join("manifest.json").exists());
+    let run = melnet(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = melnet(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let png = out.path().join("stats.png");
+    let stats = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(["stats", d, "--png", png.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(stats.status.success());
+    let text = String::from_utf8(stats.stdout).unwrap();
+    assert!(
+        text.contains("files     3 (2 train, 1 valid), 0 skipped"),
+        "{text}"
+    );
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+}
+
+#[test]
+fn prepare_and_stats_reject_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("ds");
+    let out = out.to_str().unwrap();
+    let missing = d.join("missing");
+    assert_fails_cleanly(
+        &["prepare", missing.to_str().unwrap(), "-o", out],
+        "missing",
+        d,
+    );
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("x.wav"), "not audio").unwrap();
+    let run = melnet(&["prepare", bad.to_str().unwrap(), "-o", out, "-q"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no usable audio"), "{}", run.stderr);
+    assert!(!d.join("ds/manifest.json").exists() && !d.join("ds/frames.npy").exists());
+    let run = melnet(&["stats", bad.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}

@@ -48,38 +48,6 @@ pub fn write_f32_2d(path: &Path, a: ArrayView2<f32>) -> Result<()> {
     w.flush().map_err(|e| Error::io(path, e))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_keeps_shape_and_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.npy");
-        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 10 + j) as f32);
-        write_f32_2d(&path, a.t()).unwrap();
-        let b = read_f32_2d(&path).unwrap();
-        assert_eq!(b, a.t());
-        std::fs::write(&path, b"not npy").unwrap();
-        assert!(read_f32_2d(&path).is_err());
-    }
-
-    #[test]
-    fn streamed_header_is_what_numpy_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.npy");
-        let a = Array2::from_shape_fn((7, 3), |(i, j)| (i * 3 + j) as f32);
-        let mut bytes = f32_2d_header(7, 3);
-        assert_eq!(bytes.len() % 64, 0);
-        a.iter()
-            .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(read_f32_2d(&path).unwrap(), a);
-        assert_eq!(parse_f32_2d_header(&path, &bytes).unwrap(), (7, 3, 64));
-        assert!(parse_f32_2d_header(&path, b"nope").is_err());
-    }
-}
-
 /// The header of a C-order little-endian f32 `.npy` file of shape `(rows, cols)`, as written by
 /// numpy (format 1.0, padded so that the data starts at a multiple of 64 bytes). Write it, then
 /// `rows · cols` little-endian f32 values, to stream an array too large to hold in memory.
@@ -139,5 +107,37 @@ pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, u
     match dims.as_slice() {
         [rows, cols] => Ok((*rows, *cols, start + len)),
         _ => Err(bad("expected a 2-D array")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_shape_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        let a = Array2::from_shape_fn((3, 5), |(i, j)| (i * 10 + j) as f32);
+        write_f32_2d(&path, a.t()).unwrap();
+        let b = read_f32_2d(&path).unwrap();
+        assert_eq!(b, a.t());
+        std::fs::write(&path, b"not npy").unwrap();
+        assert!(read_f32_2d(&path).is_err());
+    }
+
+    #[test]
+    fn streamed_header_is_what_numpy_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.npy");
+        let a = Array2::from_shape_fn((7, 3), |(i, j)| (i * 3 + j) as f32);
+        let mut bytes = f32_2d_header(7, 3);
+        assert_eq!(bytes.len() % 64, 0);
+        a.iter()
+            .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_f32_2d(&path).unwrap(), a);
+        assert_eq!(parse_f32_2d_header(&path, &bytes).unwrap(), (7, 3, 64));
+        assert!(parse_f32_2d_header(&path, b"nope").is_err());
     }
 }

@@ -157,7 +157,7 @@ fn validate(settings: &PrepareSettings) -> Result<()> {
         ));
     }
     if let Some(max) = settings.max_seconds {
-        if !(max > settings.min_seconds) {
+        if max.is_nan() || max <= settings.min_seconds {
             return Err(Error::param("max_seconds", max, "must exceed min_seconds"));
         }
     }
@@ -547,9 +547,14 @@ fn assemble(
                 stats.train_frames += part.n_frames;
                 stats.all.min = stats.all.min.min(part.stats.min);
                 stats.all.max = stats.all.max.max(part.stats.max);
-                for k in 0..n_mels {
-                    stats.mel_mean[k] += part.mel_sum[k];
-                    sum_sq[k] += part.mel_sum_sq[k];
+                for ((mean, sq), (s, s2)) in stats
+                    .mel_mean
+                    .iter_mut()
+                    .zip(sum_sq.iter_mut())
+                    .zip(part.mel_sum.iter().zip(&part.mel_sum_sq))
+                {
+                    *mean += s;
+                    *sq += s2;
                 }
             }
             Split::Valid => {
@@ -573,10 +578,14 @@ fn assemble(
     }
     let frames = stats.train_frames.max(1) as f64;
     let (total_sum, total_sq): (f64, f64) = (stats.mel_mean.iter().sum(), sum_sq.iter().sum());
-    for k in 0..n_mels {
-        let mean = stats.mel_mean[k] / frames;
-        stats.mel_mean[k] = mean;
-        stats.mel_std[k] = (sum_sq[k] / frames - mean * mean).max(0.0).sqrt();
+    for ((mean, std), sq) in stats
+        .mel_mean
+        .iter_mut()
+        .zip(stats.mel_std.iter_mut())
+        .zip(&sum_sq)
+    {
+        *mean /= frames;
+        *std = (sq / frames - *mean * *mean).max(0.0).sqrt();
     }
     let n = frames * n_mels as f64;
     stats.all.mean = total_sum / n;
