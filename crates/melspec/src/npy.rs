@@ -132,12 +132,16 @@ mod tests {
         let path = dir.path().join("s.npy");
         let a = Array2::from_shape_fn((7, 3), |(i, j)| (i * 3 + j) as f32);
         let mut bytes = f32_2d_header(7, 3);
-        assert_eq!(bytes.len() % 64, 0);
+        let header_len = bytes.len();
+        assert_eq!(header_len % 64, 0);
         a.iter()
             .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(read_f32_2d(&path).unwrap(), a);
-        assert_eq!(parse_f32_2d_header(&path, &bytes).unwrap(), (7, 3, 64));
+        assert_eq!(
+            parse_f32_2d_header(&path, &bytes).unwrap(),
+            (7, 3, header_len)
+        );
         assert!(parse_f32_2d_header(&path, b"nope").is_err());
     }
 }
