@@ -4,6 +4,7 @@
 #   bench/run.sh            all benchmarks
 #   bench/run.sh mel        mel-spectrogram analysis only
 #   bench/run.sh invert     mel inversion and phase retrieval only
+#   bench/run.sh prepare    dataset preparation only
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -25,4 +26,7 @@ fi
 if [ "$what" = all ] || [ "$what" = invert ]; then
   "$venv/bin/python" -c "import pesq, pystoi" 2>/dev/null || "$venv/bin/pip" install -q pesq pystoi
   "$venv/bin/python" "$here/invert.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = prepare ]; then
+  "$venv/bin/python" "$here/prepare.py" --root "$root"
 fi

@@ -130,7 +130,7 @@ fn load_wav(path: &Path, reader: hound::WavReader<std::io::BufReader<File>>) -> 
         });
     }
     Ok(from_interleaved(
-        &interleaved,
+        interleaved,
         spec.channels,
         spec.sample_rate,
     ))
@@ -170,7 +170,11 @@ fn load_symphonia(path: &Path) -> Result<Audio> {
         .map_err(decode_err)?;
     let mut sr = track.codec_params.sample_rate;
     let mut channels = track.codec_params.channels.map(|c| c.count() as u16);
-    let mut interleaved = Vec::new();
+    // Reserve the declared length up front: growing a long buffer by copying dominates
+    // decoding time otherwise.
+    let declared = track.codec_params.n_frames.unwrap_or(0) as usize
+        * track.codec_params.channels.map_or(1, |c| c.count());
+    let mut interleaved = Vec::with_capacity(declared.min(1 << 27));
     let mut buf: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match format.next_packet() {
@@ -207,13 +211,13 @@ fn load_symphonia(path: &Path) -> Result<Audio> {
             reason: "stream declares no sample rate or channel layout".into(),
         });
     };
-    Ok(from_interleaved(&interleaved, channels.max(1), sr))
+    Ok(from_interleaved(interleaved, channels.max(1), sr))
 }
 
-fn from_interleaved(interleaved: &[f32], channels: u16, sr: u32) -> Audio {
+fn from_interleaved(interleaved: Vec<f32>, channels: u16, sr: u32) -> Audio {
     let c = usize::from(channels.max(1));
     let samples: Vec<f32> = if c == 1 {
-        interleaved.to_vec()
+        interleaved
     } else {
         interleaved
             .chunks_exact(c)
