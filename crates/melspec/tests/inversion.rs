@@ -101,9 +101,15 @@ fn nnls_is_scale_invariant() {
     let (basis, m) = mel(&clip());
     let p1 = nnls(&basis, &m);
     let p2 = nnls(&basis, &m.mapv(|v| v * 1000.0)).mapv(|v| v / 1000.0);
+    // Both runs stop at the same relative accuracy; they can differ by about one solver step
+    // (float rounding decides on which iteration the rule fires), far below what an absolute
+    // tolerance would give (the ×1000 run would stop at a different accuracy altogether).
     let peak = p1.iter().fold(0.0f32, |a, b| a.max(*b));
     let err = (&p1 - &p2).iter().fold(0.0f32, |a, b| a.max(b.abs()));
-    assert!(err <= 1e-4 * peak, "max difference {err:e}, peak {peak:e}");
+    assert!(err <= 1e-3 * peak, "max difference {err:e}, peak {peak:e}");
+    let rms = |a: &Array2<f32>| a.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+    let rel = rms(&(&p1 - &p2)) / rms(&p1);
+    assert!(rel <= 1e-4, "relative difference {rel:e}");
 }
 
 #[test]
