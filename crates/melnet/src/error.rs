@@ -1,0 +1,35 @@
+//! The crate's error type.
+
+/// Everything that can go wrong in `melnet`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is invalid.
+    #[error("invalid config {name} = {value}: {reason}")]
+    InvalidConfig {
+        /// Config key.
+        name: &'static str,
+        /// The offending value.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+    /// A tensor has the wrong shape.
+    #[error("{what}: expected shape {expected}, got {got}")]
+    Shape {
+        /// What was checked.
+        what: &'static str,
+        /// Expected shape.
+        expected: String,
+        /// Actual shape.
+        got: String,
+    },
+    /// An error from candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// An error from melspec.
+    #[error(transparent)]
+    Melspec(#[from] melspec::Error),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,277 @@
+//! A whole LSTM sequence as one candle operation, with a hand-written backward pass through
+//! time. candle's per-op overhead dominates an op-by-op recurrent loop (DESIGN.md §5a), so the
+//! input projection for all steps is one matrix product, the recurrent product one per step,
+//! and the gate non-linearities tight loops.
+//!
+//! Weights are packed in one tensor `w` of shape `[input + hidden + 1, 4·hidden]`: rows
+//! `0..input` are `W_ihᵀ`, rows `input..input+hidden` are `W_hhᵀ`, the last row the bias
+//! (`b_ih + b_hh`). Gates are in PyTorch's order i, f, g, o. Initial states are zero.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+
+use super::gemm::{matmul, Mat};
+
+/// Run an LSTM over `x` `[batch, steps, input]` with packed weights `w`
+/// `[input + hidden + 1, 4·hidden]`, from zero states; returns the hidden states
+/// `[batch, steps, hidden]`. Differentiable with respect to `x` and `w`.
+///
+/// # Errors
+/// When the shapes do not fit or the tensors are not f32 on the CPU.
+pub fn lstm(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let (_, _, input) = x.dims3()?;
+    let (rows, gates) = w.dims2()?;
+    if gates % 4 != 0 || rows != input + gates / 4 + 1 {
+        candle_core::bail!(
+            "fused LSTM: weights {:?} do not fit input size {input} (expected [input + hidden + 1, 4·hidden])",
+            w.dims()
+        );
+    }
+    x.contiguous()?.apply_op2(&w.contiguous()?, FusedLstm)
+}
+
+struct FusedLstm;
+
+/// Sizes of one call.
+#[derive(Clone, Copy)]
+struct Dims {
+    batch: usize,
+    steps: usize,
+    input: usize,
+    hidden: usize,
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Activations kept by the forward pass for the backward pass.
+struct Activations {
+    /// Post-activation gates `[batch·steps, 4·hidden]` (i, f, g, o).
+    gates: Vec<f32>,
+    /// Cell states `[batch·steps, hidden]`.
+    cells: Vec<f32>,
+}
+
+/// Forward pass: hidden states `[batch·steps, hidden]` (row `b·steps + t`), and the activations
+/// when `keep`.
+fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activations>) {
+    let Dims {
+        batch,
+        steps,
+        input,
+        hidden,
+    } = d;
+    let g4 = 4 * hidden;
+    let (w_ih, rest) = w.split_at(input * g4);
+    let (w_hh, bias) = rest.split_at(hidden * g4);
+    // Input projection of every step at once.
+    let mut xp = vec![0.0f32; batch * steps * g4];
+    matmul(
+        &mut xp,
+        Mat::new(x, batch * steps, input),
+        Mat::new(w_ih, input, g4),
+        false,
+    );
+    for row in xp.chunks_exact_mut(g4) {
+        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+    }
+    let mut out = vec![0.0f32; batch * steps * hidden];
+    let mut acts = keep.then(|| Activations {
+        gates: vec![0.0; batch * steps * g4],
+        cells: vec![0.0; batch * steps * hidden],
+    });
+    let mut h = vec![0.0f32; batch * hidden];
+    let mut c = vec![0.0f32; batch * hidden];
+    let mut z = vec![0.0f32; batch * g4];
+    for t in 0..steps {
+        for b in 0..batch {
+            let r = b * steps + t;
+            z[b * g4..(b + 1) * g4].copy_from_slice(&xp[r * g4..(r + 1) * g4]);
+        }
+        if t > 0 {
+            matmul(
+                &mut z,
+                Mat::new(&h, batch, hidden),
+                Mat::new(w_hh, hidden, g4),
+                true,
+            );
+        }
+        for b in 0..batch {
+            let r = b * steps + t;
+            let zb = &mut z[b * g4..(b + 1) * g4];
+            for j in 0..hidden {
+                let i = sigmoid(zb[j]);
+                let f = sigmoid(zb[hidden + j]);
+                let g = zb[2 * hidden + j].tanh();
+                let o = sigmoid(zb[3 * hidden + j]);
+                let cell = f * c[b * hidden + j] + i * g;
+                c[b * hidden + j] = cell;
+                let hv = o * cell.tanh();
+                h[b * hidden + j] = hv;
+                out[r * hidden + j] = hv;
+                if let Some(a) = acts.as_mut() {
+                    let gr = &mut a.gates[r * g4..(r + 1) * g4];
+                    gr[j] = i;
+                    gr[hidden + j] = f;
+                    gr[2 * hidden + j] = g;
+                    gr[3 * hidden + j] = o;
+                    a.cells[r * hidden + j] = cell;
+                }
+            }
+        }
+    }
+    (out, acts)
+}
+
+/// Backward pass through time: gradients of `x` `[batch·steps, input]` and of the packed
+/// weights, given the gradient `dh` of the hidden states.
+fn backward(x: &[f32], w: &[f32], dh_out: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
+    let Dims {
+        batch,
+        steps,
+        input,
+        hidden,
+    } = d;
+    let g4 = 4 * hidden;
+    let (h_all, acts) = forward(x, w, d, true);
+    let acts = acts.expect("activations were kept");
+    let (w_ih, rest) = w.split_at(input * g4);
+    let (w_hh, _) = rest.split_at(hidden * g4);
+    let mut dz_all = vec![0.0f32; batch * steps * g4];
+    let mut dw = vec![0.0f32; (input + hidden + 1) * g4];
+    let mut dh_next = vec![0.0f32; batch * hidden];
+    let mut dc_next = vec![0.0f32; batch * hidden];
+    let mut dz = vec![0.0f32; batch * g4];
+    let mut h_prev = vec![0.0f32; batch * hidden];
+    for t in (0..steps).rev() {
+        for b in 0..batch {
+            let r = b * steps + t;
+            let gr = &acts.gates[r * g4..(r + 1) * g4];
+            let dzb = &mut dz[b * g4..(b + 1) * g4];
+            for j in 0..hidden {
+                let (i, f, g, o) = (
+                    gr[j],
+                    gr[hidden + j],
+                    gr[2 * hidden + j],
+                    gr[3 * hidden + j],
+                );
+                let cell = acts.cells[r * hidden + j];
+                let c_prev = if t > 0 {
+                    acts.cells[(r - 1) * hidden + j]
+                } else {
+                    0.0
+                };
+                let tc = cell.tanh();
+                let dh = dh_out[r * hidden + j] + dh_next[b * hidden + j];
+                let d_o = dh * tc;
+                let dc = dh * o * (1.0 - tc * tc) + dc_next[b * hidden + j];
+                dc_next[b * hidden + j] = dc * f;
+                dzb[j] = dc * g * i * (1.0 - i);
+                dzb[hidden + j] = dc * c_prev * f * (1.0 - f);
+                dzb[2 * hidden + j] = dc * i * (1.0 - g * g);
+                dzb[3 * hidden + j] = d_o * o * (1.0 - o);
+            }
+            dz_all[r * g4..(r + 1) * g4].copy_from_slice(dzb);
+        }
+        if t > 0 {
+            for b in 0..batch {
+                let r = b * steps + t - 1;
+                h_prev[b * hidden..(b + 1) * hidden]
+                    .copy_from_slice(&h_all[r * hidden..(r + 1) * hidden]);
+            }
+            // dW_hhᵀ += h_{t−1}ᵀ · dz_t ; dh_{t−1} = dz_t · W_hh
+            let dw_hh = &mut dw[input * g4..(input + hidden) * g4];
+            matmul(
+                dw_hh,
+                Mat::new(&h_prev, batch, hidden).t(),
+                Mat::new(&dz, batch, g4),
+                true,
+            );
+            matmul(
+                &mut dh_next,
+                Mat::new(&dz, batch, g4),
+                Mat::new(w_hh, hidden, g4).t(),
+                false,
+            );
+        } else {
+            dh_next.fill(0.0);
+        }
+    }
+    // dW_ihᵀ = Xᵀ · DZ ; dbias = Σ DZ ; dX = DZ · W_ih
+    matmul(
+        &mut dw[..input * g4],
+        Mat::new(x, batch * steps, input).t(),
+        Mat::new(&dz_all, batch * steps, g4),
+        false,
+    );
+    let db = &mut dw[(input + hidden) * g4..];
+    for row in dz_all.chunks_exact(g4) {
+        db.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+    }
+    let mut dx = vec![0.0f32; batch * steps * input];
+    matmul(
+        &mut dx,
+        Mat::new(&dz_all, batch * steps, g4),
+        Mat::new(w_ih, input, g4).t(),
+        false,
+    );
+    (dx, dw)
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("fused LSTM: non-contiguous input"),
+    }
+}
+
+impl CustomOp2 for FusedLstm {
+    fn name(&self) -> &'static str {
+        "fused-lstm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (batch, steps, input) = l1.shape().dims3()?;
+        let (_, g4) = l2.shape().dims2()?;
+        let d = Dims {
+            batch,
+            steps,
+            input,
+            hidden: g4 / 4,
+        };
+        let (h, _) = forward(slice(s1, l1)?, slice(s2, l2)?, d, false);
+        Ok((CpuStorage::F32(h), Shape::from((batch, steps, d.hidden))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (batch, steps, input) = x.dims3()?;
+        let (_, g4) = w.dims2()?;
+        let d = Dims {
+            batch,
+            steps,
+            input,
+            hidden: g4 / 4,
+        };
+        let xv = x.flatten_all()?.to_vec1::<f32>()?;
+        let wv = w.flatten_all()?.to_vec1::<f32>()?;
+        let dh = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        let (dx, dw) = backward(&xv, &wv, &dh, d);
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+            Some(Tensor::from_vec(dw, w.shape(), w.device())?),
+        ))
+    }
+}

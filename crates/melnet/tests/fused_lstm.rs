@@ -1,0 +1,84 @@
+//! The fused LSTM operation against candle's op-by-op LSTM: outputs and gradients.
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use melnet::ops::fused_lstm::lstm;
+
+/// The textbook LSTM with candle ops, same packed weights.
+fn op_by_op(x: &Tensor, w: &Tensor, hidden: usize) -> candle_core::Result<Tensor> {
+    let (batch, steps, input) = x.dims3()?;
+    let w_ih = w.narrow(0, 0, input)?;
+    let w_hh = w.narrow(0, input, hidden)?;
+    let bias = w.narrow(0, input + hidden, 1)?;
+    let mut h = Tensor::zeros((batch, hidden), DType::F32, x.device())?;
+    let mut c = h.clone();
+    let mut outs = Vec::new();
+    for t in 0..steps {
+        let xt = x.narrow(1, t, 1)?.squeeze(1)?;
+        let z = xt
+            .matmul(&w_ih)?
+            .add(&h.matmul(&w_hh)?)?
+            .broadcast_add(&bias)?;
+        let gate = |k: usize| z.narrow(D::Minus1, k * hidden, hidden);
+        let i = candle_nn::ops::sigmoid(&gate(0)?)?;
+        let f = candle_nn::ops::sigmoid(&gate(1)?)?;
+        let g = gate(2)?.tanh()?;
+        let o = candle_nn::ops::sigmoid(&gate(3)?)?;
+        c = f.mul(&c)?.add(&i.mul(&g)?)?;
+        h = o.mul(&c.tanh()?)?;
+        outs.push(h.clone());
+    }
+    Tensor::stack(&outs, 1)
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    a.sub(b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()> {
+    let dev = Device::Cpu;
+    for (batch, steps, input, hidden) in [(3, 7, 5, 4), (1, 1, 2, 3), (4, 12, 8, 16)] {
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (batch, steps, input), &dev)?)?;
+        let w = Var::from_tensor(&Tensor::randn(
+            0f32,
+            0.5,
+            (input + hidden + 1, 4 * hidden),
+            &dev,
+        )?)?;
+        let r = Tensor::randn(0f32, 1.0, (batch, steps, hidden), &dev)?;
+        let fused = lstm(x.as_tensor(), w.as_tensor())?;
+        let reference = op_by_op(x.as_tensor(), w.as_tensor(), hidden)?;
+        assert!(max_abs_diff(&fused, &reference) < 1e-5, "outputs");
+
+        let g_fused = fused.mul(&r)?.sum_all()?.backward()?;
+        let g_ref = reference.mul(&r)?.sum_all()?.backward()?;
+        for (name, v) in [("x", &x), ("w", &w)] {
+            let a = g_fused.get(v).expect("gradient of the fused op");
+            let b = g_ref.get(v).expect("gradient of the reference");
+            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+            let err = max_abs_diff(a, b);
+            assert!(
+                err < 1e-4 * scale,
+                "{name} gradient ({batch},{steps},{input},{hidden}): {err}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn mismatched_weights_are_an_error() {
+    let dev = Device::Cpu;
+    let x = Tensor::zeros((1, 2, 3), DType::F32, &dev).unwrap();
+    let w = Tensor::zeros((5, 8), DType::F32, &dev).unwrap();
+    assert!(lstm(&x, &w).is_err());
+}
