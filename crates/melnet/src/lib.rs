@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod gmm;
 #[allow(unsafe_code)]
 pub mod ops;
 
