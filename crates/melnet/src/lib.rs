@@ -3,14 +3,21 @@
 //! MelNet (Vasquez & Lewis 2019, arXiv 1906.01083) on candle. Tensors are time-major
 //! `[batch, frames, bins]`; the spectrograms come from `melspec`, `(bins, frames)`.
 //!
-//! This first part holds the recurrent core: [`ops::fused_lstm::lstm`], an LSTM over a whole
-//! sequence as one differentiable operation.
+//! Built so far: the recurrent core [`ops::fused_lstm::lstm`] (an LSTM over a whole sequence
+//! as one differentiable operation), the stacks of a layer ([`stack`]), the Gaussian-mixture
+//! head ([`gmm`]) and an unconditional [`Tier`].
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod error;
 pub mod gmm;
 #[allow(unsafe_code)]
 pub mod ops;
+pub mod stack;
+pub mod tier;
 
+pub use config::TierConfig;
 pub use error::{Error, Result};
+pub use gmm::Gmm;
+pub use tier::Tier;

@@ -1,0 +1,68 @@
+//! Tier configuration (serialised next to every checkpoint).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The recurrent cell (only LSTM for now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// Long short-term memory.
+    #[default]
+    Lstm,
+}
+
+/// Hyper-parameters of one MelNet tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    /// Frequency bins of the modelled spectrogram (mel bands for tier 1).
+    pub n_mels: usize,
+    /// Number of layers L.
+    pub layers: usize,
+    /// Hidden width D of every stack.
+    pub width: usize,
+    /// Mixture components K of the output distribution.
+    pub n_mixtures: usize,
+    /// Use the centralized stack (first tier only in the paper).
+    pub centralized: bool,
+    /// Recurrent cell.
+    pub cell: Cell,
+}
+
+impl TierConfig {
+    /// A tier that trains in minutes on two CPU cores: 4 layers of width 64, K = 10.
+    pub fn small(n_mels: usize) -> Self {
+        TierConfig {
+            n_mels,
+            layers: 4,
+            width: 64,
+            n_mixtures: 10,
+            centralized: true,
+            cell: Cell::Lstm,
+        }
+    }
+
+    /// Check the values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first bad value.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("n_mels", self.n_mels),
+            ("layers", self.layers),
+            ("width", self.width),
+            ("n_mixtures", self.n_mixtures),
+        ] {
+            if value == 0 {
+                return Err(Error::InvalidConfig {
+                    name,
+                    value: "0".into(),
+                    reason: "must be positive".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! The three stacks of a MelNet layer (arXiv 1906.01083 §4): time-delayed, centralized and
+//! frequency-delayed. Hidden states are `[batch, frames, bins, width]` (centralized:
+//! `[batch, frames, width]`).
+
+use candle_core::{Module, Tensor, D};
+use candle_nn::{Init, Linear, VarBuilder};
+
+use crate::ops::fused_lstm::lstm;
+
+/// LSTM weights packed for [`lstm`], initialised as PyTorch does (U(±1/√width)).
+#[derive(Debug, Clone)]
+pub struct Rnn {
+    w: Tensor,
+}
+
+impl Rnn {
+    /// Weights for `input → hidden`, stored under `vb` as `weight`
+    /// `[input + hidden + 1, 4·hidden]`.
+    ///
+    /// # Errors
+    /// When the variable store fails.
+    pub fn new(input: usize, hidden: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let w = vb.get_with_hints(
+            (input + hidden + 1, 4 * hidden),
+            "weight",
+            Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        )?;
+        Ok(Rnn { w })
+    }
+
+    /// Run over sequences `[n, steps, input]` → `[n, steps, hidden]`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        lstm(xs, &self.w)
+    }
+}
+
+/// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin.
+fn along_time(rnn: &Rnn, h: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t, f, d) = h.dims4()?;
+    let seqs = h
+        .permute((0, 2, 1, 3))?
+        .contiguous()?
+        .reshape((b * f, t, d))?;
+    let out = rnn.forward(&seqs)?;
+    let dh = out.dim(D::Minus1)?;
+    out.reshape((b, f, t, dh))?
+        .permute((0, 2, 1, 3))?
+        .contiguous()
+}
+
+/// Run `rnn` along the bins of `h` `[batch, frames, bins, width]`, one sequence per frame
+/// (restarting every frame), forwards or backwards.
+fn along_frequency(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
+    let (b, t, f, d) = h.dims4()?;
+    let seqs = h.reshape((b * t, f, d))?;
+    let out = if backwards {
+        let idx = Tensor::arange(0u32, f as u32, h.device())?.flip(&[0])?;
+        let reversed = seqs.index_select(&idx, 1)?;
+        rnn.forward(&reversed)?.index_select(&idx, 1)?
+    } else {
+        rnn.forward(&seqs)?
+    };
+    let dh = out.dim(D::Minus1)?;
+    out.reshape((b, t, f, dh))
+}
+
+/// One layer of the time-delayed stack (eq. 6): LSTMs forward in time, and forward and
+/// backward in frequency, over the previous layer; concatenated, projected, plus residual.
+#[derive(Debug, Clone)]
+pub struct TimeDelayedStack {
+    time: Rnn,
+    freq_up: Rnn,
+    freq_down: Rnn,
+    proj: Linear,
+}
+
+impl TimeDelayedStack {
+    /// A layer of width `width`.
+    ///
+    /// # Errors
+    /// When the variable store fails.
+    pub fn new(width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(TimeDelayedStack {
+            time: Rnn::new(width, width, vb.pp("time"))?,
+            freq_up: Rnn::new(width, width, vb.pp("freq_up"))?,
+            freq_down: Rnn::new(width, width, vb.pp("freq_down"))?,
+            proj: candle_nn::linear(3 * width, width, vb.pp("proj"))?,
+        })
+    }
+
+    /// `h^t[l]` from `h^t[l−1]` `[batch, frames, bins, width]`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        let cat = Tensor::cat(
+            &[
+                along_time(&self.time, h)?,
+                along_frequency(&self.freq_up, h, false)?,
+                along_frequency(&self.freq_down, h, true)?,
+            ],
+            D::Minus1,
+        )?;
+        self.proj.forward(&cat)? + h
+    }
+}
+
+/// One layer of the centralized stack (§4.2): an LSTM along frames over a whole-frame
+/// summary, projected, plus residual.
+#[derive(Debug, Clone)]
+pub struct CentralizedStack {
+    time: Rnn,
+    proj: Linear,
+}
+
+impl CentralizedStack {
+    /// A layer of width `width`.
+    ///
+    /// # Errors
+    /// When the variable store fails.
+    pub fn new(width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(CentralizedStack {
+            time: Rnn::new(width, width, vb.pp("time"))?,
+            proj: candle_nn::linear(width, width, vb.pp("proj"))?,
+        })
+    }
+
+    /// `h^c[l]` from `h^c[l−1]` `[batch, frames, width]`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        self.proj.forward(&self.time.forward(h)?)? + h
+    }
+}
+
+/// One layer of the frequency-delayed stack (eq. 7): an LSTM forward in frequency over
+/// `h^f[l−1] + h^t[l] + h^c[l]`, restarting every frame; projected, plus residual.
+#[derive(Debug, Clone)]
+pub struct FrequencyDelayedStack {
+    freq: Rnn,
+    proj: Linear,
+}
+
+impl FrequencyDelayedStack {
+    /// A layer of width `width`.
+    ///
+    /// # Errors
+    /// When the variable store fails.
+    pub fn new(width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(FrequencyDelayedStack {
+            freq: Rnn::new(width, width, vb.pp("freq"))?,
+            proj: candle_nn::linear(width, width, vb.pp("proj"))?,
+        })
+    }
+
+    /// `h^f[l]` from `h^f[l−1]` and the same layer's `h^t[l]` (both `[batch, frames, bins,
+    /// width]`) and optional `h^c[l]` `[batch, frames, width]`.
+    ///
+    /// # Errors
+    /// Shape errors.
+    pub fn forward(
+        &self,
+        h_f: &Tensor,
+        h_t: &Tensor,
+        h_c: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let mut input = (h_f + h_t)?;
+        if let Some(c) = h_c {
+            input = input.broadcast_add(&c.unsqueeze(2)?)?;
+        }
+        self.proj
+            .forward(&along_frequency(&self.freq, &input, false)?)?
+            + h_f
+    }
+}
