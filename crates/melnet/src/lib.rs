@@ -16,6 +16,7 @@ pub mod gmm;
 pub mod ops;
 pub mod stack;
 pub mod tier;
+pub mod train;
 
 pub use config::TierConfig;
 pub use error::{Error, Result};
