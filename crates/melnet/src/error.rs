@@ -23,6 +23,17 @@ pub enum Error {
         /// Actual shape.
         got: String,
     },
+    /// A checkpoint is missing, unreadable, or does not match the configuration.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The loss became NaN or infinite.
+    #[error("non-finite loss ({loss}) at step {step}")]
+    NonFiniteLoss {
+        /// The step.
+        step: u64,
+        /// The loss value.
+        loss: f32,
+    },
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod error;
 pub mod gmm;
+pub mod init;
 #[allow(unsafe_code)]
 pub mod ops;
 pub mod stack;

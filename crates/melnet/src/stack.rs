@@ -7,6 +7,10 @@ use candle_nn::{Init, Linear, VarBuilder};
 
 use crate::ops::fused_lstm::lstm;
 
+/// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
+/// `weight` for [`crate::init`]).
+pub const LSTM_WEIGHT: &str = "lstm_weight";
+
 /// LSTM weights packed for [`lstm`], initialised as PyTorch does (U(±1/√width)).
 #[derive(Debug, Clone)]
 pub struct Rnn {
@@ -14,7 +18,7 @@ pub struct Rnn {
 }
 
 impl Rnn {
-    /// Weights for `input → hidden`, stored under `vb` as `weight`
+    /// Weights for `input → hidden`, stored under `vb` as `lstm_weight`
     /// `[input + hidden + 1, 4·hidden]`.
     ///
     /// # Errors
@@ -23,7 +27,7 @@ impl Rnn {
         let bound = 1.0 / (hidden as f64).sqrt();
         let w = vb.get_with_hints(
             (input + hidden + 1, 4 * hidden),
-            "weight",
+            LSTM_WEIGHT,
             Init::Uniform {
                 lo: -bound,
                 up: bound,
@@ -39,6 +43,19 @@ impl Rnn {
     pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         lstm(xs, &self.w)
     }
+}
+
+/// `lin` applied to the last axis of `x` of any rank, as one 2-D matrix product (candle's
+/// batched broadcast product has no backward for every stride pattern, e.g. an input width of
+/// one).
+pub(crate) fn linear(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let last = *dims.last().expect("at least one axis");
+    let rows = x.elem_count() / last.max(1);
+    let y = lin.forward(&x.reshape((rows, last))?)?;
+    let mut out = dims;
+    *out.last_mut().expect("at least one axis") = y.dim(1)?;
+    y.reshape(out)
 }
 
 /// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin.
@@ -108,7 +125,7 @@ impl TimeDelayedStack {
             ],
             D::Minus1,
         )?;
-        self.proj.forward(&cat)? + h
+        linear(&self.proj, &cat)? + h
     }
 }
 
@@ -137,7 +154,7 @@ impl CentralizedStack {
     /// # Errors
     /// Shape errors.
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        self.proj.forward(&self.time.forward(h)?)? + h
+        linear(&self.proj, &self.time.forward(h)?)? + h
     }
 }
 
@@ -176,8 +193,6 @@ impl FrequencyDelayedStack {
         if let Some(c) = h_c {
             input = input.broadcast_add(&c.unsqueeze(2)?)?;
         }
-        self.proj
-            .forward(&along_frequency(&self.freq, &input, false)?)?
-            + h_f
+        linear(&self.proj, &along_frequency(&self.freq, &input, false)?)? + h_f
     }
 }

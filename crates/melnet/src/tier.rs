@@ -1,12 +1,12 @@
 //! One MelNet tier (arXiv 1906.01083 §4): delayed inputs, L layers of stacks, GMM head.
 
-use candle_core::{Module, Tensor, D};
+use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::gmm::Gmm;
-use crate::stack::{CentralizedStack, FrequencyDelayedStack, TimeDelayedStack};
+use crate::stack::{linear, CentralizedStack, FrequencyDelayedStack, TimeDelayedStack};
 
 /// An unconditional tier modelling `x` `[batch, frames, bins]`.
 #[derive(Debug, Clone)]
@@ -85,10 +85,10 @@ impl Tier {
         }
         let prev_frame = delay(x, 1)?;
         let prev_bin = delay(x, 2)?;
-        let mut h_t = self.time_input.forward(&prev_frame.unsqueeze(D::Minus1)?)?;
-        let mut h_f = self.freq_input.forward(&prev_bin.unsqueeze(D::Minus1)?)?;
+        let mut h_t = linear(&self.time_input, &prev_frame.unsqueeze(D::Minus1)?)?;
+        let mut h_f = linear(&self.freq_input, &prev_bin.unsqueeze(D::Minus1)?)?;
         let mut h_c = match &self.central_input {
-            Some(lin) => Some(lin.forward(&prev_frame)?),
+            Some(lin) => Some(linear(lin, &prev_frame)?),
             None => None,
         };
         for l in 0..self.config.layers {
@@ -98,6 +98,6 @@ impl Tier {
             }
             h_f = self.freq[l].forward(&h_f, &h_t, h_c.as_ref())?;
         }
-        Ok(Gmm::from_raw(&self.head.forward(&h_f)?)?)
+        Ok(Gmm::from_raw(&linear(&self.head, &h_f)?)?)
     }
 }

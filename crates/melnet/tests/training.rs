@@ -72,3 +72,123 @@ fn loss_falls_on_a_fixed_window() {
     );
     assert!(end < start - 1.0, "AdamW: {start} → {end} nats/element");
 }
+
+mod resume {
+    use candle_core::{Device, Tensor};
+    use melnet::train::optim::RmsPropConfig;
+    use melnet::train::Trainer;
+    use melnet::TierConfig;
+    use rand::{Rng, SeedableRng};
+
+    fn config() -> TierConfig {
+        TierConfig {
+            layers: 1,
+            width: 8,
+            n_mixtures: 2,
+            ..TierConfig::small(6)
+        }
+    }
+
+    /// The batch of step `s`: depends only on `s`.
+    fn batch(s: u64) -> Tensor {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1000 + s);
+        let v: Vec<f32> = (0..2 * 5 * 6).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        Tensor::from_vec(v, (2, 5, 6), &Device::Cpu).unwrap()
+    }
+
+    fn weights(dir: &std::path::Path) -> Vec<u8> {
+        std::fs::read(dir.join("weights.safetensors")).unwrap()
+    }
+
+    #[test]
+    fn n_steps_then_resume_equals_uninterrupted() {
+        let opt = RmsPropConfig {
+            lr: 1e-3,
+            ..RmsPropConfig::default()
+        };
+        let whole = tempfile::tempdir().unwrap();
+        let mut a = Trainer::new(config(), opt, 5).unwrap();
+        for s in 0..7 {
+            a.step(&batch(s)).unwrap();
+        }
+        a.save(whole.path()).unwrap();
+
+        let split = tempfile::tempdir().unwrap();
+        let mut b = Trainer::new(config(), opt, 5).unwrap();
+        for s in 0..3 {
+            b.step(&batch(s)).unwrap();
+        }
+        b.save(split.path()).unwrap();
+        drop(b);
+        let mut c = Trainer::load(split.path()).unwrap();
+        assert_eq!(c.state().step, 3);
+        for s in 3..7 {
+            c.step(&batch(s)).unwrap();
+        }
+        c.save(split.path()).unwrap();
+        assert_eq!(weights(whole.path()), weights(split.path()));
+        assert_eq!(
+            std::fs::read(whole.path().join("optimizer.safetensors")).unwrap(),
+            std::fs::read(split.path().join("optimizer.safetensors")).unwrap()
+        );
+    }
+
+    #[test]
+    fn same_seed_same_initial_weights() {
+        let (d1, d2, d3) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let opt = RmsPropConfig::default();
+        Trainer::new(config(), opt, 1)
+            .unwrap()
+            .save(d1.path())
+            .unwrap();
+        Trainer::new(config(), opt, 1)
+            .unwrap()
+            .save(d2.path())
+            .unwrap();
+        Trainer::new(config(), opt, 2)
+            .unwrap()
+            .save(d3.path())
+            .unwrap();
+        assert_eq!(weights(d1.path()), weights(d2.path()));
+        assert_ne!(weights(d1.path()), weights(d3.path()));
+    }
+
+    #[test]
+    fn corrupt_or_mismatched_checkpoints_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Trainer::new(config(), RmsPropConfig::default(), 0).unwrap();
+        t.save(dir.path()).unwrap();
+        // Truncated weights.
+        let w = dir.path().join("weights.safetensors");
+        let bytes = std::fs::read(&w).unwrap();
+        std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(Trainer::load(dir.path()).is_err());
+        // Weights of another configuration.
+        let other = Trainer::new(
+            TierConfig {
+                width: 12,
+                ..config()
+            },
+            RmsPropConfig::default(),
+            0,
+        )
+        .unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        other.save(dir2.path()).unwrap();
+        std::fs::copy(
+            dir.path().join("config.json"),
+            dir2.path().join("config.json"),
+        )
+        .unwrap();
+        let err = Trainer::load(dir2.path())
+            .err()
+            .expect("mismatch must fail");
+        assert!(err.to_string().contains("shape"), "{err}");
+        // Missing directory.
+        assert!(Trainer::load(&dir.path().join("nope")).is_err());
+    }
+}

@@ -1,3 +1,192 @@
-//! Training: optimisers (more to come: schedule, checkpoints, the training loop).
+//! Training a tier: the optimiser, checkpoints, and a [`Trainer`] that takes steps, saves and
+//! resumes exactly.
 
+pub mod checkpoint;
 pub mod optim;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
+
+use crate::config::TierConfig;
+use crate::error::{Error, Result};
+use crate::tier::Tier;
+use checkpoint::{
+    load_tensors, read_json, save_tensors, write_atomic, TrainState, CONFIG_FILE, OPTIMIZER_FILE,
+    STATE_FILE, WEIGHTS_FILE,
+};
+use optim::{RmsProp, RmsPropConfig};
+
+/// A tier with its parameters, optimiser and step counter.
+pub struct Trainer {
+    tier: Tier,
+    varmap: VarMap,
+    /// Variable names in the optimiser's order (sorted).
+    names: Vec<String>,
+    optimizer: RmsProp,
+    state: TrainState,
+}
+
+fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
+    let data = varmap.data().lock().expect("variable map lock");
+    let mut named: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().unzip()
+}
+
+impl Trainer {
+    /// A fresh tier initialised from `seed`, with RMSProp `optimizer`.
+    ///
+    /// # Errors
+    /// Invalid config; candle errors.
+    pub fn new(config: TierConfig, optimizer: RmsPropConfig, seed: u64) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let tier = Tier::new(config, vb)?;
+        crate::init::init(&varmap, seed)?;
+        let (names, vars) = sorted_vars(&varmap);
+        let optimizer_state = RmsProp::new(vars, optimizer)?;
+        Ok(Trainer {
+            tier,
+            varmap,
+            names,
+            optimizer: optimizer_state,
+            state: TrainState {
+                step: 0,
+                seed,
+                lr: optimizer.lr,
+                alpha: optimizer.alpha,
+                eps: optimizer.eps,
+                momentum: optimizer.momentum,
+            },
+        })
+    }
+
+    /// The tier.
+    pub fn tier(&self) -> &Tier {
+        &self.tier
+    }
+
+    /// Steps taken, seed, optimiser settings.
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// Set the learning rate (for schedules).
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.optimizer.set_learning_rate(lr);
+        self.state.lr = lr;
+    }
+
+    /// Mean NLL of `x` `[batch, frames, bins]`, nats per element, without training.
+    ///
+    /// # Errors
+    /// Shape or candle errors.
+    pub fn loss(&self, x: &Tensor) -> Result<f32> {
+        Ok(self.tier.forward(x)?.nll(x)?.to_scalar::<f32>()?)
+    }
+
+    /// One optimisation step on the batch `x` `[batch, frames, bins]`; returns the loss before
+    /// the step, nats per element.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteLoss`] (the parameters are left untouched); shape or candle errors.
+    pub fn step(&mut self, x: &Tensor) -> Result<f32> {
+        let loss = self.tier.forward(x)?.nll(x)?;
+        let value = loss.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            return Err(Error::NonFiniteLoss {
+                step: self.state.step,
+                loss: value,
+            });
+        }
+        self.optimizer.backward_step(&loss)?;
+        self.state.step += 1;
+        Ok(value)
+    }
+
+    /// Write a checkpoint into `dir` (created if missing).
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] on I/O errors.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
+        let config = serde_json::to_string_pretty(self.tier.config()).expect("config serialises");
+        write_atomic(dir, CONFIG_FILE, config.as_bytes())?;
+        let weights: HashMap<String, Tensor> = self
+            .names
+            .iter()
+            .zip(sorted_vars(&self.varmap).1)
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        save_tensors(dir, WEIGHTS_FILE, &weights)?;
+        let mut opt = HashMap::new();
+        for (name, (v, m)) in self.names.iter().zip(self.optimizer.state()) {
+            opt.insert(format!("v.{name}"), v.clone());
+            opt.insert(format!("m.{name}"), m.clone());
+        }
+        save_tensors(dir, OPTIMIZER_FILE, &opt)?;
+        let state = serde_json::to_string_pretty(&self.state).expect("state serialises");
+        write_atomic(dir, STATE_FILE, state.as_bytes())
+    }
+
+    /// Resume from the checkpoint in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when it is missing, corrupt, or its tensors do not match its
+    /// config.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let config: TierConfig = read_json(dir, CONFIG_FILE)?;
+        let state: TrainState = read_json(dir, STATE_FILE)?;
+        let mut trainer = Trainer::new(
+            config,
+            RmsPropConfig {
+                lr: state.lr,
+                alpha: state.alpha,
+                eps: state.eps,
+                momentum: state.momentum,
+            },
+            state.seed,
+        )?;
+        let weights = load_tensors(dir, WEIGHTS_FILE)?;
+        let opt = load_tensors(dir, OPTIMIZER_FILE)?;
+        let (_, vars) = sorted_vars(&trainer.varmap);
+        let mut opt_state = Vec::with_capacity(vars.len());
+        let take = |map: &HashMap<String, Tensor>, key: &str, like: &Var| -> Result<Tensor> {
+            let t = map
+                .get(key)
+                .ok_or_else(|| Error::Checkpoint(format!("{}: no tensor {key}", dir.display())))?;
+            if t.dims() != like.dims() {
+                return Err(Error::Checkpoint(format!(
+                    "{}: {key} has shape {:?}, the config needs {:?}",
+                    dir.display(),
+                    t.dims(),
+                    like.dims()
+                )));
+            }
+            Ok(t.clone())
+        };
+        for (name, var) in trainer.names.iter().zip(&vars) {
+            var.set(&take(&weights, name, var)?)?;
+            opt_state.push((
+                take(&opt, &format!("v.{name}"), var)?,
+                take(&opt, &format!("m.{name}"), var)?,
+            ));
+        }
+        trainer.optimizer.set_state(&opt_state)?;
+        trainer.state = state;
+        Ok(trainer)
+    }
+
+    /// The configuration stored in a run directory (to check it against a dataset before
+    /// resuming).
+    ///
+    /// # Errors
+    /// As [`Trainer::load`].
+    pub fn read_config(dir: &Path) -> Result<TierConfig> {
+        read_json(dir, CONFIG_FILE)
+    }
+}
