@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{filterbank, invert, mel, prepare, presets, roundtrip, stats, stft};
+use crate::commands::{filterbank, invert, mel, prepare, presets, roundtrip, stats, stft, train};
 
 /// melnet: mel spectrograms that match librosa, fast.
 #[derive(Debug, Parser)]
@@ -32,4 +32,8 @@ pub enum Command {
     Prepare(prepare::Args),
     /// Summary and statistics figure of a prepared dataset.
     Stats(stats::Args),
+    /// Train one MelNet tier on a prepared dataset.
+    Train(train::Args),
+    /// Validation NLL of a trained tier.
+    Eval(train::EvalArgs),
 }

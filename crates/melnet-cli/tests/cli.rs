@@ -542,3 +542,76 @@ fn prepare_and_stats_reject_bad_input() {
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
+
+#[test]
+fn train_resume_and_eval() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let ds = work.path().join("ds");
+    let run_dir = work.path().join("run");
+    let (d, r) = (ds.to_str().unwrap(), run_dir.to_str().unwrap());
+    let i = input.path().to_str().unwrap();
+    assert_eq!(
+        melnet(&[
+            "prepare",
+            i,
+            "-o",
+            d,
+            "--preset",
+            "melnet-small",
+            "--db",
+            "-q"
+        ])
+        .code,
+        0
+    );
+    let tiny = [
+        "--layers",
+        "1",
+        "--width",
+        "8",
+        "--mixtures",
+        "2",
+        "--frames",
+        "8",
+        "--batch",
+        "2",
+        "--valid-every",
+        "1",
+        "-q",
+    ];
+    let train = |steps: &str, extra: &[&str]| {
+        let mut a = vec!["train", "--data", d, "--out", r, "--steps", steps];
+        a.extend_from_slice(&tiny);
+        a.extend_from_slice(extra);
+        melnet(&a)
+    };
+    let run = train("0", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run_dir.join("weights.safetensors").exists());
+    // A second fresh run into the same directory is refused.
+    assert_eq!(train("2", &[]).code, 1);
+    let run = train("3", &["--resume"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let log = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    let eval = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(["eval", "--run", r, "--data", d])
+        .output()
+        .unwrap();
+    assert!(eval.status.success());
+    let text = String::from_utf8(eval.stdout).unwrap();
+    assert!(
+        text.starts_with("valid NLL: ") && text.contains("bits/element"),
+        "{text}"
+    );
+    // A corrupted checkpoint: one line, non-zero exit.
+    let w = run_dir.join("weights.safetensors");
+    std::fs::write(&w, b"garbage").unwrap();
+    let run = train("5", &["--resume"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}

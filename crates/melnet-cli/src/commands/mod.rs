@@ -8,6 +8,7 @@ pub mod presets;
 pub mod roundtrip;
 pub mod stats;
 pub mod stft;
+pub mod train;
 
 use crate::cli::Command;
 
@@ -22,5 +23,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Roundtrip(args) => roundtrip::run(args),
         Command::Prepare(args) => prepare::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => train::eval(args),
     }
 }

@@ -26,10 +26,16 @@ pub fn lstm(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
             w.dims()
         );
     }
-    x.contiguous()?.apply_op2(&w.contiguous()?, FusedLstm)
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, FusedLstm::default())
 }
 
-struct FusedLstm;
+/// The op; one instance per call, so it can keep its forward activations for the backward
+/// pass instead of recomputing them.
+#[derive(Default)]
+struct FusedLstm {
+    saved: std::sync::Mutex<Option<Activations>>,
+}
 
 /// Sizes of one call.
 #[derive(Clone, Copy)]
@@ -40,8 +46,42 @@ struct Dims {
     hidden: usize,
 }
 
+/// `e^x` to ~2 ulp without libm, so that loops over it vectorise: `x = n·ln2 + r`, a degree-6
+/// polynomial for `e^r` on |r| ≤ ln2/2, and `2^n` by building the exponent bits.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round();
+    // ln 2 split in two so that n·ln2 is exact enough.
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (0.166_666_67
+                    + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// Logistic sigmoid.
+#[inline(always)]
 fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+    1.0 / (1.0 + exp(-v))
+}
+
+/// tanh(x) = 2·sigmoid(2x) − 1.
+#[inline(always)]
+fn tanh(v: f32) -> f32 {
+    2.0 * sigmoid(2.0 * v) - 1.0
+}
+
+/// Gate non-linearities in place on one pre-activation row `[i f g o]` (each `hidden` wide):
+/// sigmoid for i, f, o and tanh for g, as separate straight loops that vectorise.
+fn activate(z: &mut [f32], hidden: usize) {
+    let (ifg, o) = z.split_at_mut(3 * hidden);
+    let (i_f, g) = ifg.split_at_mut(2 * hidden);
+    i_f.iter_mut().for_each(|v| *v = sigmoid(*v));
+    g.iter_mut().for_each(|v| *v = tanh(*v));
+    o.iter_mut().for_each(|v| *v = sigmoid(*v));
 }
 
 /// Activations kept by the forward pass for the backward pass.
@@ -50,6 +90,8 @@ struct Activations {
     gates: Vec<f32>,
     /// Cell states `[batch·steps, hidden]`.
     cells: Vec<f32>,
+    /// Hidden states `[batch·steps, hidden]`.
+    hidden: Vec<f32>,
 }
 
 /// Forward pass: hidden states `[batch·steps, hidden]` (row `b·steps + t`), and the activations
@@ -79,6 +121,7 @@ fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activ
     let mut acts = keep.then(|| Activations {
         gates: vec![0.0; batch * steps * g4],
         cells: vec![0.0; batch * steps * hidden],
+        hidden: Vec::new(),
     });
     let mut h = vec![0.0f32; batch * hidden];
     let mut c = vec![0.0f32; batch * hidden];
@@ -99,33 +142,39 @@ fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activ
         for b in 0..batch {
             let r = b * steps + t;
             let zb = &mut z[b * g4..(b + 1) * g4];
+            activate(zb, hidden);
+            let (i, rest) = zb.split_at(hidden);
+            let (f, rest) = rest.split_at(hidden);
+            let (g, o) = rest.split_at(hidden);
+            let cb = &mut c[b * hidden..(b + 1) * hidden];
+            let hb = &mut h[b * hidden..(b + 1) * hidden];
             for j in 0..hidden {
-                let i = sigmoid(zb[j]);
-                let f = sigmoid(zb[hidden + j]);
-                let g = zb[2 * hidden + j].tanh();
-                let o = sigmoid(zb[3 * hidden + j]);
-                let cell = f * c[b * hidden + j] + i * g;
-                c[b * hidden + j] = cell;
-                let hv = o * cell.tanh();
-                h[b * hidden + j] = hv;
-                out[r * hidden + j] = hv;
-                if let Some(a) = acts.as_mut() {
-                    let gr = &mut a.gates[r * g4..(r + 1) * g4];
-                    gr[j] = i;
-                    gr[hidden + j] = f;
-                    gr[2 * hidden + j] = g;
-                    gr[3 * hidden + j] = o;
-                    a.cells[r * hidden + j] = cell;
-                }
+                let cell = f[j] * cb[j] + i[j] * g[j];
+                cb[j] = cell;
+                hb[j] = o[j] * tanh(cell);
+            }
+            out[r * hidden..(r + 1) * hidden].copy_from_slice(hb);
+            if let Some(a) = acts.as_mut() {
+                a.gates[r * g4..(r + 1) * g4].copy_from_slice(zb);
+                a.cells[r * hidden..(r + 1) * hidden].copy_from_slice(cb);
             }
         }
+    }
+    if let Some(a) = acts.as_mut() {
+        a.hidden = out.clone();
     }
     (out, acts)
 }
 
 /// Backward pass through time: gradients of `x` `[batch·steps, input]` and of the packed
 /// weights, given the gradient `dh` of the hidden states.
-fn backward(x: &[f32], w: &[f32], dh_out: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
+fn backward(
+    x: &[f32],
+    w: &[f32],
+    dh_out: &[f32],
+    d: Dims,
+    saved: Option<Activations>,
+) -> (Vec<f32>, Vec<f32>) {
     let Dims {
         batch,
         steps,
@@ -133,8 +182,10 @@ fn backward(x: &[f32], w: &[f32], dh_out: &[f32], d: Dims) -> (Vec<f32>, Vec<f32
         hidden,
     } = d;
     let g4 = 4 * hidden;
-    let (h_all, acts) = forward(x, w, d, true);
-    let acts = acts.expect("activations were kept");
+    let acts = match saved {
+        Some(a) => a,
+        None => forward(x, w, d, true).1.expect("activations were kept"),
+    };
     let (w_ih, rest) = w.split_at(input * g4);
     let (w_hh, _) = rest.split_at(hidden * g4);
     let mut dz_all = vec![0.0f32; batch * steps * g4];
@@ -161,7 +212,7 @@ fn backward(x: &[f32], w: &[f32], dh_out: &[f32], d: Dims) -> (Vec<f32>, Vec<f32
                 } else {
                     0.0
                 };
-                let tc = cell.tanh();
+                let tc = tanh(cell);
                 let dh = dh_out[r * hidden + j] + dh_next[b * hidden + j];
                 let d_o = dh * tc;
                 let dc = dh * o * (1.0 - tc * tc) + dc_next[b * hidden + j];
@@ -177,7 +228,7 @@ fn backward(x: &[f32], w: &[f32], dh_out: &[f32], d: Dims) -> (Vec<f32>, Vec<f32
             for b in 0..batch {
                 let r = b * steps + t - 1;
                 h_prev[b * hidden..(b + 1) * hidden]
-                    .copy_from_slice(&h_all[r * hidden..(r + 1) * hidden]);
+                    .copy_from_slice(&acts.hidden[r * hidden..(r + 1) * hidden]);
             }
             // dW_hhᵀ += h_{t−1}ᵀ · dz_t ; dh_{t−1} = dz_t · W_hh
             let dw_hh = &mut dw[input * g4..(input + hidden) * g4];
@@ -246,7 +297,8 @@ impl CustomOp2 for FusedLstm {
             input,
             hidden: g4 / 4,
         };
-        let (h, _) = forward(slice(s1, l1)?, slice(s2, l2)?, d, false);
+        let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d, true);
+        *self.saved.lock().expect("activation cache lock") = acts;
         Ok((CpuStorage::F32(h), Shape::from((batch, steps, d.hidden))))
     }
 
@@ -268,10 +320,32 @@ impl CustomOp2 for FusedLstm {
         let xv = x.flatten_all()?.to_vec1::<f32>()?;
         let wv = w.flatten_all()?.to_vec1::<f32>()?;
         let dh = grad_res.flatten_all()?.to_vec1::<f32>()?;
-        let (dx, dw) = backward(&xv, &wv, &dh, d);
+        let saved = self.saved.lock().expect("activation cache lock").take();
+        let (dx, dw) = backward(&xv, &wv, &dh, d, saved);
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, w.shape(), w.device())?),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_sigmoid_and_tanh_are_accurate() {
+        let mut worst = 0.0f32;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            worst = worst.max(((exp(x) - x.exp()) / x.exp()).abs());
+            assert!(
+                (sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6,
+                "sigmoid({x})"
+            );
+            assert!((tanh(x) - x.tanh()).abs() < 1e-6, "tanh({x})");
+            x += 0.013;
+        }
+        assert!(worst < 1e-6, "exp relative error {worst}");
     }
 }

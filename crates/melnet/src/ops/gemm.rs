@@ -93,7 +93,13 @@ pub(crate) fn matmul(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            // Large products (the input projection and weight gradients over all steps) use
+            // every core; the per-step recurrent products are too small to gain from it.
+            if m * n * k >= 1 << 20 {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
 }
