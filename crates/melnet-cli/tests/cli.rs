@@ -597,7 +597,9 @@ fn train_resume_and_eval() {
     let run = train("3", &["--resume"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let log = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
-    assert_eq!(log.lines().count(), 4, "{log}");
+    // Header, the untrained validation (step 0), steps 1–3.
+    assert_eq!(log.lines().count(), 5, "{log}");
+    assert!(run_dir.join("loss.png").exists());
     let eval = Command::new(env!("CARGO_BIN_EXE_melnet"))
         .args(["eval", "--run", r, "--data", d])
         .output()

@@ -21,7 +21,8 @@ pub struct Args {
     /// Dataset directory made by `melnet prepare`.
     #[arg(long)]
     pub data: PathBuf,
-    /// Run directory: checkpoints, the loss log (log.csv) and the data settings.
+    /// Run directory: checkpoints, the loss log (log.csv), its curve (loss.png, redrawn at every
+    /// checkpoint) and the data settings.
     #[arg(long)]
     pub out: PathBuf,
     /// Layers L (the default is a tier that learns in minutes on two cores).
@@ -114,6 +115,23 @@ fn valid_batch(ds: &Dataset, frames: usize) -> Result<Tensor> {
     windows(ds, &sampler, &mut rng, VALID_WINDOWS, frames)
 }
 
+/// Redraw `loss.png` from `log.csv` (through a temporary file, renamed).
+fn draw_losses(dir: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(dir.join(LOG_FILE))?;
+    let rows: Vec<(f64, f64, f64)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut it = l.split(',').map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+            Some((it.next()?, it.next()?, it.next().unwrap_or(f64::NAN)))
+        })
+        .collect();
+    let tmp = dir.join(".loss.tmp.png");
+    crate::plot::loss_png(&tmp, &rows, &format!("{}: training NLL", dir.display()))?;
+    std::fs::rename(&tmp, dir.join("loss.png"))?;
+    Ok(())
+}
+
 fn write_data(dir: &Path, d: &DataSettings) -> Result<()> {
     let tmp = dir.join(format!(".{DATA_FILE}.tmp"));
     std::fs::write(&tmp, serde_json::to_string_pretty(d)?)?;
@@ -183,6 +201,13 @@ pub fn run(args: Args) -> Result<()> {
         let cancel = Arc::clone(&cancel);
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
+    if trainer.state().step == 0 && !args.resume {
+        // The untrained model's validation NLL, as the curve's starting point.
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(args.out.join(LOG_FILE))?;
+        writeln!(log, "0,,{}", trainer.loss(&valid)?)?;
+    }
     let start = trainer.state().step;
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -224,19 +249,26 @@ pub fn run(args: Args) -> Result<()> {
             )
         })?;
         let done = trainer.state().step;
+        // The valid column is empty on steps without a validation.
+        let mut valid_field = String::new();
         if done % args.valid_every.max(1) == 0 || done == args.steps {
             last_valid = trainer.loss(&valid)?;
+            valid_field = last_valid.to_string();
         }
-        writeln!(log, "{done},{loss},{last_valid}")?;
+        writeln!(log, "{done},{loss},{valid_field}")?;
         bar.set_message(format!(
             "train {loss:.4} valid {last_valid:.4} nats/element"
         ));
         bar.inc(1);
         if done % args.checkpoint_every.max(1) == 0 {
             trainer.save(&args.out)?;
+            log.flush()?;
+            draw_losses(&args.out)?;
         }
     }
     trainer.save(&args.out)?;
+    log.flush()?;
+    draw_losses(&args.out)?;
     bar.finish_and_clear();
     println!(
         "{}: step {}, valid NLL {:.4} nats/element",
