@@ -617,3 +617,66 @@ fn train_resume_and_eval() {
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
+
+#[test]
+fn train_refuses_a_dataset_of_another_width() {
+    let input = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("data/speech/numbers.wav"),
+        input.path().join("a.wav"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("data/speech/goforward.wav"),
+        input.path().join("b.wav"),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (ds32, ds40) = (work.path().join("ds32"), work.path().join("ds40"));
+    let run_dir = work.path().join("run");
+    let i = input.path().to_str().unwrap();
+    for (ds, mels) in [(&ds32, "32"), (&ds40, "40")] {
+        let run = melnet(&[
+            "prepare",
+            i,
+            "-o",
+            ds.to_str().unwrap(),
+            "--n-mels",
+            mels,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let r = run_dir.to_str().unwrap();
+    let base = [
+        "--layers", "1", "--width", "8", "--frames", "8", "--batch", "2", "-q",
+    ];
+    let mut args = vec![
+        "train",
+        "--data",
+        ds32.to_str().unwrap(),
+        "--out",
+        r,
+        "--steps",
+        "1",
+    ];
+    args.extend_from_slice(&base);
+    assert_eq!(melnet(&args).code, 0);
+    let mut args = vec![
+        "train",
+        "--data",
+        ds40.to_str().unwrap(),
+        "--out",
+        r,
+        "--steps",
+        "2",
+    ];
+    args.extend_from_slice(&base);
+    args.push("--resume");
+    let run = melnet(&args);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("40 mels"), "{}", run.stderr);
+    let run = melnet(&["eval", "--run", r, "--data", ds40.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1);
+}

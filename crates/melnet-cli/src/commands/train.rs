@@ -53,6 +53,13 @@ pub struct Args {
     /// RMSProp momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
+    /// Halve the learning rate every N epochs (an epoch: as many steps as it takes to draw as
+    /// many frames as the train split holds) [default: constant learning rate].
+    #[arg(long)]
+    pub lr_halve_every_epochs: Option<f64>,
+    /// Scale gradients down to this global norm when longer [default: no clipping].
+    #[arg(long)]
+    pub clip_grad: Option<f64>,
     /// Validation NLL every N steps (same windows every time).
     #[arg(long, default_value_t = 50)]
     pub valid_every: u64,
@@ -74,6 +81,8 @@ pub struct Args {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DataSettings {
     dataset: PathBuf,
+    /// Learning rate at step 0 (the schedule's base).
+    base_lr: f64,
     frames: usize,
     batch: usize,
     normalization: Normalization,
@@ -132,6 +141,12 @@ fn draw_losses(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+fn read_data(dir: &Path) -> Result<DataSettings> {
+    let text = std::fs::read_to_string(dir.join(DATA_FILE))
+        .with_context(|| format!("{}: not a training run", dir.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
 fn write_data(dir: &Path, d: &DataSettings) -> Result<()> {
     let tmp = dir.join(format!(".{DATA_FILE}.tmp"));
     std::fs::write(&tmp, serde_json::to_string_pretty(d)?)?;
@@ -183,6 +198,7 @@ pub fn run(args: Args) -> Result<()> {
             &args.out,
             &DataSettings {
                 dataset: args.data.clone(),
+                base_lr: args.lr,
                 frames: args.frames,
                 batch: args.batch,
                 normalization: Normalization::Standard,
@@ -208,6 +224,7 @@ pub fn run(args: Args) -> Result<()> {
             .open(args.out.join(LOG_FILE))?;
         writeln!(log, "0,,{}", trainer.loss(&valid)?)?;
     }
+    let base_lr = read_data(&args.out)?.base_lr;
     let start = trainer.state().step;
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -242,7 +259,14 @@ pub fn run(args: Args) -> Result<()> {
         // The windows of a step depend only on (seed, step): resuming continues exactly.
         let mut rng = rand::rngs::StdRng::seed_from_u64(trainer.state().seed ^ (step << 20));
         let x = windows(&ds, &train_windows, &mut rng, args.batch, args.frames)?;
-        let loss = trainer.step(&x).with_context(|| {
+        if let Some(every) = args.lr_halve_every_epochs {
+            let epoch_steps = (ds.manifest().stats.train_frames as f64
+                / (args.batch * args.frames) as f64)
+                .max(1.0);
+            let halvings = (step as f64 / (every * epoch_steps)).floor();
+            trainer.set_learning_rate(base_lr * 0.5f64.powf(halvings));
+        }
+        let loss = trainer.step(&x, args.clip_grad).with_context(|| {
             format!(
                 "training stopped; the last good checkpoint is in {}",
                 args.out.display()
@@ -292,10 +316,7 @@ pub struct EvalArgs {
 
 /// Run `melnet eval`.
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let data: DataSettings = serde_json::from_str(
-        &std::fs::read_to_string(args.run.join(DATA_FILE))
-            .with_context(|| format!("{}: not a training run", args.run.display()))?,
-    )?;
+    let data = read_data(&args.run)?;
     let ds = Dataset::open(&args.data)?;
     let trainer = Trainer::load(&args.run)?;
     if trainer.tier().config().n_mels != ds.manifest().n_mels {

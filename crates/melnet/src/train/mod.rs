@@ -89,11 +89,12 @@ impl Trainer {
     }
 
     /// One optimisation step on the batch `x` `[batch, frames, bins]`; returns the loss before
-    /// the step, nats per element.
+    /// the step, nats per element. With `clip_grad`, the gradient is scaled down to that global
+    /// norm when it is longer.
     ///
     /// # Errors
     /// [`Error::NonFiniteLoss`] (the parameters are left untouched); shape or candle errors.
-    pub fn step(&mut self, x: &Tensor) -> Result<f32> {
+    pub fn step(&mut self, x: &Tensor, clip_grad: Option<f64>) -> Result<f32> {
         let loss = self.tier.forward(x)?.nll(x)?;
         let value = loss.to_scalar::<f32>()?;
         if !value.is_finite() {
@@ -102,7 +103,26 @@ impl Trainer {
                 loss: value,
             });
         }
-        self.optimizer.backward_step(&loss)?;
+        let mut grads = loss.backward()?;
+        if let Some(max) = clip_grad {
+            let (_, vars) = sorted_vars(&self.varmap);
+            let mut total = 0.0f64;
+            for v in &vars {
+                if let Some(g) = grads.get(v) {
+                    total += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+                }
+            }
+            let norm = total.sqrt();
+            if norm > max {
+                for v in &vars {
+                    if let Some(g) = grads.get(v) {
+                        let scaled = (g * (max / norm))?;
+                        grads.insert(v, scaled);
+                    }
+                }
+            }
+        }
+        self.optimizer.step(&grads)?;
         self.state.step += 1;
         Ok(value)
     }
