@@ -136,6 +136,25 @@ pub fn amplitude_to_db(
     Ok(ref_value)
 }
 
+/// The dB range librosa keeps below the maximum by default.
+pub const TOP_DB: f32 = 80.0;
+
+/// A spectrogram of `|X|^power` to dB in place with librosa's defaults relative to its maximum:
+/// `power_to_db(S, ref=max, amin=1e-10, top_db=80)` for power 2, else (magnitude)
+/// `amplitude_to_db(S, ref=max, amin=1e-5, top_db=80)`. Returns the scale to record.
+pub fn to_db_ref_max(s: &mut [f32], power: f32) -> crate::sidecar::Scale {
+    let (amin, reference) = if power == 2.0 {
+        (1e-10, power_to_db(s, DbRef::Max, 1e-10, Some(TOP_DB)))
+    } else {
+        (1e-5, amplitude_to_db(s, DbRef::Max, 1e-5, Some(TOP_DB)))
+    };
+    crate::sidecar::Scale::Db {
+        reference: reference.expect("constant amin and top_db are valid"),
+        amin,
+        top_db: Some(TOP_DB),
+    }
+}
+
 /// dB → power in place: `ref · 10^(S/10)` (`librosa.db_to_power`).
 pub fn db_to_power(s: &mut [f32], reference: f32) {
     s.iter_mut()

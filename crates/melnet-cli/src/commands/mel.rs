@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use melspec::convert::{amplitude_to_db, power_to_db};
-use melspec::{DbRef, MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
+use melspec::convert::to_db_ref_max;
+use melspec::{MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
 
 use crate::args::{load_audio, resolve, FrameArgs, MelArgs, PresetArgs};
 use crate::commands::stft::{source_of, write_spectrogram};
@@ -38,9 +38,6 @@ pub struct Args {
     pub png: Option<PathBuf>,
 }
 
-/// Top of the dB range kept, as librosa's default.
-pub const TOP_DB: f32 = 80.0;
-
 /// Warn, as librosa does, when the filterbank has filters that cover no FFT bin.
 pub fn warn_empty_filters(basis: &MelBasis) {
     let empty = basis.empty_filters();
@@ -70,20 +67,10 @@ pub fn run(args: Args) -> Result<()> {
         .process(&audio.samples)
         .with_context(|| args.input.display().to_string())?;
     let scale = if args.db {
-        let values = mel.as_slice_mut().expect("mel spectrogram is contiguous");
-        let (amin, reference) = if params.power == 2.0 {
-            (1e-10, power_to_db(values, DbRef::Max, 1e-10, Some(TOP_DB))?)
-        } else {
-            (
-                1e-5,
-                amplitude_to_db(values, DbRef::Max, 1e-5, Some(TOP_DB))?,
-            )
-        };
-        Scale::Db {
-            reference,
-            amin,
-            top_db: Some(TOP_DB),
-        }
+        to_db_ref_max(
+            mel.as_slice_mut().expect("mel spectrogram is contiguous"),
+            params.power,
+        )
     } else {
         Scale::Linear
     };

@@ -5,17 +5,17 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::convert::{amplitude_to_db, power_to_db};
+use melspec::convert::to_db_ref_max;
 use melspec::inverse::mel_to_magnitude;
 use melspec::metrics::{
     log_spectral_distance_db, relative_error, snr_db, spectral_convergence_db, LSD_FLOOR,
 };
-use melspec::{DbRef, MelSpectrogram, Stft};
+use melspec::{MelSpectrogram, Stft};
 use ndarray::Array2;
 use serde::Serialize;
 
 use crate::args::{load_audio, resolve, FrameArgs, InversionArgs, MelArgs, PresetArgs};
-use crate::commands::mel::{warn_empty_filters, TOP_DB};
+use crate::commands::mel::warn_empty_filters;
 use crate::output::Outputs;
 use crate::plot::{comparison_png, Comparison};
 
@@ -69,14 +69,11 @@ struct Report {
     timing_seconds: Timing,
 }
 
-fn to_db(mut a: Array2<f32>, power: bool) -> Array2<f32> {
-    let v = a.as_slice_mut().expect("owned arrays are contiguous");
-    let r = if power {
-        power_to_db(v, DbRef::Max, 1e-10, Some(TOP_DB))
-    } else {
-        amplitude_to_db(v, DbRef::Max, 1e-5, Some(TOP_DB))
-    };
-    r.expect("constant amin and top_db are valid");
+fn to_db(mut a: Array2<f32>, power: f32) -> Array2<f32> {
+    to_db_ref_max(
+        a.as_slice_mut().expect("owned arrays are contiguous"),
+        power,
+    );
     a
 }
 
@@ -168,7 +165,6 @@ pub fn run(args: Args) -> Result<()> {
         report.timing_seconds.total_inversion
     );
     let filterbank = plan.basis().to_dense();
-    let power = params.power == 2.0;
     comparison_png(
         &tmp,
         &Comparison {
@@ -176,10 +172,10 @@ pub fn run(args: Args) -> Result<()> {
             input: &audio.samples,
             output: &output,
             sr: f64::from(params.sr),
-            stft_db: [to_db(target, false).view(), to_db(rebuilt, false).view()],
+            stft_db: [to_db(target, 1.0).view(), to_db(rebuilt, 1.0).view()],
             frame_seconds: params.hop_length as f64 / f64::from(params.sr),
             filterbank: filterbank.view(),
-            mel_db: to_db(mel, power).view(),
+            mel_db: to_db(mel, params.power).view(),
             mel: params.mel(),
         },
     )

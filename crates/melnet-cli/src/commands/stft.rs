@@ -4,13 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use melspec::convert::{amplitude_to_db, power_to_db};
+use melspec::convert::to_db_ref_max;
 use melspec::npy::write_f32_2d;
-use melspec::{Audio, DbRef, Scale, Sidecar, SpectrogramKind, Stft};
+use melspec::{Audio, Scale, Sidecar, SpectrogramKind, Stft};
 use ndarray::{Array2, ArrayView2};
 
 use crate::args::{load_audio, resolve, FrameArgs, PresetArgs};
-use crate::commands::mel::TOP_DB;
 use crate::output::Outputs;
 use crate::plot::{spectrogram_png, FreqAxis, SpectrogramPlot};
 
@@ -104,12 +103,7 @@ fn display_db(values: ArrayView2<f32>, sidecar: &Sidecar) -> Array2<f32> {
     let mut db = values.to_owned();
     if let Scale::Linear = sidecar.scale {
         let v = db.as_slice_mut().expect("owned array is contiguous");
-        let result = if sidecar.params.power == 2.0 {
-            power_to_db(v, DbRef::Max, 1e-10, Some(TOP_DB))
-        } else {
-            amplitude_to_db(v, DbRef::Max, 1e-5, Some(TOP_DB))
-        };
-        result.expect("constant amin and top_db are valid");
+        to_db_ref_max(v, sidecar.params.power);
     }
     db
 }

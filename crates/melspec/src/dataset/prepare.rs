@@ -18,12 +18,11 @@ use super::manifest::{
     CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary, FORMAT,
 };
 use crate::audio::{self, trim_silence};
-use crate::convert::{amplitude_to_db, power_to_db};
+use crate::convert::to_db_ref_max;
 use crate::error::{Error, Result};
 use crate::mel::MelSpectrogram;
 use crate::npy::{f32_2d_header, parse_f32_2d_header, write_f32_2d};
 use crate::preset::AnalysisParams;
-use crate::DbRef;
 
 /// File names inside a dataset directory.
 pub const FRAMES_FILE: &str = "frames.npy";
@@ -391,12 +390,10 @@ fn compute_part(
     let mut mel = plan.process(y).map_err(|e| e.to_string())?;
     let db_reference = if s.db {
         let v = mel.as_slice_mut().expect("mel spectrogram is contiguous");
-        let r = if p.power == 2.0 {
-            power_to_db(v, DbRef::Max, 1e-10, Some(80.0))
-        } else {
-            amplitude_to_db(v, DbRef::Max, 1e-5, Some(80.0))
-        };
-        Some(r.expect("constant amin and top_db are valid"))
+        match to_db_ref_max(v, p.power) {
+            crate::sidecar::Scale::Db { reference, .. } => Some(reference),
+            crate::sidecar::Scale::Linear => None,
+        }
     } else {
         None
     };
