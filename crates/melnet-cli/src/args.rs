@@ -194,18 +194,27 @@ impl InversionArgs {
     /// A progress bar over phase-retrieval iterations (hidden with `--quiet` or when stderr is
     /// not a terminal).
     pub fn progress_bar(&self) -> indicatif::ProgressBar {
-        if self.quiet {
-            return indicatif::ProgressBar::hidden();
-        }
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+        let bar = progress_bar(
+            self.quiet,
+            0,
+            "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
         );
         bar.set_message("phase retrieval");
         bar
     }
+}
+
+/// The progress bar of every long command: `template` (indicatif syntax) over `len` units,
+/// hidden when `quiet` (indicatif also hides it when stderr is not a terminal).
+pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("progress templates are constants")
+            .progress_chars("=> "),
+    );
+    bar
 }

@@ -27,13 +27,18 @@ fn common<'a, 'b>(
 /// # Errors
 /// [`Error::ShapeMismatch`] when the bin counts differ.
 pub fn spectral_convergence_db(target: ArrayView2<f32>, estimate: ArrayView2<f32>) -> Result<f32> {
+    Ok((10.0 * squared_relative_error(target, estimate)?.log10()) as f32)
+}
+
+/// `‖A − Â‖²_F / ‖A‖²_F` over the common frames, in f64.
+fn squared_relative_error(target: ArrayView2<f32>, estimate: ArrayView2<f32>) -> Result<f64> {
     let (a, b) = common(target, estimate)?;
     let (mut num, mut den) = (0.0f64, 0.0f64);
     for (x, y) in a.iter().zip(b.iter()) {
         num += f64::from(x - y).powi(2);
         den += f64::from(*x).powi(2);
     }
-    Ok((10.0 * (num / den.max(f64::MIN_POSITIVE)).log10()) as f32)
+    Ok(num / den.max(f64::MIN_POSITIVE))
 }
 
 /// Power floor of [`log_spectral_distance_db`], relative to the target's peak power
@@ -71,13 +76,7 @@ pub fn log_spectral_distance_db(target: ArrayView2<f32>, estimate: ArrayView2<f3
 /// # Errors
 /// [`Error::ShapeMismatch`] when the band counts differ.
 pub fn relative_error(target: ArrayView2<f32>, estimate: ArrayView2<f32>) -> Result<f32> {
-    let (a, b) = common(target, estimate)?;
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b.iter()) {
-        num += f64::from(x - y).powi(2);
-        den += f64::from(*x).powi(2);
-    }
-    Ok((num / den.max(f64::MIN_POSITIVE)).sqrt() as f32)
+    Ok(squared_relative_error(target, estimate)?.sqrt() as f32)
 }
 
 /// Signal-to-noise ratio `10·log10(Σ x² / Σ (x − y)²)` in dB of `estimate` against

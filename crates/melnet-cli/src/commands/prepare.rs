@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress};
 
-use crate::args::{resolve, FrameArgs, MelArgs, PresetArgs};
+use crate::args::{progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
 
 /// Options of `melnet prepare`.
 #[derive(Debug, clap::Args)]
@@ -92,19 +92,11 @@ pub fn run(args: Args) -> Result<()> {
             }
         });
     }
-    let bar = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} files, ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    };
+    let bar = progress_bar(
+        args.quiet,
+        0,
+        "{msg} [{bar:30}] {pos}/{len} files, ETA {eta}",
+    );
     let frames = std::sync::atomic::AtomicUsize::new(0);
     let report = |p: &Progress| match p {
         Progress::Found(n) => bar.set_length(*n as u64),

@@ -12,6 +12,8 @@ use melnet::train::optim::RmsPropConfig;
 use melnet::train::Trainer;
 use melnet::TierConfig;
 use melspec::dataset::{Dataset, Normalization, Split, WindowSampler};
+
+use crate::args::progress_bar;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -226,19 +228,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     let base_lr = read_data(&args.out)?.base_lr;
     let start = trainer.state().step;
-    let bar = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(args.steps.saturating_sub(start));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    };
+    let bar = progress_bar(
+        args.quiet,
+        args.steps.saturating_sub(start),
+        "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
+    );
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .open(args.out.join(LOG_FILE))
