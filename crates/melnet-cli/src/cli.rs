@@ -8,6 +8,9 @@ use crate::commands::{filterbank, invert, mel, prepare, presets, roundtrip, stat
 #[derive(Debug, Parser)]
 #[command(name = "melnet", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Worker threads for every parallel stage [default: one per core].
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

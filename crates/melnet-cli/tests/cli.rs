@@ -680,3 +680,105 @@ fn train_refuses_a_dataset_of_another_width() {
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr.lines().count(), 1);
 }
+
+#[test]
+fn train_config_file_adam_epochs_and_divergence() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let ds = w.join("ds");
+    let d = ds.to_str().unwrap();
+    let run = melnet(&["prepare", input.path().to_str().unwrap(), "-o", d, "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let train = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "train", "--data", d, "--out", out, "--frames", "8", "--batch", "2", "-q",
+        ];
+        a.extend_from_slice(extra);
+        melnet(&a)
+    };
+    // A tier file, Adam, and the length in epochs.
+    let toml = w.join("tier.toml");
+    std::fs::write(&toml, "layers = 1\nwidth = 8\nn_mixtures = 2\n").unwrap();
+    let r = w.join("run");
+    let (r, t) = (r.to_str().unwrap(), toml.to_str().unwrap());
+    let run = train(
+        r,
+        &["--config", t, "--optimizer", "adam", "--epochs", "0.05"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("run/config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (config["layers"].as_u64(), config["width"].as_u64()),
+        (Some(1), Some(8))
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("run/state.json")).unwrap()).unwrap();
+    assert_eq!(state["optimizer"]["kind"], "adam");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
+    let train_frames = manifest["stats"]["train_frames"].as_f64().unwrap();
+    let expected = (0.05 * (train_frames / 16.0).max(1.0)).ceil() as u64;
+    assert_eq!(state["step"].as_u64(), Some(expected));
+    // Resuming with another tier is refused, the run untouched.
+    let before = std::fs::read(w.join("run/weights.safetensors")).unwrap();
+    let run = train(r, &["--resume", "--width", "16", "--steps", "50"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("--resume continues it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        before,
+        std::fs::read(w.join("run/weights.safetensors")).unwrap()
+    );
+    // Bad tier files: one line, nothing written.
+    for (text, needle) in [
+        ("layers = 1\nwidht = 8\n", "widht"),
+        ("n_mels = 99\n", "99"),
+    ] {
+        std::fs::write(&toml, text).unwrap();
+        let out = w.join("bad");
+        let run = train(out.to_str().unwrap(), &["--config", t]);
+        assert_eq!(run.code, 1);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains(needle), "{}", run.stderr);
+        assert!(!out.exists());
+    }
+    // Divergence stops with a clear message; the last checkpoint loads and evaluates.
+    let r = w.join("diverge");
+    let r = r.to_str().unwrap();
+    let run = train(
+        r,
+        &[
+            "--layers",
+            "1",
+            "--width",
+            "8",
+            "--lr",
+            "1e30",
+            "--checkpoint-every",
+            "1",
+            "--steps",
+            "20",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("non-finite"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("last good checkpoint"),
+        "{}",
+        run.stderr
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.join("diverge/state.json")).unwrap())
+            .unwrap();
+    assert!(state["step"].as_u64().unwrap() < 20);
+    let run = melnet(&["eval", "--run", r, "--data", d]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}

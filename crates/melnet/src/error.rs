@@ -26,13 +26,15 @@ pub enum Error {
     /// A checkpoint is missing, unreadable, or does not match the configuration.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
-    /// The loss became NaN or infinite.
-    #[error("non-finite loss ({loss}) at step {step}")]
-    NonFiniteLoss {
+    /// The loss, the gradient or the weights became NaN or infinite.
+    #[error("non-finite {what} ({value}) at step {step}")]
+    NonFinite {
+        /// What: "loss", "gradient norm" or "weights".
+        what: &'static str,
         /// The step.
         step: u64,
-        /// The loss value.
-        loss: f32,
+        /// The offending value (for the weights: their sum of squares).
+        value: f64,
     },
     /// An error from candle.
     #[error(transparent)]

@@ -1,9 +1,9 @@
 //! A tier learns: on one fixed window the loss falls well below its start, with RMSProp (the
-//! paper's optimiser) and with AdamW.
+//! paper's optimiser) and with Adam. Checkpoints resume exactly; bad ones are errors.
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use melnet::train::optim::{RmsProp, RmsPropConfig};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
+use melnet::train::optim::{AdamConfig, Optim, OptimizerConfig, RmsPropConfig};
 use melnet::{Tier, TierConfig};
 
 /// A smooth, structured "spectrogram" `[1, frames, bins]`: a moving ridge plus a decay.
@@ -46,12 +46,12 @@ fn train<O: Optimizer>(make: impl FnOnce(Vec<candle_core::Var>) -> O, steps: usi
 fn loss_falls_on_a_fixed_window() {
     let (start, end) = train(
         |vars| {
-            RmsProp::new(
+            Optim::new(
                 vars,
-                RmsPropConfig {
+                OptimizerConfig::RmsProp(RmsPropConfig {
                     lr: 1e-3,
                     ..RmsPropConfig::default()
-                },
+                }),
             )
             .unwrap()
         },
@@ -59,25 +59,15 @@ fn loss_falls_on_a_fixed_window() {
     );
     assert!(end < start - 1.0, "RMSProp: {start} → {end} nats/element");
     let (start, end) = train(
-        |vars| {
-            AdamW::new(
-                vars,
-                ParamsAdamW {
-                    lr: 1e-3,
-                    weight_decay: 0.0,
-                    ..ParamsAdamW::default()
-                },
-            )
-            .unwrap()
-        },
+        |vars| Optim::new(vars, OptimizerConfig::Adam(AdamConfig::default())).unwrap(),
         200,
     );
-    assert!(end < start - 1.0, "AdamW: {start} → {end} nats/element");
+    assert!(end < start - 1.0, "Adam: {start} → {end} nats/element");
 }
 
 mod resume {
     use candle_core::{Device, Tensor};
-    use melnet::train::optim::RmsPropConfig;
+    use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
     use melnet::train::Trainer;
     use melnet::TierConfig;
     use rand::{Rng, SeedableRng};
@@ -102,12 +92,21 @@ mod resume {
         std::fs::read(dir.join("weights.safetensors")).unwrap()
     }
 
-    #[test]
-    fn n_steps_then_resume_equals_uninterrupted() {
-        let opt = RmsPropConfig {
+    fn rmsprop() -> OptimizerConfig {
+        OptimizerConfig::RmsProp(RmsPropConfig {
             lr: 1e-3,
             ..RmsPropConfig::default()
-        };
+        })
+    }
+
+    #[test]
+    fn n_steps_then_resume_equals_uninterrupted() {
+        resume_equals_uninterrupted(rmsprop());
+        // Adam's bias correction depends on the step count, which must resume too.
+        resume_equals_uninterrupted(OptimizerConfig::Adam(AdamConfig::default()));
+    }
+
+    fn resume_equals_uninterrupted(opt: OptimizerConfig) {
         let whole = tempfile::tempdir().unwrap();
         let mut a = Trainer::new(config(), opt, 5).unwrap();
         for s in 0..7 {
@@ -142,7 +141,7 @@ mod resume {
             tempfile::tempdir().unwrap(),
             tempfile::tempdir().unwrap(),
         );
-        let opt = RmsPropConfig::default();
+        let opt = rmsprop();
         Trainer::new(config(), opt, 1)
             .unwrap()
             .save(d1.path())
@@ -162,7 +161,7 @@ mod resume {
     #[test]
     fn corrupt_or_mismatched_checkpoints_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Trainer::new(config(), RmsPropConfig::default(), 0).unwrap();
+        let t = Trainer::new(config(), rmsprop(), 0).unwrap();
         t.save(dir.path()).unwrap();
         // Truncated weights.
         let w = dir.path().join("weights.safetensors");
@@ -175,7 +174,7 @@ mod resume {
                 width: 12,
                 ..config()
             },
-            RmsPropConfig::default(),
+            rmsprop(),
             0,
         )
         .unwrap();
@@ -192,5 +191,41 @@ mod resume {
         assert!(err.to_string().contains("shape"), "{err}");
         // Missing directory.
         assert!(Trainer::load(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn divergence_is_an_error_and_keeps_the_last_good_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let opt = OptimizerConfig::RmsProp(RmsPropConfig {
+            lr: 1e30,
+            ..RmsPropConfig::default()
+        });
+        let mut t = Trainer::new(config(), opt, 0).unwrap();
+        t.save(dir.path()).unwrap();
+        let good = weights(dir.path());
+        let mut failure = None;
+        for s in 0..5 {
+            match t.step(&batch(s), None) {
+                Ok(_) => {
+                    if let Err(e) = t.save(dir.path()) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let err = failure.expect("a learning rate of 1e30 must diverge");
+        assert!(err.to_string().contains("non-finite"), "{err}");
+        // What was saved last loads, and holds finite weights (saving refuses others).
+        let back = Trainer::load(dir.path()).unwrap();
+        back.save(tempfile::tempdir().unwrap().path()).unwrap();
+        assert!(back.state().step < 5);
+        if back.state().step == 0 {
+            assert_eq!(weights(dir.path()), good);
+        }
     }
 }

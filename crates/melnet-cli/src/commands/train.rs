@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
-use melnet::train::optim::RmsPropConfig;
+use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::TierConfig;
 use melspec::dataset::{Dataset, Normalization, Split, WindowSampler};
@@ -27,15 +27,19 @@ pub struct Args {
     /// checkpoint) and the data settings.
     #[arg(long)]
     pub out: PathBuf,
-    /// Layers L (the default is a tier that learns in minutes on two cores).
-    #[arg(long, default_value_t = 2)]
-    pub layers: usize,
-    /// Hidden width D.
-    #[arg(long, default_value_t = 32)]
-    pub width: usize,
-    /// Mixture components K.
-    #[arg(long, default_value_t = 10)]
-    pub mixtures: usize,
+    /// Tier settings as TOML: any of `layers`, `width`, `n_mixtures`, `centralized` (and
+    /// `n_mels`, checked against the dataset); flags given as well take precedence.
+    #[arg(long, value_name = "TIER.toml")]
+    pub config: Option<PathBuf>,
+    /// Layers L [default: 2, a tier that learns in minutes on two cores].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Hidden width D [default: 32].
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Mixture components K [default: 10].
+    #[arg(long)]
+    pub mixtures: Option<usize>,
     /// Leave out the centralized stack.
     #[arg(long)]
     pub no_centralized: bool,
@@ -46,17 +50,27 @@ pub struct Args {
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Total steps of the run (a resumed run trains the remainder; 0 writes the initial
-    /// checkpoint).
-    #[arg(long, default_value_t = 300)]
-    pub steps: u64,
-    /// RMSProp learning rate.
+    /// checkpoint) [default: 300].
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Length of the run in epochs instead of steps (an epoch: as many steps as it takes to
+    /// draw as many frames as the train split holds).
+    #[arg(long)]
+    pub epochs: Option<f64>,
+    /// Stop (with a checkpoint) after this many minutes of training in this invocation, even
+    /// if steps remain; `--resume` continues [default: no limit].
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Rmsprop)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
-    /// RMSProp momentum.
+    /// RMSProp momentum (Adam uses β₁ 0.9, β₂ 0.999).
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
-    /// Halve the learning rate every N epochs (an epoch: as many steps as it takes to draw as
-    /// many frames as the train split holds) [default: constant learning rate].
+    /// Halve the learning rate every N epochs [default: constant learning rate].
     #[arg(long)]
     pub lr_halve_every_epochs: Option<f64>,
     /// Scale gradients down to this global norm when longer [default: no clipping].
@@ -79,6 +93,55 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// The optimisers of `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// RMSProp with momentum (the MelNet paper's).
+    Rmsprop,
+    /// Adam.
+    Adam,
+}
+
+/// The tier settings a `--config` file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierFile {
+    n_mels: Option<usize>,
+    layers: Option<usize>,
+    width: Option<usize>,
+    n_mixtures: Option<usize>,
+    centralized: Option<bool>,
+}
+
+/// The tier of a new run: the defaults, then the `--config` file, then the flags.
+fn tier_config(args: &Args, n_mels: usize) -> Result<TierConfig> {
+    let file: TierFile = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            toml::from_str(&text).map_err(|e| {
+                let msg = e.message().to_string();
+                anyhow::anyhow!("{}: {msg}", path.display())
+            })?
+        }
+        None => TierFile::default(),
+    };
+    if let Some(n) = file.n_mels.filter(|&n| n != n_mels) {
+        bail!(
+            "{}: n_mels = {n}, but the dataset has {n_mels} mels",
+            args.config.as_deref().unwrap_or(Path::new("")).display()
+        );
+    }
+    let base = TierConfig::small(n_mels);
+    Ok(TierConfig {
+        layers: args.layers.or(file.layers).unwrap_or(base.layers),
+        width: args.width.or(file.width).unwrap_or(base.width),
+        n_mixtures: args.mixtures.or(file.n_mixtures).unwrap_or(base.n_mixtures),
+        centralized: !args.no_centralized && file.centralized.unwrap_or(base.centralized),
+        ..base
+    })
+}
+
 /// What a run keeps about its data, so that sampling and evaluation need no other input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DataSettings {
@@ -94,6 +157,8 @@ struct DataSettings {
 }
 
 const DATA_FILE: &str = "data.json";
+/// Steps of a run given neither `--steps` nor `--epochs`.
+const DEFAULT_STEPS: u64 = 300;
 const LOG_FILE: &str = "log.csv";
 /// Validation windows per evaluation.
 const VALID_WINDOWS: usize = 16;
@@ -143,6 +208,29 @@ fn draw_losses(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Drop the log rows after `step` (a run resumed from an older checkpoint redoes them).
+fn truncate_log(dir: &Path, step: u64) -> Result<()> {
+    let path = dir.join(LOG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read the log", path.display()))?;
+    let kept: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| {
+            *i == 0
+                || l.split(',')
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|s| s <= step)
+        })
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let tmp = dir.join(format!(".{LOG_FILE}.tmp"));
+    std::fs::write(&tmp, kept)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
 fn read_data(dir: &Path) -> Result<DataSettings> {
     let text = std::fs::read_to_string(dir.join(DATA_FILE))
         .with_context(|| format!("{}: not a training run", dir.display()))?;
@@ -172,6 +260,18 @@ pub fn run(args: Args) -> Result<()> {
                 config.n_mels
             );
         }
+        let asked = args.config.is_some()
+            || args.layers.is_some()
+            || args.width.is_some()
+            || args.mixtures.is_some()
+            || args.no_centralized;
+        if asked && tier_config(&args, n_mels)? != config {
+            bail!(
+                "{}: the run's tier is {}; --resume continues it as it is (leave out the tier options)",
+                args.out.display(),
+                serde_json::to_string(&config)?
+            );
+        }
         Trainer::load(&args.out)?
     } else {
         if args.out.join("state.json").exists() {
@@ -180,18 +280,17 @@ pub fn run(args: Args) -> Result<()> {
                 args.out.display()
             );
         }
-        let config = TierConfig {
-            n_mels,
-            layers: args.layers,
-            width: args.width,
-            n_mixtures: args.mixtures,
-            centralized: !args.no_centralized,
-            ..TierConfig::small(n_mels)
-        };
-        let opt = RmsPropConfig {
-            lr: args.lr,
-            momentum: args.momentum,
-            ..RmsPropConfig::default()
+        let config = tier_config(&args, n_mels)?;
+        let opt = match args.optimizer {
+            OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {
+                lr: args.lr,
+                momentum: args.momentum,
+                ..RmsPropConfig::default()
+            }),
+            OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+                lr: args.lr,
+                ..AdamConfig::default()
+            }),
         };
         let t = Trainer::new(config, opt, args.seed)?;
         t.save(&args.out)?;
@@ -212,25 +311,38 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::write(args.out.join(LOG_FILE), "step,train_nll,valid_nll\n")?;
         t
     };
-    let train_windows = ds.windows(Split::Train, args.frames, true)?;
-    let valid = valid_batch(&ds, args.frames)?;
+    // A resumed run keeps its own window length and batch.
+    let data = read_data(&args.out)?;
+    let (frames, batch) = (data.frames, data.batch);
+    let epoch_steps = (ds.manifest().stats.train_frames as f64 / (batch * frames) as f64).max(1.0);
+    let total = match (args.steps, args.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) if epochs.is_finite() && epochs >= 0.0 => {
+            (epochs * epoch_steps).ceil() as u64
+        }
+        (None, Some(epochs)) => bail!("invalid parameter: --epochs {epochs}"),
+        (None, None) => DEFAULT_STEPS,
+    };
+    let train_windows = ds.windows(Split::Train, frames, true)?;
+    let valid = valid_batch(&ds, frames)?;
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = Arc::clone(&cancel);
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
-    if trainer.state().step == 0 && !args.resume {
+    if args.resume {
+        truncate_log(&args.out, trainer.state().step)?;
+    } else {
         // The untrained model's validation NLL, as the curve's starting point.
         let mut log = std::fs::OpenOptions::new()
             .append(true)
             .open(args.out.join(LOG_FILE))?;
         writeln!(log, "0,,{}", trainer.loss(&valid)?)?;
     }
-    let base_lr = read_data(&args.out)?.base_lr;
     let start = trainer.state().step;
     let bar = progress_bar(
         args.quiet,
-        args.steps.saturating_sub(start),
+        total.saturating_sub(start),
         "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
     );
     let mut log = std::fs::OpenOptions::new()
@@ -238,7 +350,17 @@ pub fn run(args: Args) -> Result<()> {
         .open(args.out.join(LOG_FILE))
         .with_context(|| format!("{}: cannot open the log", args.out.display()))?;
     let mut last_valid = f32::NAN;
-    while trainer.state().step < args.steps {
+    let stopped = || {
+        format!(
+            "training stopped; the last good checkpoint is in {}",
+            args.out.display()
+        )
+    };
+    let started = std::time::Instant::now();
+    let deadline = args
+        .minutes
+        .map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0));
+    while trainer.state().step < total {
         if cancel.load(Ordering::SeqCst) {
             trainer.save(&args.out)?;
             bar.finish_and_clear();
@@ -249,27 +371,28 @@ pub fn run(args: Args) -> Result<()> {
             );
             std::process::exit(130);
         }
+        if deadline.is_some_and(|d| started.elapsed() >= d) {
+            bar.suspend(|| {
+                eprintln!(
+                    "time limit reached at step {} of {total} (--resume continues)",
+                    trainer.state().step
+                )
+            });
+            break;
+        }
         let step = trainer.state().step;
         // The windows of a step depend only on (seed, step): resuming continues exactly.
         let mut rng = rand::rngs::StdRng::seed_from_u64(trainer.state().seed ^ (step << 20));
-        let x = windows(&ds, &train_windows, &mut rng, args.batch, args.frames)?;
+        let x = windows(&ds, &train_windows, &mut rng, batch, frames)?;
         if let Some(every) = args.lr_halve_every_epochs {
-            let epoch_steps = (ds.manifest().stats.train_frames as f64
-                / (args.batch * args.frames) as f64)
-                .max(1.0);
             let halvings = (step as f64 / (every * epoch_steps)).floor();
-            trainer.set_learning_rate(base_lr * 0.5f64.powf(halvings));
+            trainer.set_learning_rate(data.base_lr * 0.5f64.powf(halvings));
         }
-        let loss = trainer.step(&x, args.clip_grad).with_context(|| {
-            format!(
-                "training stopped; the last good checkpoint is in {}",
-                args.out.display()
-            )
-        })?;
+        let loss = trainer.step(&x, args.clip_grad).with_context(stopped)?;
         let done = trainer.state().step;
         // The valid column is empty on steps without a validation.
         let mut valid_field = String::new();
-        if done % args.valid_every.max(1) == 0 || done == args.steps {
+        if done % args.valid_every.max(1) == 0 || done == total {
             last_valid = trainer.loss(&valid)?;
             valid_field = last_valid.to_string();
         }
@@ -279,12 +402,12 @@ pub fn run(args: Args) -> Result<()> {
         ));
         bar.inc(1);
         if done % args.checkpoint_every.max(1) == 0 {
-            trainer.save(&args.out)?;
+            trainer.save(&args.out).with_context(stopped)?;
             log.flush()?;
             draw_losses(&args.out)?;
         }
     }
-    trainer.save(&args.out)?;
+    trainer.save(&args.out).with_context(stopped)?;
     log.flush()?;
     draw_losses(&args.out)?;
     bar.finish_and_clear();

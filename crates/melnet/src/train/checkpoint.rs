@@ -1,5 +1,5 @@
 //! Checkpoints: a run directory with `config.json` (the tier), `weights.safetensors`,
-//! `optimizer.safetensors` and `state.json` (step, optimiser settings). Every file is written
+//! `optimizer.safetensors` and `state.json` (step, seed, optimiser and learning rate). Every file is written
 //! to a temporary name and renamed; `state.json` is written last and marks a complete
 //! checkpoint.
 
@@ -10,6 +10,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::train::optim::OptimizerConfig;
 
 /// File names inside a run directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -28,14 +29,8 @@ pub struct TrainState {
     pub step: u64,
     /// Seed of the run: the batch of step `s` is drawn from `(seed, s)`.
     pub seed: u64,
-    /// Current learning rate.
-    pub lr: f64,
-    /// RMSProp decay.
-    pub alpha: f64,
-    /// RMSProp epsilon.
-    pub eps: f64,
-    /// RMSProp momentum.
-    pub momentum: f64,
+    /// The optimiser and its settings, with the current learning rate.
+    pub optimizer: OptimizerConfig,
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {

@@ -17,7 +17,7 @@ use checkpoint::{
     load_tensors, read_json, save_tensors, write_atomic, TrainState, CONFIG_FILE, OPTIMIZER_FILE,
     STATE_FILE, WEIGHTS_FILE,
 };
-use optim::{RmsProp, RmsPropConfig};
+use optim::{Optim, OptimizerConfig};
 
 /// A tier with its parameters, optimiser and step counter.
 pub struct Trainer {
@@ -25,7 +25,7 @@ pub struct Trainer {
     varmap: VarMap,
     /// Variable names in the optimiser's order (sorted).
     names: Vec<String>,
-    optimizer: RmsProp,
+    optimizer: Optim,
     state: TrainState,
 }
 
@@ -36,18 +36,27 @@ fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
     named.into_iter().unzip()
 }
 
+/// Σ x² over all elements of `tensors`, in f64.
+fn sum_of_squares<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<f64> {
+    let mut total = 0.0f64;
+    for t in tensors {
+        total += f64::from(t.sqr()?.sum_all()?.to_scalar::<f32>()?);
+    }
+    Ok(total)
+}
+
 impl Trainer {
-    /// A fresh tier initialised from `seed`, with RMSProp `optimizer`.
+    /// A fresh tier initialised from `seed`, trained by `optimizer`.
     ///
     /// # Errors
     /// Invalid config; candle errors.
-    pub fn new(config: TierConfig, optimizer: RmsPropConfig, seed: u64) -> Result<Self> {
+    pub fn new(config: TierConfig, optimizer: OptimizerConfig, seed: u64) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let tier = Tier::new(config, vb)?;
         crate::init::init(&varmap, seed)?;
         let (names, vars) = sorted_vars(&varmap);
-        let optimizer_state = RmsProp::new(vars, optimizer)?;
+        let optimizer_state = Optim::new(vars, optimizer)?;
         Ok(Trainer {
             tier,
             varmap,
@@ -56,10 +65,7 @@ impl Trainer {
             state: TrainState {
                 step: 0,
                 seed,
-                lr: optimizer.lr,
-                alpha: optimizer.alpha,
-                eps: optimizer.eps,
-                momentum: optimizer.momentum,
+                optimizer,
             },
         })
     }
@@ -77,7 +83,7 @@ impl Trainer {
     /// Set the learning rate (for schedules).
     pub fn set_learning_rate(&mut self, lr: f64) {
         self.optimizer.set_learning_rate(lr);
-        self.state.lr = lr;
+        self.state.optimizer = self.optimizer.config();
     }
 
     /// Mean NLL of `x` `[batch, frames, bins]`, nats per element, without training.
@@ -93,33 +99,21 @@ impl Trainer {
     /// norm when it is longer.
     ///
     /// # Errors
-    /// [`Error::NonFiniteLoss`] (the parameters are left untouched); shape or candle errors.
+    /// [`Error::NonFinite`] for a non-finite loss or gradient (the parameters are left
+    /// untouched); shape or candle errors.
     pub fn step(&mut self, x: &Tensor, clip_grad: Option<f64>) -> Result<f32> {
         let loss = self.tier.forward(x)?.nll(x)?;
         let value = loss.to_scalar::<f32>()?;
-        if !value.is_finite() {
-            return Err(Error::NonFiniteLoss {
-                step: self.state.step,
-                loss: value,
-            });
-        }
+        self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;
-        if let Some(max) = clip_grad {
-            let (_, vars) = sorted_vars(&self.varmap);
-            let mut total = 0.0f64;
-            for v in &vars {
-                if let Some(g) = grads.get(v) {
-                    total += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-                }
-            }
-            let norm = total.sqrt();
-            if norm > max {
-                for v in &vars {
-                    if let Some(g) = grads.get(v) {
-                        let scaled = (g * (max / norm))?;
-                        grads.insert(v, scaled);
-                    }
-                }
+        let (_, vars) = sorted_vars(&self.varmap);
+        let present: Vec<&Var> = vars.iter().filter(|v| grads.get(v).is_some()).collect();
+        let norm = sum_of_squares(present.iter().filter_map(|v| grads.get(v)))?.sqrt();
+        self.check_finite("gradient norm", norm)?;
+        if let Some(max) = clip_grad.filter(|&max| norm > max) {
+            for v in present {
+                let scaled = (grads.get(v).expect("present") * (max / norm))?;
+                grads.insert(v, scaled);
             }
         }
         self.optimizer.step(&grads)?;
@@ -127,11 +121,29 @@ impl Trainer {
         Ok(value)
     }
 
+    fn check_finite(&self, what: &'static str, value: f64) -> Result<()> {
+        if value.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::NonFinite {
+                what,
+                step: self.state.step,
+                value,
+            })
+        }
+    }
+
     /// Write a checkpoint into `dir` (created if missing).
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] on I/O errors.
+    /// [`Error::NonFinite`] when a weight is NaN or infinite (nothing is written: the last good
+    /// checkpoint stays); [`Error::Checkpoint`] on I/O errors.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        let (_, vars) = sorted_vars(&self.varmap);
+        self.check_finite(
+            "weights",
+            sum_of_squares(vars.iter().map(|v| v.as_tensor()))?,
+        )?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
         let config = serde_json::to_string_pretty(self.tier.config()).expect("config serialises");
@@ -161,16 +173,7 @@ impl Trainer {
     pub fn load(dir: &Path) -> Result<Self> {
         let config: TierConfig = read_json(dir, CONFIG_FILE)?;
         let state: TrainState = read_json(dir, STATE_FILE)?;
-        let mut trainer = Trainer::new(
-            config,
-            RmsPropConfig {
-                lr: state.lr,
-                alpha: state.alpha,
-                eps: state.eps,
-                momentum: state.momentum,
-            },
-            state.seed,
-        )?;
+        let mut trainer = Trainer::new(config, state.optimizer, state.seed)?;
         let weights = load_tensors(dir, WEIGHTS_FILE)?;
         let opt = load_tensors(dir, OPTIMIZER_FILE)?;
         let (_, vars) = sorted_vars(&trainer.varmap);
@@ -196,7 +199,7 @@ impl Trainer {
                 take(&opt, &format!("m.{name}"), var)?,
             ));
         }
-        trainer.optimizer.set_state(&opt_state)?;
+        trainer.optimizer.set_state(&opt_state, state.step)?;
         trainer.state = state;
         Ok(trainer)
     }

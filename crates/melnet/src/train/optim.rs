@@ -1,12 +1,14 @@
-//! RMSProp with momentum (PyTorch's `RMSprop(alpha, eps, momentum)`, non-centred), the
-//! optimiser of the MelNet paper; candle-nn ships only SGD and AdamW.
+//! The optimisers: RMSProp with momentum (PyTorch's `RMSprop(alpha, eps, momentum)`,
+//! non-centred; the MelNet paper's) and Adam (PyTorch's `Adam`, no weight decay). candle-nn
+//! ships only SGD and AdamW, and neither exposes its state for checkpoints.
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
-use candle_nn::Optimizer;
+use serde::{Deserialize, Serialize};
 
 /// RMSProp hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RmsPropConfig {
     /// Learning rate.
     pub lr: f64,
@@ -30,28 +32,84 @@ impl Default for RmsPropConfig {
     }
 }
 
-/// The optimiser: per variable, the squared-gradient average `v` and the momentum buffer.
-#[derive(Debug)]
-pub struct RmsProp {
-    vars: Vec<(Var, Var, Var)>,
-    config: RmsPropConfig,
+/// Adam hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the gradient average.
+    pub beta1: f64,
+    /// Decay of the squared-gradient average.
+    pub beta2: f64,
+    /// Added to the root mean square.
+    pub eps: f64,
 }
 
-impl RmsProp {
-    /// State tensors in the order of the variables given to [`Optimizer::new`]: for each,
-    /// the squared-gradient average and the momentum buffer.
+impl Default for AdamConfig {
+    /// PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8.
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Which optimiser, with its settings (stored in a run's `state.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum OptimizerConfig {
+    /// RMSProp with momentum.
+    RmsProp(RmsPropConfig),
+    /// Adam with bias correction.
+    Adam(AdamConfig),
+}
+
+impl OptimizerConfig {
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::RmsProp(c) => c.lr,
+            OptimizerConfig::Adam(c) => c.lr,
+        }
+    }
+
+    /// Change the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            OptimizerConfig::RmsProp(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) => c.lr = lr,
+        }
+    }
+}
+
+/// The optimiser: per variable two state tensors — RMSProp: the squared-gradient average
+/// and the momentum buffer; Adam: the squared-gradient and the gradient averages — and the
+/// number of steps taken (Adam's bias correction).
+#[derive(Debug)]
+pub struct Optim {
+    vars: Vec<(Var, Var, Var)>,
+    config: OptimizerConfig,
+    steps: u64,
+}
+
+impl Optim {
+    /// State tensors in the order of the variables given to [`candle_nn::Optimizer::new`].
     pub fn state(&self) -> Vec<(&Tensor, &Tensor)> {
         self.vars
             .iter()
-            .map(|(_, v, m)| (v.as_tensor(), m.as_tensor()))
+            .map(|(_, a, b)| (a.as_tensor(), b.as_tensor()))
             .collect()
     }
 
-    /// Restore the state saved by [`RmsProp::state`].
+    /// Restore the state saved by [`Optim::state`] after `steps` steps.
     ///
     /// # Errors
     /// When the number or shapes of the tensors differ.
-    pub fn set_state(&mut self, state: &[(Tensor, Tensor)]) -> candle_core::Result<()> {
+    pub fn set_state(&mut self, state: &[(Tensor, Tensor)], steps: u64) -> candle_core::Result<()> {
         if state.len() != self.vars.len() {
             candle_core::bail!(
                 "optimizer state has {} entries, expected {}",
@@ -59,18 +117,24 @@ impl RmsProp {
                 self.vars.len()
             );
         }
-        for ((_, v, m), (sv, sm)) in self.vars.iter().zip(state) {
-            v.set(sv)?;
-            m.set(sm)?;
+        for ((_, a, b), (sa, sb)) in self.vars.iter().zip(state) {
+            a.set(sa)?;
+            b.set(sb)?;
         }
+        self.steps = steps;
         Ok(())
+    }
+
+    /// The settings (with the current learning rate).
+    pub fn config(&self) -> OptimizerConfig {
+        self.config
     }
 }
 
-impl Optimizer for RmsProp {
-    type Config = RmsPropConfig;
+impl candle_nn::Optimizer for Optim {
+    type Config = OptimizerConfig;
 
-    fn new(vars: Vec<Var>, config: RmsPropConfig) -> candle_core::Result<Self> {
+    fn new(vars: Vec<Var>, config: OptimizerConfig) -> candle_core::Result<Self> {
         let vars = vars
             .into_iter()
             .filter(|v| v.dtype().is_float())
@@ -79,33 +143,52 @@ impl Optimizer for RmsProp {
                 Ok((var.clone(), zeros()?, zeros()?))
             })
             .collect::<candle_core::Result<_>>()?;
-        Ok(RmsProp { vars, config })
+        Ok(Optim {
+            vars,
+            config,
+            steps: 0,
+        })
     }
 
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
-        let c = self.config;
+        self.steps += 1;
         for (var, v, m) in &self.vars {
             let Some(g) = grads.get(var) else { continue };
-            let v_new = ((v.as_tensor() * c.alpha)? + (g.sqr()? * (1.0 - c.alpha))?)?;
-            let step = g.div(&(v_new.sqrt()? + c.eps)?)?;
-            v.set(&v_new)?;
-            let update = if c.momentum > 0.0 {
-                let m_new = ((m.as_tensor() * c.momentum)? + step)?;
-                m.set(&m_new)?;
-                m_new
-            } else {
-                step
+            let update = match self.config {
+                OptimizerConfig::RmsProp(c) => {
+                    let v_new = ((v.as_tensor() * c.alpha)? + (g.sqr()? * (1.0 - c.alpha))?)?;
+                    let step = g.div(&(v_new.sqrt()? + c.eps)?)?;
+                    v.set(&v_new)?;
+                    let update = if c.momentum > 0.0 {
+                        let m_new = ((m.as_tensor() * c.momentum)? + step)?;
+                        m.set(&m_new)?;
+                        m_new
+                    } else {
+                        step
+                    };
+                    (update * c.lr)?
+                }
+                OptimizerConfig::Adam(c) => {
+                    let t = self.steps as i32;
+                    let v_new = ((v.as_tensor() * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+                    let m_new = ((m.as_tensor() * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+                    v.set(&v_new)?;
+                    m.set(&m_new)?;
+                    let v_hat = (v_new / (1.0 - c.beta2.powi(t)))?;
+                    let step_size = c.lr / (1.0 - c.beta1.powi(t));
+                    (m_new.div(&(v_hat.sqrt()? + c.eps)?)? * step_size)?
+                }
             };
-            var.set(&var.sub(&(update * c.lr)?)?)?;
+            var.set(&var.sub(&update)?)?;
         }
         Ok(())
     }
 
     fn learning_rate(&self) -> f64 {
-        self.config.lr
+        self.config.lr()
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
-        self.config.lr = lr;
+        self.config.set_lr(lr);
     }
 }
