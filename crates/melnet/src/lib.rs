@@ -5,7 +5,8 @@
 //!
 //! Built so far: the recurrent core [`ops::fused_lstm::lstm`] (an LSTM over a whole sequence
 //! as one differentiable operation), the stacks of a layer ([`stack`]), the Gaussian-mixture
-//! head ([`gmm`]) and an unconditional [`Tier`].
+//! head ([`gmm`]), an unconditional [`Tier`], its training ([`train`]) and the incremental
+//! [`Sampler`].
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod gmm;
 pub mod init;
 #[allow(unsafe_code)]
 pub mod ops;
+pub mod sample;
 pub mod stack;
 pub mod tier;
 pub mod train;
@@ -22,4 +24,5 @@ pub mod train;
 pub use config::TierConfig;
 pub use error::{Error, Result};
 pub use gmm::Gmm;
+pub use sample::{SampleOptions, Sampler};
 pub use tier::Tier;

@@ -9,6 +9,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 
+use rayon::prelude::*;
+
 use super::gemm::{matmul, Mat};
 
 /// Run an LSTM over `x` `[batch, steps, input]` with packed weights `w`
@@ -51,7 +53,10 @@ struct Dims {
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by the 1.5·2²³ trick (`round()` is a libm call that blocks
+    // vectorisation on baseline x86-64).
+    const SHIFT: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
     // ln 2 split in two so that n·ln2 is exact enough.
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
@@ -84,19 +89,72 @@ fn activate(z: &mut [f32], hidden: usize) {
     o.iter_mut().for_each(|v| *v = sigmoid(*v));
 }
 
+/// One LSTM cell update for one sequence: gate pre-activations `z` `[4·hidden]` (i, f, g, o;
+/// activated in place), cell state `c` and hidden state `h` `[hidden]` updated in place.
+pub(crate) fn cell(z: &mut [f32], c: &mut [f32], h: &mut [f32]) {
+    let hidden = c.len();
+    activate(z, hidden);
+    let (i, rest) = z.split_at(hidden);
+    let (f, rest) = rest.split_at(hidden);
+    let (g, o) = rest.split_at(hidden);
+    for j in 0..hidden {
+        let next = f[j] * c[j] + i[j] * g[j];
+        c[j] = next;
+        h[j] = o[j] * tanh(next);
+    }
+}
+
 /// Activations kept by the forward pass for the backward pass.
 struct Activations {
     /// Post-activation gates `[batch·steps, 4·hidden]` (i, f, g, o).
     gates: Vec<f32>,
     /// Cell states `[batch·steps, hidden]`.
     cells: Vec<f32>,
-    /// Hidden states `[batch·steps, hidden]`.
-    hidden: Vec<f32>,
 }
 
-/// Forward pass: hidden states `[batch·steps, hidden]` (row `b·steps + t`), and the activations
-/// when `keep`.
-fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activations>) {
+/// Sequences are run in this many independent blocks side by side (rayon). The split depends
+/// only on the batch size, so results do not depend on the number of threads.
+fn blocks(batch: usize) -> usize {
+    (batch / 64).clamp(1, 8)
+}
+
+/// Forward pass: hidden states `[batch·steps, hidden]` (row `b·steps + t`) and the
+/// activations for the backward pass.
+fn forward(x: &[f32], w: &[f32], d: Dims) -> (Vec<f32>, Activations) {
+    let Dims {
+        batch,
+        steps,
+        input,
+        hidden,
+    } = d;
+    let g4 = 4 * hidden;
+    let mut out = vec![0.0f32; batch * steps * hidden];
+    let mut gates = vec![0.0f32; batch * steps * g4];
+    let mut cells = vec![0.0f32; batch * steps * hidden];
+    let per = batch.div_ceil(blocks(batch)).max(1);
+    out.par_chunks_mut(per * steps * hidden)
+        .zip(gates.par_chunks_mut(per * steps * g4))
+        .zip(cells.par_chunks_mut(per * steps * hidden))
+        .zip(x.par_chunks(per * steps * input))
+        .for_each(|(((out, gates), cells), x)| {
+            let d = Dims {
+                batch: out.len() / (steps * hidden),
+                ..d
+            };
+            forward_block(x, w, d, out, gates, cells);
+        });
+    (out, Activations { gates, cells })
+}
+
+/// [`forward`] on one block of whole sequences, into its rows of the outputs.
+fn forward_block(
+    x: &[f32],
+    w: &[f32],
+    d: Dims,
+    out: &mut [f32],
+    gates: &mut [f32],
+    cells: &mut [f32],
+) {
     let Dims {
         batch,
         steps,
@@ -106,30 +164,23 @@ fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activ
     let g4 = 4 * hidden;
     let (w_ih, rest) = w.split_at(input * g4);
     let (w_hh, bias) = rest.split_at(hidden * g4);
-    // Input projection of every step at once.
-    let mut xp = vec![0.0f32; batch * steps * g4];
+    // Input projection of every step at once, into the gate buffer.
     matmul(
-        &mut xp,
+        gates,
         Mat::new(x, batch * steps, input),
         Mat::new(w_ih, input, g4),
         false,
     );
-    for row in xp.chunks_exact_mut(g4) {
+    for row in gates.chunks_exact_mut(g4) {
         row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
     }
-    let mut out = vec![0.0f32; batch * steps * hidden];
-    let mut acts = keep.then(|| Activations {
-        gates: vec![0.0; batch * steps * g4],
-        cells: vec![0.0; batch * steps * hidden],
-        hidden: Vec::new(),
-    });
     let mut h = vec![0.0f32; batch * hidden];
     let mut c = vec![0.0f32; batch * hidden];
     let mut z = vec![0.0f32; batch * g4];
     for t in 0..steps {
         for b in 0..batch {
             let r = b * steps + t;
-            z[b * g4..(b + 1) * g4].copy_from_slice(&xp[r * g4..(r + 1) * g4]);
+            z[b * g4..(b + 1) * g4].copy_from_slice(&gates[r * g4..(r + 1) * g4]);
         }
         if t > 0 {
             matmul(
@@ -142,38 +193,26 @@ fn forward(x: &[f32], w: &[f32], d: Dims, keep: bool) -> (Vec<f32>, Option<Activ
         for b in 0..batch {
             let r = b * steps + t;
             let zb = &mut z[b * g4..(b + 1) * g4];
-            activate(zb, hidden);
-            let (i, rest) = zb.split_at(hidden);
-            let (f, rest) = rest.split_at(hidden);
-            let (g, o) = rest.split_at(hidden);
             let cb = &mut c[b * hidden..(b + 1) * hidden];
             let hb = &mut h[b * hidden..(b + 1) * hidden];
-            for j in 0..hidden {
-                let cell = f[j] * cb[j] + i[j] * g[j];
-                cb[j] = cell;
-                hb[j] = o[j] * tanh(cell);
-            }
+            cell(zb, cb, hb);
             out[r * hidden..(r + 1) * hidden].copy_from_slice(hb);
-            if let Some(a) = acts.as_mut() {
-                a.gates[r * g4..(r + 1) * g4].copy_from_slice(zb);
-                a.cells[r * hidden..(r + 1) * hidden].copy_from_slice(cb);
-            }
+            gates[r * g4..(r + 1) * g4].copy_from_slice(zb);
+            cells[r * hidden..(r + 1) * hidden].copy_from_slice(cb);
         }
     }
-    if let Some(a) = acts.as_mut() {
-        a.hidden = out.clone();
-    }
-    (out, acts)
 }
 
 /// Backward pass through time: gradients of `x` `[batch·steps, input]` and of the packed
-/// weights, given the gradient `dh` of the hidden states.
+/// weights, given the forward pass's hidden states `hs`, its activations, and the gradient
+/// `dh` of the hidden states.
 fn backward(
     x: &[f32],
     w: &[f32],
+    hs: &[f32],
     dh_out: &[f32],
     d: Dims,
-    saved: Option<Activations>,
+    acts: &Activations,
 ) -> (Vec<f32>, Vec<f32>) {
     let Dims {
         batch,
@@ -182,72 +221,36 @@ fn backward(
         hidden,
     } = d;
     let g4 = 4 * hidden;
-    let acts = match saved {
-        Some(a) => a,
-        None => forward(x, w, d, true).1.expect("activations were kept"),
-    };
     let (w_ih, rest) = w.split_at(input * g4);
     let (w_hh, _) = rest.split_at(hidden * g4);
+    // Gate gradients of every step, block by block (the recurrence is per sequence).
     let mut dz_all = vec![0.0f32; batch * steps * g4];
+    let per = batch.div_ceil(blocks(batch)).max(1);
+    dz_all
+        .par_chunks_mut(per * steps * g4)
+        .zip(dh_out.par_chunks(per * steps * hidden))
+        .zip(acts.gates.par_chunks(per * steps * g4))
+        .zip(acts.cells.par_chunks(per * steps * hidden))
+        .for_each(|(((dz_all, dh_out), gates), cells)| {
+            let d = Dims {
+                batch: dh_out.len() / (steps * hidden),
+                ..d
+            };
+            backward_block(w_hh, dh_out, gates, cells, d, dz_all);
+        });
     let mut dw = vec![0.0f32; (input + hidden + 1) * g4];
-    let mut dh_next = vec![0.0f32; batch * hidden];
-    let mut dc_next = vec![0.0f32; batch * hidden];
-    let mut dz = vec![0.0f32; batch * g4];
-    let mut h_prev = vec![0.0f32; batch * hidden];
-    for t in (0..steps).rev() {
-        for b in 0..batch {
-            let r = b * steps + t;
-            let gr = &acts.gates[r * g4..(r + 1) * g4];
-            let dzb = &mut dz[b * g4..(b + 1) * g4];
-            for j in 0..hidden {
-                let (i, f, g, o) = (
-                    gr[j],
-                    gr[hidden + j],
-                    gr[2 * hidden + j],
-                    gr[3 * hidden + j],
-                );
-                let cell = acts.cells[r * hidden + j];
-                let c_prev = if t > 0 {
-                    acts.cells[(r - 1) * hidden + j]
-                } else {
-                    0.0
-                };
-                let tc = tanh(cell);
-                let dh = dh_out[r * hidden + j] + dh_next[b * hidden + j];
-                let d_o = dh * tc;
-                let dc = dh * o * (1.0 - tc * tc) + dc_next[b * hidden + j];
-                dc_next[b * hidden + j] = dc * f;
-                dzb[j] = dc * g * i * (1.0 - i);
-                dzb[hidden + j] = dc * c_prev * f * (1.0 - f);
-                dzb[2 * hidden + j] = dc * i * (1.0 - g * g);
-                dzb[3 * hidden + j] = d_o * o * (1.0 - o);
-            }
-            dz_all[r * g4..(r + 1) * g4].copy_from_slice(dzb);
-        }
-        if t > 0 {
-            for b in 0..batch {
-                let r = b * steps + t - 1;
-                h_prev[b * hidden..(b + 1) * hidden]
-                    .copy_from_slice(&acts.hidden[r * hidden..(r + 1) * hidden]);
-            }
-            // dW_hhᵀ += h_{t−1}ᵀ · dz_t ; dh_{t−1} = dz_t · W_hh
-            let dw_hh = &mut dw[input * g4..(input + hidden) * g4];
-            matmul(
-                dw_hh,
-                Mat::new(&h_prev, batch, hidden).t(),
-                Mat::new(&dz, batch, g4),
-                true,
-            );
-            matmul(
-                &mut dh_next,
-                Mat::new(&dz, batch, g4),
-                Mat::new(w_hh, hidden, g4).t(),
-                false,
-            );
-        } else {
-            dh_next.fill(0.0);
-        }
+    // dW_hhᵀ = H_prevᵀ · DZ over all steps at once, H_prev holding h_{t−1} (zero at t = 0).
+    let mut h_prev = vec![0.0f32; batch * steps * hidden];
+    for b in 0..batch {
+        let rows = b * steps * hidden..(b + 1) * steps * hidden;
+        h_prev[rows.start + hidden..rows.end].copy_from_slice(&hs[rows.start..rows.end - hidden]);
     }
+    matmul(
+        &mut dw[input * g4..(input + hidden) * g4],
+        Mat::new(&h_prev, batch * steps, hidden).t(),
+        Mat::new(&dz_all, batch * steps, g4),
+        false,
+    );
     // dW_ihᵀ = Xᵀ · DZ ; dbias = Σ DZ ; dX = DZ · W_ih
     matmul(
         &mut dw[..input * g4],
@@ -267,6 +270,68 @@ fn backward(
         false,
     );
     (dx, dw)
+}
+
+/// The recurrence of [`backward`] for one block of whole sequences: gate gradients `dz_all`
+/// `[batch·steps, 4·hidden]` from the hidden-state gradients and the block's activations.
+fn backward_block(
+    w_hh: &[f32],
+    dh_out: &[f32],
+    gates: &[f32],
+    cells: &[f32],
+    d: Dims,
+    dz_all: &mut [f32],
+) {
+    let Dims {
+        batch,
+        steps,
+        hidden,
+        ..
+    } = d;
+    let g4 = 4 * hidden;
+    let mut dh_next = vec![0.0f32; batch * hidden];
+    let mut dc_next = vec![0.0f32; batch * hidden];
+    let mut dz = vec![0.0f32; batch * g4];
+    for t in (0..steps).rev() {
+        for b in 0..batch {
+            let r = b * steps + t;
+            let gr = &gates[r * g4..(r + 1) * g4];
+            let dzb = &mut dz[b * g4..(b + 1) * g4];
+            for j in 0..hidden {
+                let (i, f, g, o) = (
+                    gr[j],
+                    gr[hidden + j],
+                    gr[2 * hidden + j],
+                    gr[3 * hidden + j],
+                );
+                let cell = cells[r * hidden + j];
+                let c_prev = if t > 0 {
+                    cells[(r - 1) * hidden + j]
+                } else {
+                    0.0
+                };
+                let tc = tanh(cell);
+                let dh = dh_out[r * hidden + j] + dh_next[b * hidden + j];
+                let d_o = dh * tc;
+                let dc = dh * o * (1.0 - tc * tc) + dc_next[b * hidden + j];
+                dc_next[b * hidden + j] = dc * f;
+                dzb[j] = dc * g * i * (1.0 - i);
+                dzb[hidden + j] = dc * c_prev * f * (1.0 - f);
+                dzb[2 * hidden + j] = dc * i * (1.0 - g * g);
+                dzb[3 * hidden + j] = d_o * o * (1.0 - o);
+            }
+            dz_all[r * g4..(r + 1) * g4].copy_from_slice(dzb);
+        }
+        if t > 0 {
+            // dh_{t−1} = dz_t · W_hh
+            matmul(
+                &mut dh_next,
+                Mat::new(&dz, batch, g4),
+                Mat::new(w_hh, hidden, g4).t(),
+                false,
+            );
+        }
+    }
 }
 
 fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -297,8 +362,8 @@ impl CustomOp2 for FusedLstm {
             input,
             hidden: g4 / 4,
         };
-        let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d, true);
-        *self.saved.lock().expect("activation cache lock") = acts;
+        let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d);
+        *self.saved.lock().expect("activation cache lock") = Some(acts);
         Ok((CpuStorage::F32(h), Shape::from((batch, steps, d.hidden))))
     }
 
@@ -306,7 +371,7 @@ impl CustomOp2 for FusedLstm {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let (batch, steps, input) = x.dims3()?;
@@ -320,8 +385,14 @@ impl CustomOp2 for FusedLstm {
         let xv = x.flatten_all()?.to_vec1::<f32>()?;
         let wv = w.flatten_all()?.to_vec1::<f32>()?;
         let dh = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        let hs = res.flatten_all()?.to_vec1::<f32>()?;
         let saved = self.saved.lock().expect("activation cache lock").take();
-        let (dx, dw) = backward(&xv, &wv, &dh, d, saved);
+        // Without the forward pass's activations (a second backward), recompute them.
+        let acts = match saved {
+            Some(a) => a,
+            None => forward(&xv, &wv, d).1,
+        };
+        let (dx, dw) = backward(&xv, &wv, &hs, &dh, d, &acts);
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, w.shape(), w.device())?),

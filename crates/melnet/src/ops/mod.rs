@@ -1,4 +1,4 @@
 //! Hand-written operations: the only place in the crate with `unsafe` (the GEMM call).
 
 pub mod fused_lstm;
-mod gemm;
+pub(crate) mod gemm;

@@ -1,0 +1,546 @@
+//! Incremental sampling (DESIGN.md §5): O(T·F·L) cell steps instead of a full forward pass per
+//! element. For every frame the time-delayed and centralized stacks advance one step from
+//! their cached states (their inputs are the previous frame, known in full), then the
+//! frequency-delayed stack steps bin by bin, and the head's mixture is drawn from for every
+//! bin. The kernels are plain Rust on the same weights as [`crate::Tier`]; the equivalence
+//! test (`tests/sampling.rs`) holds them to the training forward pass.
+//!
+//! Buffers of one frame are bin-major: row `f·count + s` is bin `f` of sample `s`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::Tensor;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use crate::config::TierConfig;
+use crate::error::{Error, Result};
+use crate::gmm::MIN_LOG_SCALE;
+use crate::ops::fused_lstm::cell;
+use crate::ops::gemm::{matmul, Mat};
+use crate::train::checkpoint::{load_tensors, read_json, CONFIG_FILE, WEIGHTS_FILE};
+
+/// A linear layer, weights transposed to `[input, output]`.
+struct Dense {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    input: usize,
+}
+
+/// A packed LSTM (see [`crate::ops::fused_lstm`]): `[input + hidden + 1, 4·hidden]`.
+struct Lstm {
+    w: Vec<f32>,
+    input: usize,
+    hidden: usize,
+}
+
+/// The weights of one layer.
+struct Layer {
+    time: Lstm,
+    up: Lstm,
+    down: Lstm,
+    time_proj: Dense,
+    central: Option<(Lstm, Dense)>,
+    freq: Lstm,
+    freq_proj: Dense,
+}
+
+fn tensor(tensors: &HashMap<String, Tensor>, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
+    let t = tensors
+        .get(name)
+        .ok_or_else(|| Error::Checkpoint(format!("no tensor {name}")))?;
+    Ok((t.flatten_all()?.to_vec1::<f32>()?, t.dims().to_vec()))
+}
+
+impl Dense {
+    fn load(tensors: &HashMap<String, Tensor>, prefix: &str) -> Result<Self> {
+        let (w, dims) = tensor(tensors, &format!("{prefix}.weight"))?;
+        let (b, _) = tensor(tensors, &format!("{prefix}.bias"))?;
+        let (output, input) = (dims[0], dims[1]);
+        let mut wt = vec![0.0; w.len()];
+        for o in 0..output {
+            for i in 0..input {
+                wt[i * output + o] = w[o * input + i];
+            }
+        }
+        Ok(Dense { w: wt, b, input })
+    }
+
+    fn output(&self) -> usize {
+        self.b.len()
+    }
+
+    /// `out = x·W + b` for `rows` rows of `x`.
+    fn apply(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+        self.apply_rows(x, rows, out, 0..self.input);
+        let n = self.output();
+        for row in out[..rows * n].chunks_exact_mut(n) {
+            row.iter_mut().zip(&self.b).for_each(|(v, b)| *v += b);
+        }
+    }
+
+    /// `out += x·W[inputs]`: the part of the product from the input columns `inputs` (x holds
+    /// only those columns).
+    fn apply_rows(&self, x: &[f32], rows: usize, out: &mut [f32], inputs: std::ops::Range<usize>) {
+        let n = self.output();
+        let w = &self.w[inputs.start * n..inputs.end * n];
+        let first = inputs.start == 0;
+        matmul(
+            &mut out[..rows * n],
+            Mat::new(x, rows, inputs.len()),
+            Mat::new(w, inputs.len(), n),
+            !first,
+        );
+    }
+}
+
+impl Lstm {
+    fn load(tensors: &HashMap<String, Tensor>, prefix: &str) -> Result<Self> {
+        let (w, dims) = tensor(tensors, &format!("{prefix}.lstm_weight"))?;
+        let hidden = dims[1] / 4;
+        Ok(Lstm {
+            w,
+            input: dims[0] - hidden - 1,
+            hidden,
+        })
+    }
+
+    /// One step of `rows` sequences: inputs `x` `[rows, input]`, states `h`, `c`
+    /// `[rows, hidden]` updated in place; `z` is scratch of at least `rows · 4·hidden`.
+    fn step(&self, x: &[f32], rows: usize, h: &mut [f32], c: &mut [f32], z: &mut [f32]) {
+        let (i, hd) = (self.input, self.hidden);
+        let g4 = 4 * hd;
+        let z = &mut z[..rows * g4];
+        let (w_ih, rest) = self.w.split_at(i * g4);
+        let (w_hh, bias) = rest.split_at(hd * g4);
+        matmul(z, Mat::new(x, rows, i), Mat::new(w_ih, i, g4), false);
+        for row in z.chunks_exact_mut(g4) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        matmul(z, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
+        for ((zr, cr), hr) in z
+            .chunks_exact_mut(g4)
+            .zip(c.chunks_exact_mut(hd))
+            .zip(h.chunks_exact_mut(hd))
+        {
+            cell(zr, cr, hr);
+        }
+    }
+}
+
+/// The recurrent state and scratch buffers of a batch of `count` spectrograms.
+struct State {
+    count: usize,
+    /// Previous and current frame, `[count, bins]`.
+    prev: Vec<f32>,
+    cur: Vec<f32>,
+    /// Time LSTM states per layer, `[bins·count, D]`.
+    time_h: Vec<Vec<f32>>,
+    time_c: Vec<Vec<f32>>,
+    /// Centralized LSTM states per layer, `[count, D]`.
+    central_h: Vec<Vec<f32>>,
+    central_c: Vec<Vec<f32>>,
+    /// `h^t[l]` of the frame for l = 0..=L, `[bins·count, D]`.
+    ht: Vec<Vec<f32>>,
+    /// `h^c[l]` of the frame for l = 0..=L, `[count, D]`.
+    hc: Vec<Vec<f32>>,
+    /// `h^f[l]` of the bin for l = 0..=L, `[count, D]`.
+    hf: Vec<Vec<f32>>,
+    /// Frequency-delayed LSTM states per layer, `[count, D]`.
+    freq_h: Vec<Vec<f32>>,
+    freq_c: Vec<Vec<f32>>,
+    /// Scratch: time-delayed LSTM outputs (time, up, down) `[bins·count, D]`; gate
+    /// pre-activations `[bins·count, 4D]`; one-sequence-step states and inputs `[count, D]`;
+    /// scalar inputs `[bins·count]`; head output `[count, 3K]`.
+    out_time: Vec<f32>,
+    out_up: Vec<f32>,
+    out_down: Vec<f32>,
+    z: Vec<f32>,
+    step_h: Vec<f32>,
+    step_c: Vec<f32>,
+    step_in: Vec<f32>,
+    scalars: Vec<f32>,
+    raw: Vec<f32>,
+}
+
+impl State {
+    fn new(config: &TierConfig, count: usize) -> Self {
+        let (f, d, l) = (config.n_mels, config.width, config.layers);
+        let bins = |n| vec![vec![0.0; f * count * d]; n];
+        let rows = |n| vec![vec![0.0; count * d]; n];
+        State {
+            count,
+            prev: vec![0.0; count * f],
+            cur: vec![0.0; count * f],
+            time_h: bins(l),
+            time_c: bins(l),
+            central_h: rows(l),
+            central_c: rows(l),
+            ht: bins(l + 1),
+            hc: rows(l + 1),
+            hf: rows(l + 1),
+            freq_h: rows(l),
+            freq_c: rows(l),
+            out_time: vec![0.0; f * count * d],
+            out_up: vec![0.0; f * count * d],
+            out_down: vec![0.0; f * count * d],
+            z: vec![0.0; f * count * 4 * d],
+            step_h: vec![0.0; count * d],
+            step_c: vec![0.0; count * d],
+            step_in: vec![0.0; count * d],
+            scalars: vec![0.0; f * count],
+            raw: vec![0.0; count * 3 * config.n_mixtures],
+        }
+    }
+}
+
+/// Drawing options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleOptions {
+    /// Bias b ≥ 0 towards likelier values (the paper's temperature): σ ← exp(σ̂ − b),
+    /// π ← softmax(π̂·(1 + b)). 0 samples the model as trained.
+    pub bias: f32,
+}
+
+/// The incremental sampler of one tier, with the state of `count` spectrograms generated
+/// side by side.
+pub struct Sampler {
+    config: TierConfig,
+    time_input: Dense,
+    freq_input: Dense,
+    central_input: Option<Dense>,
+    layers: Vec<Layer>,
+    head: Dense,
+    state: State,
+    frames: usize,
+}
+
+impl Sampler {
+    /// A sampler for `count` spectrograms with the tier weights `tensors` (safetensors names
+    /// of [`crate::Tier`]).
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when a tensor is missing or has another shape than `config`
+    /// needs; invalid config.
+    pub fn new(
+        config: TierConfig,
+        tensors: &HashMap<String, Tensor>,
+        count: usize,
+    ) -> Result<Self> {
+        config.validate()?;
+        let l = |i: usize, name: &str| format!("layers.{i}.{name}");
+        let layers = (0..config.layers)
+            .map(|i| {
+                Ok(Layer {
+                    time: Lstm::load(tensors, &l(i, "time_delayed.time"))?,
+                    up: Lstm::load(tensors, &l(i, "time_delayed.freq_up"))?,
+                    down: Lstm::load(tensors, &l(i, "time_delayed.freq_down"))?,
+                    time_proj: Dense::load(tensors, &l(i, "time_delayed.proj"))?,
+                    central: if config.centralized {
+                        Some((
+                            Lstm::load(tensors, &l(i, "centralized.time"))?,
+                            Dense::load(tensors, &l(i, "centralized.proj"))?,
+                        ))
+                    } else {
+                        None
+                    },
+                    freq: Lstm::load(tensors, &l(i, "frequency_delayed.freq"))?,
+                    freq_proj: Dense::load(tensors, &l(i, "frequency_delayed.proj"))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sampler = Sampler {
+            time_input: Dense::load(tensors, "time_input")?,
+            freq_input: Dense::load(tensors, "freq_input")?,
+            central_input: if config.centralized {
+                Some(Dense::load(tensors, "central_input")?)
+            } else {
+                None
+            },
+            layers,
+            head: Dense::load(tensors, "head")?,
+            state: State::new(&config, count.max(1)),
+            frames: 0,
+            config,
+        };
+        sampler.check_shapes()?;
+        Ok(sampler)
+    }
+
+    /// A sampler for `count` spectrograms from the checkpoint in the run directory `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when the checkpoint is missing, corrupt or does not match its
+    /// config.
+    pub fn load(dir: &Path, count: usize) -> Result<Self> {
+        let config: TierConfig = read_json(dir, CONFIG_FILE)?;
+        let tensors = load_tensors(dir, WEIGHTS_FILE)?;
+        Sampler::new(config, &tensors, count)
+            .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))
+    }
+
+    fn check_shapes(&self) -> Result<()> {
+        let (d, f, k) = (
+            self.config.width,
+            self.config.n_mels,
+            self.config.n_mixtures,
+        );
+        let mut dense = vec![
+            ("time_input", &self.time_input, 1, d),
+            ("freq_input", &self.freq_input, 1, d),
+            ("head", &self.head, d, 3 * k),
+        ];
+        if let Some(c) = &self.central_input {
+            dense.push(("central_input", c, f, d));
+        }
+        let mut lstms = Vec::new();
+        for layer in &self.layers {
+            dense.push(("time_delayed.proj", &layer.time_proj, 3 * d, d));
+            dense.push(("frequency_delayed.proj", &layer.freq_proj, d, d));
+            lstms.extend([&layer.time, &layer.up, &layer.down, &layer.freq]);
+            if let Some((lstm, proj)) = &layer.central {
+                lstms.push(lstm);
+                dense.push(("centralized.proj", proj, d, d));
+            }
+        }
+        let bad = |what: &str| {
+            Err(Error::Checkpoint(format!(
+                "{what}: shape does not match the config"
+            )))
+        };
+        for (name, layer, input, output) in dense {
+            if layer.input != input || layer.output() != output || layer.w.len() != input * output {
+                return bad(name);
+            }
+        }
+        if lstms.iter().any(|l| l.input != d || l.hidden != d) {
+            return bad("an LSTM");
+        }
+        Ok(())
+    }
+
+    /// The tier's configuration.
+    pub fn config(&self) -> &TierConfig {
+        &self.config
+    }
+
+    /// Spectrograms generated side by side.
+    pub fn count(&self) -> usize {
+        self.state.count
+    }
+
+    /// Frames consumed or generated since the start.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Start again from empty spectrograms.
+    pub fn reset(&mut self) {
+        let s = &mut self.state;
+        for buf in [&mut s.prev]
+            .into_iter()
+            .chain(s.time_h.iter_mut())
+            .chain(s.time_c.iter_mut())
+            .chain(s.central_h.iter_mut())
+            .chain(s.central_c.iter_mut())
+        {
+            buf.fill(0.0);
+        }
+        self.frames = 0;
+    }
+
+    /// Advance every recurrence through one frame. `fill(bin, raw, values)` is called for each
+    /// bin in order with the head's raw output `[count, 3K]` (means, log-scales, weight logits)
+    /// and must write that bin's value of each spectrogram into `values` `[count]`.
+    fn frame(&mut self, mut fill: impl FnMut(usize, &[f32], &mut [f32])) {
+        let (f, d) = (self.config.n_mels, self.config.width);
+        let s = &mut self.state;
+        let n = s.count;
+        // Inputs from the previous frame: each bin's own value, and the whole frame.
+        for (bin, chunk) in s.scalars.chunks_exact_mut(n).enumerate() {
+            for (sample, v) in chunk.iter_mut().enumerate() {
+                *v = s.prev[sample * f + bin];
+            }
+        }
+        self.time_input.apply(&s.scalars, f * n, &mut s.ht[0]);
+        if let Some(c) = &self.central_input {
+            c.apply(&s.prev, n, &mut s.hc[0]);
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (below, above) = s.ht.split_at_mut(l + 1);
+            let (input, out) = (&below[l], &mut above[0]);
+            // Time LSTM: one step per bin sequence from the cached state.
+            layer
+                .time
+                .step(input, f * n, &mut s.time_h[l], &mut s.time_c[l], &mut s.z);
+            s.out_time.copy_from_slice(&s.time_h[l]);
+            // Frequency LSTMs over this frame's input, fresh every frame.
+            for (lstm, out_dir, backwards) in [
+                (&layer.up, &mut s.out_up, false),
+                (&layer.down, &mut s.out_down, true),
+            ] {
+                s.step_h.fill(0.0);
+                s.step_c.fill(0.0);
+                for i in 0..f {
+                    let bin = if backwards { f - 1 - i } else { i };
+                    let rows = bin * n * d..(bin + 1) * n * d;
+                    lstm.step(
+                        &input[rows.clone()],
+                        n,
+                        &mut s.step_h,
+                        &mut s.step_c,
+                        &mut s.z,
+                    );
+                    out_dir[rows].copy_from_slice(&s.step_h);
+                }
+            }
+            let proj = &layer.time_proj;
+            proj.apply_rows(&s.out_time, f * n, out, 0..d);
+            proj.apply_rows(&s.out_up, f * n, out, d..2 * d);
+            proj.apply_rows(&s.out_down, f * n, out, 2 * d..3 * d);
+            for (row, res) in out.chunks_exact_mut(d).zip(input.chunks_exact(d)) {
+                row.iter_mut()
+                    .zip(&proj.b)
+                    .zip(res)
+                    .for_each(|((v, b), r)| *v += b + r);
+            }
+            if let Some((lstm, proj)) = &layer.central {
+                let (below, above) = s.hc.split_at_mut(l + 1);
+                let (input, out) = (&below[l], &mut above[0]);
+                lstm.step(input, n, &mut s.central_h[l], &mut s.central_c[l], &mut s.z);
+                proj.apply(&s.central_h[l], n, out);
+                out.iter_mut().zip(input.iter()).for_each(|(v, r)| *v += r);
+            }
+        }
+        // The frequency-delayed stack, bin by bin.
+        for buf in s.freq_h.iter_mut().chain(s.freq_c.iter_mut()) {
+            buf.fill(0.0);
+        }
+        let values = &mut s.scalars[..n];
+        for bin in 0..f {
+            for (sample, v) in values.iter_mut().enumerate() {
+                *v = if bin == 0 {
+                    0.0
+                } else {
+                    s.cur[sample * f + bin - 1]
+                };
+            }
+            self.freq_input.apply(values, n, &mut s.hf[0]);
+            for (l, layer) in self.layers.iter().enumerate() {
+                let rows = bin * n * d..(bin + 1) * n * d;
+                let central = self.config.centralized.then(|| &s.hc[l + 1]);
+                for (i, v) in s.step_in.iter_mut().enumerate() {
+                    let mut x = s.hf[l][i] + s.ht[l + 1][rows.start + i];
+                    if let Some(c) = central {
+                        x += c[i];
+                    }
+                    *v = x;
+                }
+                layer
+                    .freq
+                    .step(&s.step_in, n, &mut s.freq_h[l], &mut s.freq_c[l], &mut s.z);
+                let (below, above) = s.hf.split_at_mut(l + 1);
+                layer.freq_proj.apply(&s.freq_h[l], n, &mut above[0]);
+                above[0]
+                    .iter_mut()
+                    .zip(below[l].iter())
+                    .for_each(|(v, r)| *v += r);
+            }
+            self.head.apply(&s.hf[self.config.layers], n, &mut s.raw);
+            fill(bin, &s.raw, values);
+            for (sample, v) in values.iter().enumerate() {
+                s.cur[sample * f + bin] = *v;
+            }
+        }
+        std::mem::swap(&mut s.prev, &mut s.cur);
+        self.frames += 1;
+    }
+
+    /// Run the recurrences over known frames `x` `[count, frames, bins]` (teacher forcing)
+    /// and return the head's raw output for every element, `[count, frames, bins, 3K]`
+    /// (means, log-scales before the floor, weight logits): the same numbers as
+    /// [`crate::Tier::forward`] on `x`. Continues from the current state, so it also primes.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `x` is not `count · frames · bins` long.
+    pub fn teacher_force(&mut self, x: &[f32], frames: usize) -> Result<Vec<f32>> {
+        let (n, f, k3) = (self.count(), self.config.n_mels, 3 * self.config.n_mixtures);
+        if x.len() != n * frames * f {
+            return Err(Error::Shape {
+                what: "teacher-forced spectrogram",
+                expected: format!("[{n}, {frames}, {f}]"),
+                got: format!("{} values", x.len()),
+            });
+        }
+        let mut raw = vec![0.0f32; n * frames * f * k3];
+        for t in 0..frames {
+            self.frame(|bin, head, values| {
+                for (sample, v) in values.iter_mut().enumerate() {
+                    *v = x[(sample * frames + t) * f + bin];
+                    let at = ((sample * frames + t) * f + bin) * k3;
+                    raw[at..at + k3].copy_from_slice(&head[sample * k3..(sample + 1) * k3]);
+                }
+            });
+        }
+        Ok(raw)
+    }
+
+    /// Generate `frames` more frames of every spectrogram, `[count, frames, bins]`, drawing
+    /// from `rng`; `progress(frame)` is called after each frame.
+    pub fn generate(
+        &mut self,
+        frames: usize,
+        options: SampleOptions,
+        rng: &mut impl Rng,
+        mut progress: impl FnMut(usize),
+    ) -> Vec<f32> {
+        let (n, f, k) = (self.count(), self.config.n_mels, self.config.n_mixtures);
+        let mut out = vec![0.0f32; n * frames * f];
+        let mut weights = vec![0.0f32; k];
+        for t in 0..frames {
+            self.frame(|bin, head, values| {
+                for (sample, v) in values.iter_mut().enumerate() {
+                    *v = draw(
+                        &head[sample * 3 * k..(sample + 1) * 3 * k],
+                        options.bias,
+                        &mut weights,
+                        rng,
+                    );
+                    out[(sample * frames + t) * f + bin] = *v;
+                }
+            });
+            progress(t + 1);
+        }
+        out
+    }
+}
+
+/// One draw from the mixture with raw parameters `raw` `[3K]`, biased by `bias`; `weights`
+/// is scratch `[K]`.
+fn draw(raw: &[f32], bias: f32, weights: &mut [f32], rng: &mut impl Rng) -> f32 {
+    let k = weights.len();
+    let (means, rest) = raw.split_at(k);
+    let (log_scales, logits) = rest.split_at(k);
+    let sharpen = 1.0 + bias;
+    let max = logits
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v * sharpen));
+    let mut total = 0.0;
+    for (w, &l) in weights.iter_mut().zip(logits) {
+        *w = (l * sharpen - max).exp();
+        total += *w;
+    }
+    let mut u = rng.gen::<f32>() * total;
+    let mut pick = k - 1;
+    for (i, &w) in weights.iter().enumerate() {
+        if u < w {
+            pick = i;
+            break;
+        }
+        u -= w;
+    }
+    let sigma = (log_scales[pick].max(MIN_LOG_SCALE as f32) - bias).exp();
+    let z: f32 = rng.sample(StandardNormal);
+    means[pick] + sigma * z
+}
