@@ -1,0 +1,156 @@
+//! The incremental sampler against the training forward pass: teacher-forcing a real
+//! spectrogram through the sampler's stepping code must give the same mixture parameters at
+//! every element, with and without the centralized stack. And sampling itself: seeded,
+//! batched, primed.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use melnet::gmm::MIN_LOG_SCALE;
+use melnet::{SampleOptions, Sampler, Tier, TierConfig};
+use rand::SeedableRng;
+
+/// 24 frames of a real recording, melnet-small analysis in dB, standardised: `[frames, 32]`.
+fn real_spectrogram(frames: usize) -> Vec<f32> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
+    let p = melspec::Preset::by_name("melnet-small").unwrap().params;
+    let audio = melspec::audio::load_resampled(&path, p.sr).unwrap();
+    let mel = melspec::MelSpectrogram::new(p.stft(), p.mel(), p.power)
+        .unwrap()
+        .process(&audio.samples)
+        .unwrap();
+    let mut db: Vec<f32> = mel.iter().copied().collect();
+    melspec::convert::to_db_ref_max(&mut db, p.power);
+    let (n_mels, total) = mel.dim();
+    let start = total / 3;
+    let mut x = Vec::with_capacity(frames * n_mels);
+    for t in start..start + frames {
+        x.extend((0..n_mels).map(|m| db[m * total + t]));
+    }
+    let mean = x.iter().sum::<f32>() / x.len() as f32;
+    let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / x.len() as f32).sqrt();
+    x.iter().map(|v| (v - mean) / std).collect()
+}
+
+fn tier(config: TierConfig, seed: u64) -> (Tier, HashMap<String, Tensor>) {
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let tier = Tier::new(config, vb).unwrap();
+    melnet::init::init(&varmap, seed).unwrap();
+    let tensors = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    (tier, tensors)
+}
+
+fn config(centralized: bool) -> TierConfig {
+    TierConfig {
+        layers: 3,
+        width: 16,
+        n_mixtures: 4,
+        centralized,
+        ..TierConfig::small(32)
+    }
+}
+
+#[test]
+fn teacher_forced_sampler_equals_the_training_forward_pass() {
+    let frames = 24;
+    let x = real_spectrogram(frames);
+    for centralized in [true, false] {
+        let config = config(centralized);
+        let (k, f) = (config.n_mixtures, config.n_mels);
+        let (tier, tensors) = tier(config.clone(), 11);
+        let gmm = tier
+            .forward(&Tensor::from_vec(x.clone(), (1, frames, f), &Device::Cpu).unwrap())
+            .unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (means, log_scales, log_weights) =
+            (flat(&gmm.means), flat(&gmm.log_scales), flat(&gmm.log_weights));
+        let mut sampler = Sampler::new(config, &tensors, 1).unwrap();
+        let raw = sampler.teacher_force(&x, frames).unwrap();
+        let mut worst = 0.0f32;
+        for e in 0..frames * f {
+            let r = &raw[e * 3 * k..(e + 1) * 3 * k];
+            let logits = &r[2 * k..];
+            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let lse = max + logits.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
+            for j in 0..k {
+                let ours = [
+                    r[j],
+                    r[k + j].max(MIN_LOG_SCALE as f32),
+                    logits[j] - lse,
+                ];
+                let theirs = [means[e * k + j], log_scales[e * k + j], log_weights[e * k + j]];
+                for (a, b) in ours.iter().zip(theirs) {
+                    worst = worst.max((a - b).abs() / (1.0 + b.abs()));
+                }
+            }
+        }
+        assert!(
+            worst < 2e-5,
+            "centralized {centralized}: worst relative difference {worst}"
+        );
+    }
+}
+
+#[test]
+fn priming_continues_the_teacher_forced_state() {
+    // Teacher-forcing a spectrogram in two parts gives the same parameters as in one.
+    let frames = 10;
+    let x = real_spectrogram(frames);
+    let config = config(true);
+    let (_, tensors) = tier(config.clone(), 5);
+    let mut whole = Sampler::new(config.clone(), &tensors, 1).unwrap();
+    let all = whole.teacher_force(&x, frames).unwrap();
+    let mut parts = Sampler::new(config, &tensors, 1).unwrap();
+    let split = 4 * 32;
+    let mut joined = parts.teacher_force(&x[..split], 4).unwrap();
+    joined.extend(parts.teacher_force(&x[split..], frames - 4).unwrap());
+    assert_eq!(all, joined);
+    assert_eq!(parts.frames(), frames);
+}
+
+#[test]
+fn sampling_is_seeded_batched_and_biased() {
+    let config = config(true);
+    let (_, tensors) = tier(config.clone(), 7);
+    let run = |count: usize, seed: u64, bias: f32| {
+        let mut s = Sampler::new(config.clone(), &tensors, count).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        s.generate(6, SampleOptions { bias }, &mut rng, |_| {})
+    };
+    let a = run(2, 1, 0.0);
+    assert_eq!(a.len(), 2 * 6 * 32);
+    assert!(a.iter().all(|v| v.is_finite()));
+    assert_eq!(a, run(2, 1, 0.0), "same seed, same samples");
+    assert_ne!(a, run(2, 2, 0.0), "another seed, other samples");
+    assert_ne!(a[..6 * 32], a[6 * 32..], "the samples of a batch differ");
+    // A strong bias concentrates the draws: smaller frame-to-frame spread than unbiased.
+    let spread = |v: &[f32]| {
+        let m = v.iter().sum::<f32>() / v.len() as f32;
+        v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / v.len() as f32
+    };
+    let biased = run(2, 1, 3.0);
+    assert!(spread(&biased) < spread(&a), "{} vs {}", spread(&biased), spread(&a));
+}
+
+#[test]
+fn wrong_weights_or_shapes_are_errors() {
+    let config = config(true);
+    let (_, mut tensors) = tier(config.clone(), 1);
+    let mut s = Sampler::new(config.clone(), &tensors, 1).unwrap();
+    assert!(s.teacher_force(&[0.0; 31], 1).is_err());
+    let other = TierConfig {
+        width: 8,
+        ..config.clone()
+    };
+    assert!(Sampler::new(other, &tensors, 1).is_err());
+    tensors.remove("head.bias");
+    assert!(Sampler::new(config, &tensors, 1).is_err());
+}
