@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{filterbank, invert, mel, prepare, presets, roundtrip, stats, stft, train};
+use crate::commands::{
+    filterbank, invert, mel, prepare, presets, roundtrip, sample, stats, stft, train,
+};
 
 /// melnet: mel spectrograms that match librosa, fast.
 #[derive(Debug, Parser)]
@@ -39,4 +41,6 @@ pub enum Command {
     Train(train::Args),
     /// Validation NLL of a trained tier.
     Eval(train::EvalArgs),
+    /// New spectrograms (and audio) from a trained tier, optionally continuing a prime.
+    Sample(sample::Args),
 }

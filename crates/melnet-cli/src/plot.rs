@@ -262,7 +262,9 @@ where
         let t = ((px as f64 + 0.5) / w as f64 * frames as f64) as usize;
         let t = t.min(frames - 1);
         for (py, &r) in rows_for_py.iter().enumerate() {
+            // Non-finite values (never from analysis) are drawn as the floor, not a panic.
             let v = f64::from(plot.db[[r, t]]);
+            let v = if v.is_finite() { v } else { lo };
             let c: RGBColor = ViridisRGB.get_color_normalized(v, lo, hi);
             pixels.draw_pixel((px as i32, py as i32), &c)?;
         }

@@ -782,3 +782,126 @@ fn train_config_file_adam_epochs_and_divergence() {
     let run = melnet(&["eval", "--run", r, "--data", d]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+#[test]
+fn sample_writes_audio_spectrograms_and_pictures() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let (ds, run_dir) = (w.join("ds"), w.join("run"));
+    let (d, r) = (ds.to_str().unwrap(), run_dir.to_str().unwrap());
+    let i = input.path().to_str().unwrap();
+    let prep = melnet(&[
+        "prepare",
+        i,
+        "-o",
+        d,
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+    ]);
+    assert_eq!(prep.code, 0, "{}", prep.stderr);
+    let tiny = [
+        "--layers",
+        "1",
+        "--width",
+        "8",
+        "--mixtures",
+        "2",
+        "--frames",
+        "8",
+    ];
+    let mut args = vec!["train", "--data", d, "--out", r, "--steps", "2", "-q"];
+    args.extend_from_slice(&tiny);
+    assert_eq!(melnet(&args).code, 0);
+    // Two unconditional samples of 10 frames.
+    let out = w.join("s.wav");
+    let o = out.to_str().unwrap();
+    let common = ["--iters", "4", "-q"];
+    let mut args = vec![
+        "sample", "--run", r, "-o", o, "--frames", "10", "--count", "2",
+    ];
+    args.extend_from_slice(&common);
+    let run = melnet(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for n in ["s-1", "s-2"] {
+        for ext in ["wav", "npy", "json", "png"] {
+            assert!(w.join(format!("{n}.{ext}")).is_file(), "{n}.{ext}");
+        }
+        let mel: ndarray::Array2<f32> = ndarray_npy::read_npy(w.join(format!("{n}.npy"))).unwrap();
+        assert_eq!(mel.dim(), (32, 10));
+        // In the dataset's scale: dB within the training range.
+        assert!(mel.iter().all(|v| (-80.0..=0.0).contains(v)));
+    }
+    // Primed from audio: the output starts with the prime's frames.
+    let primed = w.join("p.wav");
+    let p = primed.to_str().unwrap();
+    let wav = repo().join("data/speech/numbers.wav");
+    let mut args = vec![
+        "sample",
+        "--run",
+        r,
+        "-o",
+        p,
+        "--frames",
+        "5",
+        "--prime",
+        wav.to_str().unwrap(),
+        "--prime-seconds",
+        "0.5",
+    ];
+    args.extend_from_slice(&common);
+    let run = melnet(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mel: ndarray::Array2<f32> = ndarray_npy::read_npy(w.join("p.npy")).unwrap();
+    let prime_frames = (0.5f64 * 24000.0 / 512.0).round() as usize;
+    assert_eq!(mel.dim(), (32, prime_frames + 5));
+    // Primed from its own .npy: the same prime frames.
+    let again = w.join("q.wav");
+    let p_npy = w.join("p.npy");
+    let mut args = vec![
+        "sample",
+        "--run",
+        r,
+        "-o",
+        again.to_str().unwrap(),
+        "--frames",
+        "1",
+        "--prime",
+        p_npy.to_str().unwrap(),
+        "--prime-seconds",
+        "0.5",
+    ];
+    args.extend_from_slice(&common);
+    assert_eq!(melnet(&args).code, 0);
+    let q: ndarray::Array2<f32> = ndarray_npy::read_npy(w.join("q.npy")).unwrap();
+    let diff = (&q.slice(ndarray::s![.., ..prime_frames])
+        - &mel.slice(ndarray::s![.., ..prime_frames]))
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(diff < 1e-3, "prime frames differ by {diff} dB");
+    // Bad input: one line, non-zero exit, nothing written.
+    let bad_npy = w.join("bad.npy");
+    ndarray_npy::write_npy(&bad_npy, &ndarray::Array2::<f32>::zeros((7, 4))).unwrap();
+    let x = w.join("x.wav");
+    let x = x.to_str().unwrap();
+    for (extra, needle) in [
+        (vec!["--prime", bad_npy.to_str().unwrap()], "7 rows"),
+        (vec!["--count", "0"], "--count"),
+        (vec!["--temperature=-1"], "--temperature"),
+    ] {
+        let mut args = vec!["sample", "--run", r, "-o", x, "--frames", "2", "-q"];
+        args.extend_from_slice(&extra);
+        assert_fails_cleanly(&args, needle, w);
+    }
+    let missing = w.join("nope");
+    assert_fails_cleanly(
+        &["sample", "--run", missing.to_str().unwrap(), "-o", x, "-q"],
+        "nope",
+        w,
+    );
+}

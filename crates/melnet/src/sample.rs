@@ -201,6 +201,20 @@ pub struct SampleOptions {
     /// Bias b ≥ 0 towards likelier values (the paper's temperature): σ ← exp(σ̂ − b),
     /// π ← softmax(π̂·(1 + b)). 0 samples the model as trained.
     pub bias: f32,
+    /// Draws are clamped to `[lo, hi]` before they are fed back (e.g. the training data's
+    /// range): one draw from a mixture's far tail would otherwise push the recurrences where
+    /// they never were in training.
+    pub range: (f32, f32),
+}
+
+impl Default for SampleOptions {
+    /// No bias, no clamping.
+    fn default() -> Self {
+        SampleOptions {
+            bias: 0.0,
+            range: (f32::MIN, f32::MAX),
+        }
+    }
 }
 
 /// The incremental sampler of one tier, with the state of `count` spectrograms generated
@@ -501,12 +515,9 @@ impl Sampler {
         for t in 0..frames {
             self.frame(|bin, head, values| {
                 for (sample, v) in values.iter_mut().enumerate() {
-                    *v = draw(
-                        &head[sample * 3 * k..(sample + 1) * 3 * k],
-                        options.bias,
-                        &mut weights,
-                        rng,
-                    );
+                    let raw = &head[sample * 3 * k..(sample + 1) * 3 * k];
+                    let (lo, hi) = options.range;
+                    *v = draw(raw, options.bias, &mut weights, rng).clamp(lo, hi);
                     out[(sample * frames + t) * f + bin] = *v;
                 }
             });

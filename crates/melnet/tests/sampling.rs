@@ -13,7 +13,8 @@ use rand::SeedableRng;
 
 /// 24 frames of a real recording, melnet-small analysis in dB, standardised: `[frames, 32]`.
 fn real_spectrogram(frames: usize) -> Vec<f32> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
     let p = melspec::Preset::by_name("melnet-small").unwrap().params;
     let audio = melspec::audio::load_resampled(&path, p.sr).unwrap();
     let mel = melspec::MelSpectrogram::new(p.stft(), p.mel(), p.power)
@@ -70,8 +71,11 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
             .forward(&Tensor::from_vec(x.clone(), (1, frames, f), &Device::Cpu).unwrap())
             .unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let (means, log_scales, log_weights) =
-            (flat(&gmm.means), flat(&gmm.log_scales), flat(&gmm.log_weights));
+        let (means, log_scales, log_weights) = (
+            flat(&gmm.means),
+            flat(&gmm.log_scales),
+            flat(&gmm.log_weights),
+        );
         let mut sampler = Sampler::new(config, &tensors, 1).unwrap();
         let raw = sampler.teacher_force(&x, frames).unwrap();
         let mut worst = 0.0f32;
@@ -81,12 +85,12 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
             let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
             let lse = max + logits.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
             for j in 0..k {
-                let ours = [
-                    r[j],
-                    r[k + j].max(MIN_LOG_SCALE as f32),
-                    logits[j] - lse,
+                let ours = [r[j], r[k + j].max(MIN_LOG_SCALE as f32), logits[j] - lse];
+                let theirs = [
+                    means[e * k + j],
+                    log_scales[e * k + j],
+                    log_weights[e * k + j],
                 ];
-                let theirs = [means[e * k + j], log_scales[e * k + j], log_weights[e * k + j]];
                 for (a, b) in ours.iter().zip(theirs) {
                     worst = worst.max((a - b).abs() / (1.0 + b.abs()));
                 }
@@ -123,7 +127,15 @@ fn sampling_is_seeded_batched_and_biased() {
     let run = |count: usize, seed: u64, bias: f32| {
         let mut s = Sampler::new(config.clone(), &tensors, count).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        s.generate(6, SampleOptions { bias }, &mut rng, |_| {})
+        s.generate(
+            6,
+            SampleOptions {
+                bias,
+                ..SampleOptions::default()
+            },
+            &mut rng,
+            |_| {},
+        )
     };
     let a = run(2, 1, 0.0);
     assert_eq!(a.len(), 2 * 6 * 32);
@@ -137,7 +149,12 @@ fn sampling_is_seeded_batched_and_biased() {
         v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / v.len() as f32
     };
     let biased = run(2, 1, 3.0);
-    assert!(spread(&biased) < spread(&a), "{} vs {}", spread(&biased), spread(&a));
+    assert!(
+        spread(&biased) < spread(&a),
+        "{} vs {}",
+        spread(&biased),
+        spread(&a)
+    );
 }
 
 #[test]

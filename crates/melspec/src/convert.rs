@@ -139,20 +139,40 @@ pub fn amplitude_to_db(
 /// The dB range librosa keeps below the maximum by default.
 pub const TOP_DB: f32 = 80.0;
 
+/// librosa's dB floor for `|X|^power`: 1e-10 for power 2 (`power_to_db`), 1e-5 for
+/// magnitudes (`amplitude_to_db`).
+fn default_amin(power: f32) -> f32 {
+    if power == 2.0 {
+        1e-10
+    } else {
+        1e-5
+    }
+}
+
+/// The dB scale of librosa's defaults (floor by the power, [`TOP_DB`] range) with `reference`
+/// in power (or magnitude) units.
+pub fn db_scale(power: f32, reference: f32) -> crate::sidecar::Scale {
+    crate::sidecar::Scale::Db {
+        reference,
+        amin: default_amin(power),
+        top_db: Some(TOP_DB),
+    }
+}
+
 /// A spectrogram of `|X|^power` to dB in place with librosa's defaults relative to its maximum:
 /// `power_to_db(S, ref=max, amin=1e-10, top_db=80)` for power 2, else (magnitude)
 /// `amplitude_to_db(S, ref=max, amin=1e-5, top_db=80)`. Returns the scale to record.
 pub fn to_db_ref_max(s: &mut [f32], power: f32) -> crate::sidecar::Scale {
-    let (amin, reference) = if power == 2.0 {
-        (1e-10, power_to_db(s, DbRef::Max, 1e-10, Some(TOP_DB)))
+    let amin = default_amin(power);
+    let reference = if power == 2.0 {
+        power_to_db(s, DbRef::Max, amin, Some(TOP_DB))
     } else {
-        (1e-5, amplitude_to_db(s, DbRef::Max, 1e-5, Some(TOP_DB)))
+        amplitude_to_db(s, DbRef::Max, amin, Some(TOP_DB))
     };
-    crate::sidecar::Scale::Db {
-        reference: reference.expect("constant amin and top_db are valid"),
-        amin,
-        top_db: Some(TOP_DB),
-    }
+    db_scale(
+        power,
+        reference.expect("constant amin and top_db are valid"),
+    )
 }
 
 /// dB → power in place: `ref · 10^(S/10)` (`librosa.db_to_power`).

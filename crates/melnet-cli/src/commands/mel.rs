@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Outputs;
 use anyhow::{Context, Result};
 use melspec::convert::to_db_ref_max;
 use melspec::{MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
@@ -81,12 +82,15 @@ pub fn run(args: Args) -> Result<()> {
         shape: [mel.nrows(), mel.ncols()],
         source: Some(source_of(&args.input, &audio)),
     };
+    let mut outputs = Outputs::new();
     write_spectrogram(
+        &mut outputs,
         &args.output,
         mel.view(),
         &sidecar,
         args.png.as_deref(),
         FreqAxis::Mel(params.mel()),
         &[],
-    )
+    )?;
+    outputs.commit()
 }

@@ -6,6 +6,7 @@ pub mod mel;
 pub mod prepare;
 pub mod presets;
 pub mod roundtrip;
+pub mod sample;
 pub mod stats;
 pub mod stft;
 pub mod train;
@@ -25,5 +26,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => train::eval(args),
+        Command::Sample(args) => sample::run(args),
     }
 }

@@ -46,9 +46,10 @@ pub fn source_of(path: &Path, audio: &Audio) -> melspec::sidecar::Source {
     }
 }
 
-/// Write `values` to `npy`, its sidecar, the optional PNG and any `extra` arrays — all or
-/// nothing.
+/// Stage `values` at `npy`, its sidecar, the optional PNG and any `extra` arrays in
+/// `outputs` (which the caller commits: all or nothing).
 pub fn write_spectrogram(
+    outputs: &mut Outputs,
     npy: &Path,
     values: ArrayView2<f32>,
     sidecar: &Sidecar,
@@ -56,7 +57,6 @@ pub fn write_spectrogram(
     axis: FreqAxis,
     extra: &[(&Path, ArrayView2<f32>)],
 ) -> Result<()> {
-    let mut outputs = Outputs::new();
     let tmp = outputs.stage(npy)?;
     write_f32_2d(&tmp, values)?;
     let json = Sidecar::path_for(npy);
@@ -94,7 +94,7 @@ pub fn write_spectrogram(
         )
         .with_context(|| format!("{}: drawing the figure", png.display()))?;
     }
-    outputs.commit()
+    Ok(())
 }
 
 /// Values in dB for display: as they are if already dB, else converted with ref = max and an
@@ -130,7 +130,9 @@ pub fn run(args: Args) -> Result<()> {
         (Some(path), Some(p)) => vec![(path.as_path(), p.view())],
         _ => Vec::new(),
     };
+    let mut outputs = Outputs::new();
     write_spectrogram(
+        &mut outputs,
         &args.output,
         magnitude.view(),
         &sidecar,
@@ -139,5 +141,6 @@ pub fn run(args: Args) -> Result<()> {
             sr: f64::from(params.sr),
         },
         &extra,
-    )
+    )?;
+    outputs.commit()
 }

@@ -144,16 +144,23 @@ fn tier_config(args: &Args, n_mels: usize) -> Result<TierConfig> {
 
 /// What a run keeps about its data, so that sampling and evaluation need no other input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct DataSettings {
-    dataset: PathBuf,
+pub(crate) struct DataSettings {
+    /// The dataset trained on.
+    pub dataset: PathBuf,
     /// Learning rate at step 0 (the schedule's base).
-    base_lr: f64,
-    frames: usize,
-    batch: usize,
-    normalization: Normalization,
-    params: melspec::AnalysisParams,
-    db: bool,
-    stats: melspec::dataset::CorpusStats,
+    pub base_lr: f64,
+    /// Window length, frames.
+    pub frames: usize,
+    /// Windows per step.
+    pub batch: usize,
+    /// How the model's inputs were normalised.
+    pub normalization: Normalization,
+    /// The dataset's analysis parameters.
+    pub params: melspec::AnalysisParams,
+    /// Values are dB (per-item reference max, 80 dB range).
+    pub db: bool,
+    /// The training split's statistics.
+    pub stats: melspec::dataset::CorpusStats,
 }
 
 const DATA_FILE: &str = "data.json";
@@ -231,7 +238,8 @@ fn truncate_log(dir: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
-fn read_data(dir: &Path) -> Result<DataSettings> {
+/// The data settings of the run in `dir`.
+pub(crate) fn read_data(dir: &Path) -> Result<DataSettings> {
     let text = std::fs::read_to_string(dir.join(DATA_FILE))
         .with_context(|| format!("{}: not a training run", dir.display()))?;
     Ok(serde_json::from_str(&text)?)

@@ -114,6 +114,79 @@ pub struct CorpusStats {
     pub mel_std: Vec<f64>,
 }
 
+/// A normalisation of dataset values, using the training-split statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Values as stored.
+    #[default]
+    None,
+    /// `(x − mean) / std` with the corpus mean and standard deviation.
+    Standard,
+    /// `(x − mean[k]) / std[k]` per mel band `k`.
+    StandardPerMel,
+    /// `(x − min) / (max − min)`, to [0, 1] over the training split.
+    MinMax,
+}
+
+impl std::str::FromStr for Normalization {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Normalization::None),
+            "standard" => Ok(Normalization::Standard),
+            "standard-per-mel" => Ok(Normalization::StandardPerMel),
+            "minmax" => Ok(Normalization::MinMax),
+            _ => Err(Error::param(
+                "normalization",
+                s,
+                "expected none, standard, standard-per-mel or minmax",
+            )),
+        }
+    }
+}
+
+impl CorpusStats {
+    /// Apply `norm` in place to time-major frames (`n_mels` values per frame).
+    pub fn normalize(&self, norm: Normalization, frames: &mut [f32]) {
+        self.map_values(norm, frames, false);
+    }
+
+    /// Undo [`CorpusStats::normalize`] in place.
+    pub fn denormalize(&self, norm: Normalization, frames: &mut [f32]) {
+        self.map_values(norm, frames, true);
+    }
+
+    fn map_values(&self, norm: Normalization, frames: &mut [f32], inverse: bool) {
+        let affine = |v: &mut f32, mean: f64, scale: f64| {
+            let scale = if scale > 0.0 { scale } else { 1.0 };
+            *v = if inverse {
+                (f64::from(*v) * scale + mean) as f32
+            } else {
+                ((f64::from(*v) - mean) / scale) as f32
+            };
+        };
+        match norm {
+            Normalization::None => {}
+            Normalization::Standard => frames
+                .iter_mut()
+                .for_each(|v| affine(v, self.all.mean, self.all.std)),
+            Normalization::MinMax => {
+                let (lo, hi) = (f64::from(self.all.min), f64::from(self.all.max));
+                frames.iter_mut().for_each(|v| affine(v, lo, hi - lo));
+            }
+            Normalization::StandardPerMel => {
+                let n_mels = self.mel_mean.len().max(1);
+                for frame in frames.chunks_exact_mut(n_mels) {
+                    for ((v, m), d) in frame.iter_mut().zip(&self.mel_mean).zip(&self.mel_std) {
+                        affine(v, *m, *d);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The manifest of a prepared dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -5,6 +5,8 @@ pub mod manifest;
 pub mod prepare;
 pub mod reader;
 
-pub use manifest::{CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary};
+pub use manifest::{
+    CorpusStats, Item, Manifest, Normalization, PrepareSettings, Skipped, Split, Summary,
+};
 pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
-pub use reader::{Dataset, Normalization, WindowSampler};
+pub use reader::{Dataset, WindowSampler};

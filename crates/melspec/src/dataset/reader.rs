@@ -10,44 +10,11 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-use super::manifest::{Item, Manifest, Split};
+use super::manifest::{Item, Manifest, Normalization, Split};
 use super::prepare::{FRAMES_FILE, MANIFEST_FILE};
 use crate::error::{Error, Result};
 use crate::npy::parse_f32_2d_header;
-
-/// A normalisation of dataset values, using the training-split statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Normalization {
-    /// Values as stored.
-    #[default]
-    None,
-    /// `(x − mean) / std` with the corpus mean and standard deviation.
-    Standard,
-    /// `(x − mean[k]) / std[k]` per mel band `k`.
-    StandardPerMel,
-    /// `(x − min) / (max − min)`, to [0, 1] over the training split.
-    MinMax,
-}
-
-impl std::str::FromStr for Normalization {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "none" => Ok(Normalization::None),
-            "standard" => Ok(Normalization::Standard),
-            "standard-per-mel" => Ok(Normalization::StandardPerMel),
-            "minmax" => Ok(Normalization::MinMax),
-            _ => Err(Error::param(
-                "normalization",
-                s,
-                "expected none, standard, standard-per-mel or minmax",
-            )),
-        }
-    }
-}
 
 /// An open dataset.
 #[derive(Debug)]
@@ -147,41 +114,12 @@ impl Dataset {
 
     /// Apply `norm` in place to time-major frames (`n_mels` values per frame).
     pub fn normalize(&self, norm: Normalization, frames: &mut [f32]) {
-        self.map_values(norm, frames, false);
+        self.manifest.stats.normalize(norm, frames);
     }
 
     /// Undo [`Dataset::normalize`] in place.
     pub fn denormalize(&self, norm: Normalization, frames: &mut [f32]) {
-        self.map_values(norm, frames, true);
-    }
-
-    fn map_values(&self, norm: Normalization, frames: &mut [f32], inverse: bool) {
-        let s = &self.manifest.stats;
-        let affine = |v: &mut f32, mean: f64, scale: f64| {
-            let scale = if scale > 0.0 { scale } else { 1.0 };
-            *v = if inverse {
-                (f64::from(*v) * scale + mean) as f32
-            } else {
-                ((f64::from(*v) - mean) / scale) as f32
-            };
-        };
-        match norm {
-            Normalization::None => {}
-            Normalization::Standard => frames
-                .iter_mut()
-                .for_each(|v| affine(v, s.all.mean, s.all.std)),
-            Normalization::MinMax => {
-                let (lo, hi) = (f64::from(s.all.min), f64::from(s.all.max));
-                frames.iter_mut().for_each(|v| affine(v, lo, hi - lo));
-            }
-            Normalization::StandardPerMel => {
-                for frame in frames.chunks_exact_mut(self.manifest.n_mels) {
-                    for ((v, m), d) in frame.iter_mut().zip(&s.mel_mean).zip(&s.mel_std) {
-                        affine(v, *m, *d);
-                    }
-                }
-            }
-        }
+        self.manifest.stats.denormalize(norm, frames);
     }
 
     /// A sampler of random windows of `n_frames` frames from `split`. Items shorter than
