@@ -218,3 +218,21 @@ pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::Progres
     );
     bar
 }
+
+/// The process's Ctrl-C flag, its handler installed on first use: the first Ctrl-C sets the
+/// flag (long jobs poll it, finish what they can and exit with 130), a second one exits at
+/// once with 130.
+pub fn interrupted() -> &'static std::sync::atomic::AtomicBool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    HANDLER.call_once(|| {
+        // Without a handler (e.g. one installed elsewhere), Ctrl-C keeps its default.
+        let _ = ctrlc::set_handler(|| {
+            if FLAG.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    });
+    &FLAG
+}

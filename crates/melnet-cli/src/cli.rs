@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    filterbank, invert, mel, prepare, presets, roundtrip, sample, stats, stft, train,
+    demo, filterbank, invert, mel, prepare, presets, roundtrip, sample, stats, stft, train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -43,4 +43,7 @@ pub enum Command {
     Eval(train::EvalArgs),
     /// New spectrograms (and audio) from a trained tier, optionally continuing a prime.
     Sample(sample::Args),
+    /// The whole pipeline on the bundled recordings (prepare → train → eval → sample →
+    /// invert) with an HTML report.
+    Demo(demo::Args),
 }

@@ -905,3 +905,62 @@ fn sample_writes_audio_spectrograms_and_pictures() {
         w,
     );
 }
+
+#[test]
+fn demo_writes_a_self_contained_report_and_resumes() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("demo");
+    let (i, o) = (input.path().to_str().unwrap(), out.to_str().unwrap());
+    let demo = || {
+        melnet(&[
+            "demo",
+            "-o",
+            o,
+            "--data",
+            i,
+            "--minutes",
+            "0.02",
+            "--seconds",
+            "0.5",
+            "-q",
+        ])
+    };
+    let run = demo();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // Input, primed continuation, two unconditional samples: each a picture and a player.
+    assert_eq!(html.matches("<audio controls").count(), 4);
+    assert_eq!(html.matches("src=\"data:audio/wav;base64,").count(), 4);
+    // The four spectrograms, the loss curves and the dataset figure.
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 6);
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "external assets"
+    );
+    for stage in ["prepare", "train", "eval", "sample primed + invert"] {
+        assert!(html.contains(&format!("<td>{stage}</td>")), "{stage}");
+    }
+    let step = |dir: &Path| -> u64 {
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run/state.json")).unwrap())
+                .unwrap();
+        state["step"].as_u64().unwrap()
+    };
+    let first = step(&out);
+    assert!(first > 0);
+    // Again into the same directory: the dataset is reused and training continues.
+    let run = demo();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(step(&out) > first);
+    // Bad input: one line, non-zero exit.
+    let missing = work.path().join("no-such-folder");
+    let run = melnet(&["demo", "-o", o, "--data", missing.to_str().unwrap(), "-q"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no-such-folder"), "{}", run.stderr);
+}

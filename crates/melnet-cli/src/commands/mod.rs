@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
+pub mod demo;
 pub mod filterbank;
 pub mod invert;
 pub mod mel;
@@ -27,5 +28,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => train::eval(args),
         Command::Sample(args) => sample::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

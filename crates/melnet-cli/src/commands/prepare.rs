@@ -1,13 +1,12 @@
 //! `melnet prepare`: a folder of recordings → a training set (`frames.npy` + `manifest.json`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Result};
 use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress};
 
-use crate::args::{progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
+use crate::args::{interrupted, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
 
 /// Options of `melnet prepare`.
 #[derive(Debug, clap::Args)]
@@ -82,16 +81,7 @@ pub fn run(args: Args) -> Result<()> {
         jobs: args.jobs,
         stop_after: args.stop_after,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        // A second Ctrl-C (or a failure to install the handler) falls back to the default.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    let cancel = interrupted();
     let bar = progress_bar(
         args.quiet,
         0,
@@ -110,7 +100,7 @@ pub fn run(args: Args) -> Result<()> {
             bar.inc(1);
         }
     };
-    let outcome = prepare(&args.input, &args.output, &opts, &cancel, &report)?;
+    let outcome = prepare(&args.input, &args.output, &opts, cancel, &report)?;
     bar.finish_and_clear();
     match outcome {
         Outcome::Complete {

@@ -3,8 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor};
@@ -13,7 +12,7 @@ use melnet::train::Trainer;
 use melnet::TierConfig;
 use melspec::dataset::{Dataset, Normalization, Split, WindowSampler};
 
-use crate::args::progress_bar;
+use crate::args::{interrupted, progress_bar};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -333,11 +332,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let train_windows = ds.windows(Split::Train, frames, true)?;
     let valid = valid_batch(&ds, frames)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
-    }
+    let cancel = interrupted();
     if args.resume {
         truncate_log(&args.out, trainer.state().step)?;
     } else {
@@ -348,11 +343,19 @@ pub fn run(args: Args) -> Result<()> {
         writeln!(log, "0,,{}", trainer.loss(&valid)?)?;
     }
     let start = trainer.state().step;
-    let bar = progress_bar(
-        args.quiet,
-        total.saturating_sub(start),
-        "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
-    );
+    let bar = match args.minutes {
+        // Time-boxed: the clock, not the step count, says when it ends.
+        Some(m) => progress_bar(
+            args.quiet,
+            total.saturating_sub(start),
+            &format!("step {{pos}} [{{elapsed_precise}} of {m} min] {{msg}} {{per_sec}}"),
+        ),
+        None => progress_bar(
+            args.quiet,
+            total.saturating_sub(start),
+            "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
+        ),
+    };
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .open(args.out.join(LOG_FILE))
@@ -379,15 +382,6 @@ pub fn run(args: Args) -> Result<()> {
             );
             std::process::exit(130);
         }
-        if deadline.is_some_and(|d| started.elapsed() >= d) {
-            bar.suspend(|| {
-                eprintln!(
-                    "time limit reached at step {} of {total} (--resume continues)",
-                    trainer.state().step
-                )
-            });
-            break;
-        }
         let step = trainer.state().step;
         // The windows of a step depend only on (seed, step): resuming continues exactly.
         let mut rng = rand::rngs::StdRng::seed_from_u64(trainer.state().seed ^ (step << 20));
@@ -398,9 +392,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         let loss = trainer.step(&x, args.clip_grad).with_context(stopped)?;
         let done = trainer.state().step;
+        let out_of_time = deadline.is_some_and(|d| started.elapsed() >= d);
         // The valid column is empty on steps without a validation.
         let mut valid_field = String::new();
-        if done % args.valid_every.max(1) == 0 || done == total {
+        if done % args.valid_every.max(1) == 0 || done == total || out_of_time {
             last_valid = trainer.loss(&valid)?;
             valid_field = last_valid.to_string();
         }
@@ -414,6 +409,10 @@ pub fn run(args: Args) -> Result<()> {
             log.flush()?;
             draw_losses(&args.out)?;
         }
+        if out_of_time && done < total {
+            bar.suspend(|| eprintln!("time limit reached at step {done}; --resume continues"));
+            break;
+        }
     }
     trainer.save(&args.out).with_context(stopped)?;
     log.flush()?;
@@ -423,7 +422,11 @@ pub fn run(args: Args) -> Result<()> {
         "{}: step {}, valid NLL {:.4} nats/element",
         args.out.display(),
         trainer.state().step,
-        trainer.loss(&valid)?
+        if last_valid.is_nan() {
+            trainer.loss(&valid)?
+        } else {
+            last_valid
+        }
     );
     Ok(())
 }
@@ -439,20 +442,28 @@ pub struct EvalArgs {
     pub data: PathBuf,
 }
 
-/// Run `melnet eval`.
-pub fn eval(args: EvalArgs) -> Result<()> {
-    let data = read_data(&args.run)?;
-    let ds = Dataset::open(&args.data)?;
-    let trainer = Trainer::load(&args.run)?;
+/// The validation NLL of the run `run` on the dataset `data`, nats per element.
+///
+/// # Errors
+/// A missing or broken run or dataset, or one of another width.
+pub(crate) fn valid_nll(run: &Path, data: &Path) -> Result<f32> {
+    let settings = read_data(run)?;
+    let ds = Dataset::open(data)?;
+    let trainer = Trainer::load(run)?;
     if trainer.tier().config().n_mels != ds.manifest().n_mels {
         bail!(
             "{}: the run models {} bins, the dataset has {} mels",
-            args.run.display(),
+            run.display(),
             trainer.tier().config().n_mels,
             ds.manifest().n_mels
         );
     }
-    let nll = trainer.loss(&valid_batch(&ds, data.frames)?)?;
+    Ok(trainer.loss(&valid_batch(&ds, settings.frames)?)?)
+}
+
+/// Run `melnet eval`.
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let nll = valid_nll(&args.run, &args.data)?;
     println!(
         "valid NLL: {nll:.4} nats/element ({:.4} bits/element)",
         nll / std::f32::consts::LN_2
