@@ -325,11 +325,11 @@ impl Page<'_> {
             .unwrap_or(wav)
             .display()
             .to_string();
-        write!(
+        writeln!(
             html,
             "<figure><figcaption><b>{}</b> — {} <span class=\"file\">({})</span></figcaption>\
              <img alt=\"spectrogram of {}\" src=\"{}\">\
-             <audio controls preload=\"auto\" src=\"{}\"></audio></figure>\n",
+             <audio controls preload=\"auto\" src=\"{}\"></audio></figure>",
             escape(title),
             escape(text),
             escape(&rel),
@@ -356,27 +356,28 @@ impl Page<'_> {
              td.n{text-align:right}.file{color:#777;font-size:.9em}code{background:#f3f3f3}\
              </style></head><body>\n<h1>melnet demo</h1>\n",
         );
-        write!(
+        writeln!(
             html,
-            "<p>A MelNet tier trained for {:.1} minutes on two CPU cores on {} recordings \
+            "<p>A MelNet tier trained for {:.1} minutes ({} threads) on {} recordings \
              ({:.1} minutes of audio, {} frames; {} files for training, {} held out), then \
              sampled with the incremental sampler and inverted to audio by melspec \
-             (NNLS mel inversion, PGHI + fast Griffin–Lim).</p>\n",
+             (NNLS mel inversion, PGHI + fast Griffin–Lim).</p>",
             self.args.minutes,
+            rayon::current_num_threads(),
             m.items.len(),
             s.seconds / 60.0,
             m.total_frames,
             s.train_files,
             s.valid_files
         )?;
-        write!(
+        writeln!(
             html,
             "<h2>Model</h2><table>\
              <tr><th>analysis</th><td>{} Hz, n_fft {}, hop {}, {} mel bands, dB</td></tr>\
              <tr><th>tier</th><td>{} layers, width {}, {} mixture components, centralized stack {}</td></tr>\
              <tr><th>training</th><td>{} steps of {} windows × {} frames</td></tr>\
              <tr><th>validation NLL</th><td>{:.4} nats/element ({:.4} bits/element)</td></tr>\
-             </table>\n",
+             </table>",
             p.sr,
             p.n_fft,
             p.hop_length,
@@ -422,34 +423,34 @@ impl Page<'_> {
                 ),
             )?;
         }
-        write!(
+        writeln!(
             html,
             "<h2>Training</h2><figure><figcaption>Negative log-likelihood per element \
              (training batches and the fixed validation windows)</figcaption>\
-             <img alt=\"loss curves\" src=\"{}\"></figure>\n",
+             <img alt=\"loss curves\" src=\"{}\"></figure>",
             data_uri(&self.dir.join("run/loss.png"), "image/png")?
         )?;
-        write!(
+        writeln!(
             html,
             "<h2>Dataset</h2><figure><figcaption>Per-item statistics and mean spectrum \
-             ({})</figcaption><img alt=\"dataset statistics\" src=\"{}\"></figure>\n",
+             ({})</figcaption><img alt=\"dataset statistics\" src=\"{}\"></figure>",
             escape(&self.args.data.display().to_string()),
             data_uri(&self.dir.join("stats.png"), "image/png")?
         )?;
         html.push_str("<h2>Timing</h2><table><tr><th>stage</th><th>seconds</th><th></th></tr>\n");
         for st in self.stages {
-            write!(
+            writeln!(
                 html,
-                "<tr><td>{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>",
                 st.name,
                 st.seconds,
                 escape(&st.note)
             )?;
         }
-        write!(
+        writeln!(
             html,
             "</table>\n<p>Made by <code>melnet demo -o {} --minutes {}</code>; the files \
-             behind this page are next to it.</p>\n</body></html>\n",
+             behind this page are next to it.</p>\n</body></html>",
             escape(&self.dir.display().to_string()),
             self.args.minutes
         )?;
