@@ -6,6 +6,7 @@
 #   bench/run.sh invert     mel inversion and phase retrieval only
 #   bench/run.sh prepare    dataset preparation only
 #   bench/run.sh model      MelNet training throughput vs PyTorch
+#   bench/run.sh sample     MelNet sampling: incremental vs naive
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -18,7 +19,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import librosa, torch
   "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*" --index-url https://download.pytorch.org/whl/cpu \
     || "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*"
 fi
-(cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing && cargo build --release -q -p melnet --example train_throughput)
+(cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing && cargo build --release -q -p melnet --example train_throughput --example sample_throughput)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 what="${1:-all}"
 if [ "$what" = all ] || [ "$what" = mel ]; then
@@ -33,4 +34,7 @@ if [ "$what" = all ] || [ "$what" = prepare ]; then
 fi
 if [ "$what" = all ] || [ "$what" = model ]; then
   "$venv/bin/python" "$here/model.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = sample ]; then
+  "$venv/bin/python" "$here/sample.py" --root "$root"
 fi

@@ -36,12 +36,13 @@ impl Rnn {
         Ok(Rnn { w })
     }
 
-    /// Run over sequences `[n, steps, input]` → `[n, steps, hidden]`.
+    /// Run over sequences `[n, steps, input]` → `[n, steps, hidden]`, from the last step to
+    /// the first when `reverse`.
     ///
     /// # Errors
     /// Shape errors.
-    pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        lstm(xs, &self.w)
+    pub fn forward(&self, xs: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
+        lstm(xs, &self.w, reverse)
     }
 }
 
@@ -65,7 +66,7 @@ fn along_time(rnn: &Rnn, h: &Tensor) -> candle_core::Result<Tensor> {
         .permute((0, 2, 1, 3))?
         .contiguous()?
         .reshape((b * f, t, d))?;
-    let out = rnn.forward(&seqs)?;
+    let out = rnn.forward(&seqs, false)?;
     let dh = out.dim(D::Minus1)?;
     out.reshape((b, f, t, dh))?
         .permute((0, 2, 1, 3))?
@@ -76,14 +77,7 @@ fn along_time(rnn: &Rnn, h: &Tensor) -> candle_core::Result<Tensor> {
 /// (restarting every frame), forwards or backwards.
 fn along_frequency(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
     let (b, t, f, d) = h.dims4()?;
-    let seqs = h.reshape((b * t, f, d))?;
-    let out = if backwards {
-        let idx = Tensor::arange(0u32, f as u32, h.device())?.flip(&[0])?;
-        let reversed = seqs.index_select(&idx, 1)?;
-        rnn.forward(&reversed)?.index_select(&idx, 1)?
-    } else {
-        rnn.forward(&seqs)?
-    };
+    let out = rnn.forward(&h.reshape((b * t, f, d))?, backwards)?;
     let dh = out.dim(D::Minus1)?;
     out.reshape((b, t, f, dh))
 }
@@ -154,7 +148,7 @@ impl CentralizedStack {
     /// # Errors
     /// Shape errors.
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        linear(&self.proj, &self.time.forward(h)?)? + h
+        linear(&self.proj, &self.time.forward(h, false)?)? + h
     }
 }
 

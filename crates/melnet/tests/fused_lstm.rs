@@ -58,21 +58,33 @@ fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()
             &dev,
         )?)?;
         let r = Tensor::randn(0f32, 1.0, (batch, steps, hidden), &dev)?;
-        let fused = lstm(x.as_tensor(), w.as_tensor())?;
-        let reference = op_by_op(x.as_tensor(), w.as_tensor(), hidden)?;
-        assert!(max_abs_diff(&fused, &reference) < 1e-5, "outputs");
-
-        let g_fused = fused.mul(&r)?.sum_all()?.backward()?;
-        let g_ref = reference.mul(&r)?.sum_all()?.backward()?;
-        for (name, v) in [("x", &x), ("w", &w)] {
-            let a = g_fused.get(v).expect("gradient of the fused op");
-            let b = g_ref.get(v).expect("gradient of the reference");
-            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
-            let err = max_abs_diff(a, b);
+        // Backwards: the reference runs forwards over the steps in reverse order.
+        for reverse in [false, true] {
+            let fused = lstm(x.as_tensor(), w.as_tensor(), reverse)?;
+            let reference = if reverse {
+                let idx = Tensor::arange(0u32, steps as u32, &dev)?.flip(&[0])?;
+                let flipped = x.as_tensor().index_select(&idx, 1)?;
+                op_by_op(&flipped, w.as_tensor(), hidden)?.index_select(&idx, 1)?
+            } else {
+                op_by_op(x.as_tensor(), w.as_tensor(), hidden)?
+            };
             assert!(
-                err < 1e-4 * scale,
-                "{name} gradient ({batch},{steps},{input},{hidden}): {err}"
+                max_abs_diff(&fused, &reference) < 1e-5,
+                "outputs (reverse {reverse})"
             );
+
+            let g_fused = fused.mul(&r)?.sum_all()?.backward()?;
+            let g_ref = reference.mul(&r)?.sum_all()?.backward()?;
+            for (name, v) in [("x", &x), ("w", &w)] {
+                let a = g_fused.get(v).expect("gradient of the fused op");
+                let b = g_ref.get(v).expect("gradient of the reference");
+                let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+                let err = max_abs_diff(a, b);
+                assert!(
+                    err < 1e-4 * scale,
+                    "{name} gradient ({batch},{steps},{input},{hidden}, reverse {reverse}): {err}"
+                );
+            }
         }
     }
     Ok(())
@@ -83,5 +95,5 @@ fn mismatched_weights_are_an_error() {
     let dev = Device::Cpu;
     let x = Tensor::zeros((1, 2, 3), DType::F32, &dev).unwrap();
     let w = Tensor::zeros((5, 8), DType::F32, &dev).unwrap();
-    assert!(lstm(&x, &w).is_err());
+    assert!(lstm(&x, &w, false).is_err());
 }

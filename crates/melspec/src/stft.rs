@@ -555,7 +555,7 @@ impl Istft {
             }
             // numpy's irfft ignores the imaginary parts of the DC and Nyquist bins.
             scratch.spectrum[0].im = 0.0;
-            if p.n_fft % 2 == 0 {
+            if p.n_fft.is_multiple_of(2) {
                 scratch.spectrum[n_bins - 1].im = 0.0;
             }
             self.ifft

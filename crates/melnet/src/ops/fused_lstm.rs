@@ -14,12 +14,13 @@ use rayon::prelude::*;
 use super::gemm::{matmul, Mat};
 
 /// Run an LSTM over `x` `[batch, steps, input]` with packed weights `w`
-/// `[input + hidden + 1, 4·hidden]`, from zero states; returns the hidden states
-/// `[batch, steps, hidden]`. Differentiable with respect to `x` and `w`.
+/// `[input + hidden + 1, 4·hidden]`, from zero states — from the last step to the first when
+/// `reverse` — and return the hidden states `[batch, steps, hidden]` (in the input's order).
+/// Differentiable with respect to `x` and `w`.
 ///
 /// # Errors
 /// When the shapes do not fit or the tensors are not f32 on the CPU.
-pub fn lstm(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+pub fn lstm(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
     let (_, _, input) = x.dims3()?;
     let (rows, gates) = w.dims2()?;
     if gates % 4 != 0 || rows != input + gates / 4 + 1 {
@@ -28,24 +29,42 @@ pub fn lstm(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
             w.dims()
         );
     }
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, FusedLstm::default())
+    x.contiguous()?.apply_op2(
+        &w.contiguous()?,
+        FusedLstm {
+            reverse,
+            saved: Default::default(),
+        },
+    )
 }
 
 /// The op; one instance per call, so it can keep its forward activations for the backward
 /// pass instead of recomputing them.
-#[derive(Default)]
 struct FusedLstm {
+    reverse: bool,
     saved: std::sync::Mutex<Option<Activations>>,
 }
 
-/// Sizes of one call.
+/// Sizes and direction of one call.
 #[derive(Clone, Copy)]
 struct Dims {
     batch: usize,
     steps: usize,
     input: usize,
     hidden: usize,
+    reverse: bool,
+}
+
+impl Dims {
+    /// The time index of the `k`-th step taken.
+    #[inline(always)]
+    fn time(&self, k: usize) -> usize {
+        if self.reverse {
+            self.steps - 1 - k
+        } else {
+            k
+        }
+    }
 }
 
 /// `e^x` to ~2 ulp without libm, so that loops over it vectorise: `x = n·ln2 + r`, a degree-6
@@ -67,6 +86,24 @@ fn exp(x: f32) -> f32 {
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// Vector width the element loops are written for: fixed-size arrays of this many lanes
+/// become vector operations (LLVM's loop vectoriser wants several full vectors per iteration,
+/// more than the usual hidden widths hold, and would otherwise run these loops scalar); the
+/// tail of a row runs the same code on one lane at a time.
+const LANES: usize = 16;
+
+/// Split a row of `len` values into full [`LANES`]-wide arrays and single-lane tail arrays.
+macro_rules! lanes {
+    ($slice:expr, $len:expr) => {{
+        let (full, tail) = $slice[..$len].as_chunks::<LANES>();
+        (full, tail.as_chunks::<1>().0)
+    }};
+    (mut $slice:expr, $len:expr) => {{
+        let (full, tail) = $slice[..$len].as_chunks_mut::<LANES>();
+        (full, tail.as_chunks_mut::<1>().0)
+    }};
+}
+
 /// Logistic sigmoid.
 #[inline(always)]
 fn sigmoid(v: f32) -> f32 {
@@ -81,26 +118,58 @@ fn tanh(v: f32) -> f32 {
 
 /// Gate non-linearities in place on one pre-activation row `[i f g o]` (each `hidden` wide):
 /// sigmoid for i, f, o and tanh for g, as separate straight loops that vectorise.
+#[inline(always)]
 fn activate(z: &mut [f32], hidden: usize) {
     let (ifg, o) = z.split_at_mut(3 * hidden);
     let (i_f, g) = ifg.split_at_mut(2 * hidden);
-    i_f.iter_mut().for_each(|v| *v = sigmoid(*v));
-    g.iter_mut().for_each(|v| *v = tanh(*v));
-    o.iter_mut().for_each(|v| *v = sigmoid(*v));
+    fn map<const N: usize>(v: &mut [f32; N], f: impl Fn(f32) -> f32) {
+        v.iter_mut().for_each(|x| *x = f(*x));
+    }
+    for (v, len, f) in [
+        (i_f, 2 * hidden, sigmoid as fn(f32) -> f32),
+        (g, hidden, tanh),
+        (o, hidden, sigmoid),
+    ] {
+        let (full, tail) = lanes!(mut v, len);
+        full.iter_mut().for_each(|a| map(a, f));
+        tail.iter_mut().for_each(|a| map(a, f));
+    }
+}
+
+/// The cell update on `N` lanes: `c ← f·c + i·g`, `h ← o·tanh(c)`.
+#[inline(always)]
+fn cell_lanes<const N: usize>([i, f, g, o]: [&[f32; N]; 4], c: &mut [f32; N], h: &mut [f32; N]) {
+    for j in 0..N {
+        let next = f[j] * c[j] + i[j] * g[j];
+        c[j] = next;
+        h[j] = o[j] * tanh(next);
+    }
 }
 
 /// One LSTM cell update for one sequence: gate pre-activations `z` `[4·hidden]` (i, f, g, o;
 /// activated in place), cell state `c` and hidden state `h` `[hidden]` updated in place.
+#[inline(always)]
 pub(crate) fn cell(z: &mut [f32], c: &mut [f32], h: &mut [f32]) {
-    let hidden = c.len();
-    activate(z, hidden);
-    let (i, rest) = z.split_at(hidden);
-    let (f, rest) = rest.split_at(hidden);
-    let (g, o) = rest.split_at(hidden);
-    for j in 0..hidden {
-        let next = f[j] * c[j] + i[j] * g[j];
-        c[j] = next;
-        h[j] = o[j] * tanh(next);
+    let n = c.len();
+    activate(&mut z[..4 * n], n);
+    let (i, rest) = z.split_at(n);
+    let (f, rest) = rest.split_at(n);
+    let (g, o) = rest.split_at(n);
+    let (i, f, g, o) = (lanes!(i, n), lanes!(f, n), lanes!(g, n), lanes!(o, n));
+    let (c, h) = (lanes!(mut c, n), lanes!(mut h, n));
+    for k in 0..c.0.len() {
+        cell_lanes(
+            [&i.0[k], &f.0[k], &g.0[k], &o.0[k]],
+            &mut c.0[k],
+            &mut h.0[k],
+        );
+    }
+    for k in 0..c.1.len() {
+        cell_lanes(
+            [&i.1[k], &f.1[k], &g.1[k], &o.1[k]],
+            &mut c.1[k],
+            &mut h.1[k],
+        );
     }
 }
 
@@ -126,6 +195,7 @@ fn forward(x: &[f32], w: &[f32], d: Dims) -> (Vec<f32>, Activations) {
         steps,
         input,
         hidden,
+        ..
     } = d;
     let g4 = 4 * hidden;
     let mut out = vec![0.0f32; batch * steps * hidden];
@@ -146,8 +216,66 @@ fn forward(x: &[f32], w: &[f32], d: Dims) -> (Vec<f32>, Activations) {
     (out, Activations { gates, cells })
 }
 
-/// [`forward`] on one block of whole sequences, into its rows of the outputs.
-fn forward_block(
+/// `$name(args)` calls `$body(args)` compiled for the widest vector extension the CPU has
+/// (AVX-512, AVX2 + FMA, else the baseline), chosen at run time: the gate loops are most of an
+/// LSTM's time at small widths and the baseline x86-64 target has only 4-lane SSE. Results do
+/// not depend on the choice (no contraction into FMA: Rust does not fuse float operations).
+macro_rules! vectorised {
+    ($(#[$doc:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
+                    // SAFETY: the CPU has every feature `avx512` is compiled for (checked above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has every feature `avx2` is compiled for (checked above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+vectorised! {
+    /// [`forward`] on one block of whole sequences, into its rows of the outputs.
+    fn forward_block = forward_block_body(
+        x: &[f32],
+        w: &[f32],
+        d: Dims,
+        out: &mut [f32],
+        gates: &mut [f32],
+        cells: &mut [f32],
+    )
+}
+
+vectorised! {
+    /// The recurrence of [`backward`] for one block of whole sequences: gate gradients
+    /// `dz_all` `[batch·steps, 4·hidden]` from the hidden-state gradients and the block's
+    /// activations.
+    fn backward_block = backward_block_body(
+        w_hh: &[f32],
+        dh_out: &[f32],
+        gates: &[f32],
+        cells: &[f32],
+        d: Dims,
+        dz_all: &mut [f32],
+    )
+}
+
+#[inline(always)]
+fn forward_block_body(
     x: &[f32],
     w: &[f32],
     d: Dims,
@@ -160,6 +288,7 @@ fn forward_block(
         steps,
         input,
         hidden,
+        ..
     } = d;
     let g4 = 4 * hidden;
     let (w_ih, rest) = w.split_at(input * g4);
@@ -177,12 +306,13 @@ fn forward_block(
     let mut h = vec![0.0f32; batch * hidden];
     let mut c = vec![0.0f32; batch * hidden];
     let mut z = vec![0.0f32; batch * g4];
-    for t in 0..steps {
+    for k in 0..steps {
+        let t = d.time(k);
         for b in 0..batch {
             let r = b * steps + t;
             z[b * g4..(b + 1) * g4].copy_from_slice(&gates[r * g4..(r + 1) * g4]);
         }
-        if t > 0 {
+        if k > 0 {
             matmul(
                 &mut z,
                 Mat::new(&h, batch, hidden),
@@ -219,6 +349,7 @@ fn backward(
         steps,
         input,
         hidden,
+        ..
     } = d;
     let g4 = 4 * hidden;
     let (w_ih, rest) = w.split_at(input * g4);
@@ -239,11 +370,18 @@ fn backward(
             backward_block(w_hh, dh_out, gates, cells, d, dz_all);
         });
     let mut dw = vec![0.0f32; (input + hidden + 1) * g4];
-    // dW_hhᵀ = H_prevᵀ · DZ over all steps at once, H_prev holding h_{t−1} (zero at t = 0).
+    // dW_hhᵀ = H_prevᵀ · DZ over all steps at once, H_prev holding the hidden state of the
+    // step taken before (zero for the first step taken).
     let mut h_prev = vec![0.0f32; batch * steps * hidden];
     for b in 0..batch {
         let rows = b * steps * hidden..(b + 1) * steps * hidden;
-        h_prev[rows.start + hidden..rows.end].copy_from_slice(&hs[rows.start..rows.end - hidden]);
+        if d.reverse {
+            h_prev[rows.start..rows.end - hidden]
+                .copy_from_slice(&hs[rows.start + hidden..rows.end]);
+        } else {
+            h_prev[rows.start + hidden..rows.end]
+                .copy_from_slice(&hs[rows.start..rows.end - hidden]);
+        }
     }
     matmul(
         &mut dw[input * g4..(input + hidden) * g4],
@@ -272,9 +410,81 @@ fn backward(
     (dx, dw)
 }
 
-/// The recurrence of [`backward`] for one block of whole sequences: gate gradients `dz_all`
-/// `[batch·steps, 4·hidden]` from the hidden-state gradients and the block's activations.
-fn backward_block(
+/// One step of backpropagation through time on `N` lanes: from the activated gates (i, f, g,
+/// o), the cell state and the previous one, and the hidden state's gradient (from the output
+/// and from the next step), the gate pre-activations' gradients `dz`; `dc` carries the cell
+/// gradient to the previous step.
+#[inline(always)]
+fn bptt_lanes<const N: usize>(
+    [gi, gf, gg, go]: [&[f32; N]; 4],
+    [cell, c_prev]: [&[f32; N]; 2],
+    [dh_o, dh_n]: [&[f32; N]; 2],
+    dc: &mut [f32; N],
+    [dzi, dzf, dzg, dzo]: [&mut [f32; N]; 4],
+) {
+    for j in 0..N {
+        let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
+        let tc = tanh(cell[j]);
+        let dh = dh_o[j] + dh_n[j];
+        let d_c = dh * o * (1.0 - tc * tc) + dc[j];
+        dc[j] = d_c * f;
+        dzi[j] = d_c * g * i * (1.0 - i);
+        dzf[j] = d_c * c_prev[j] * f * (1.0 - f);
+        dzg[j] = d_c * i * (1.0 - g * g);
+        dzo[j] = dh * tc * o * (1.0 - o);
+    }
+}
+
+/// [`bptt_lanes`] over one sequence's row, every slice `hidden` long (`dz`: `[4·hidden]`).
+#[inline(always)]
+fn bptt_row(
+    gates: &[f32],
+    [cell, c_prev]: [&[f32]; 2],
+    [dh_o, dh_n]: [&[f32]; 2],
+    dc: &mut [f32],
+    dz: &mut [f32],
+) {
+    let n = cell.len();
+    let gate = |k: usize| lanes!(gates[k * n..], n);
+    let (gi, gf, gg, go) = (gate(0), gate(1), gate(2), gate(3));
+    let (cell, c_prev, dh_o, dh_n) = (
+        lanes!(cell, n),
+        lanes!(c_prev, n),
+        lanes!(dh_o, n),
+        lanes!(dh_n, n),
+    );
+    let dc = lanes!(mut dc, n);
+    let (dzi, rest) = dz.split_at_mut(n);
+    let (dzf, rest) = rest.split_at_mut(n);
+    let (dzg, dzo) = rest.split_at_mut(n);
+    let (dzi, dzf, dzg, dzo) = (
+        lanes!(mut dzi, n),
+        lanes!(mut dzf, n),
+        lanes!(mut dzg, n),
+        lanes!(mut dzo, n),
+    );
+    for k in 0..dc.0.len() {
+        bptt_lanes(
+            [&gi.0[k], &gf.0[k], &gg.0[k], &go.0[k]],
+            [&cell.0[k], &c_prev.0[k]],
+            [&dh_o.0[k], &dh_n.0[k]],
+            &mut dc.0[k],
+            [&mut dzi.0[k], &mut dzf.0[k], &mut dzg.0[k], &mut dzo.0[k]],
+        );
+    }
+    for k in 0..dc.1.len() {
+        bptt_lanes(
+            [&gi.1[k], &gf.1[k], &gg.1[k], &go.1[k]],
+            [&cell.1[k], &c_prev.1[k]],
+            [&dh_o.1[k], &dh_n.1[k]],
+            &mut dc.1[k],
+            [&mut dzi.1[k], &mut dzf.1[k], &mut dzg.1[k], &mut dzo.1[k]],
+        );
+    }
+}
+
+#[inline(always)]
+fn backward_block_body(
     w_hh: &[f32],
     dh_out: &[f32],
     gates: &[f32],
@@ -292,38 +502,32 @@ fn backward_block(
     let mut dh_next = vec![0.0f32; batch * hidden];
     let mut dc_next = vec![0.0f32; batch * hidden];
     let mut dz = vec![0.0f32; batch * g4];
-    for t in (0..steps).rev() {
+    let zeros = vec![0.0f32; hidden];
+    let n = hidden;
+    for k in (0..steps).rev() {
+        let t = d.time(k);
         for b in 0..batch {
             let r = b * steps + t;
             let gr = &gates[r * g4..(r + 1) * g4];
+            let cell = &cells[r * n..(r + 1) * n];
+            let c_prev = if k > 0 {
+                let p = b * steps + d.time(k - 1);
+                &cells[p * n..(p + 1) * n]
+            } else {
+                &zeros[..]
+            };
             let dzb = &mut dz[b * g4..(b + 1) * g4];
-            for j in 0..hidden {
-                let (i, f, g, o) = (
-                    gr[j],
-                    gr[hidden + j],
-                    gr[2 * hidden + j],
-                    gr[3 * hidden + j],
-                );
-                let cell = cells[r * hidden + j];
-                let c_prev = if t > 0 {
-                    cells[(r - 1) * hidden + j]
-                } else {
-                    0.0
-                };
-                let tc = tanh(cell);
-                let dh = dh_out[r * hidden + j] + dh_next[b * hidden + j];
-                let d_o = dh * tc;
-                let dc = dh * o * (1.0 - tc * tc) + dc_next[b * hidden + j];
-                dc_next[b * hidden + j] = dc * f;
-                dzb[j] = dc * g * i * (1.0 - i);
-                dzb[hidden + j] = dc * c_prev * f * (1.0 - f);
-                dzb[2 * hidden + j] = dc * i * (1.0 - g * g);
-                dzb[3 * hidden + j] = d_o * o * (1.0 - o);
-            }
+            bptt_row(
+                gr,
+                [cell, c_prev],
+                [&dh_out[r * n..(r + 1) * n], &dh_next[b * n..(b + 1) * n]],
+                &mut dc_next[b * n..(b + 1) * n],
+                dzb,
+            );
             dz_all[r * g4..(r + 1) * g4].copy_from_slice(dzb);
         }
-        if t > 0 {
-            // dh_{t−1} = dz_t · W_hh
+        if k > 0 {
+            // dh of the step before = dz · W_hh
             matmul(
                 &mut dh_next,
                 Mat::new(&dz, batch, g4),
@@ -361,6 +565,7 @@ impl CustomOp2 for FusedLstm {
             steps,
             input,
             hidden: g4 / 4,
+            reverse: self.reverse,
         };
         let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d);
         *self.saved.lock().expect("activation cache lock") = Some(acts);
@@ -381,6 +586,7 @@ impl CustomOp2 for FusedLstm {
             steps,
             input,
             hidden: g4 / 4,
+            reverse: self.reverse,
         };
         let xv = x.flatten_all()?.to_vec1::<f32>()?;
         let wv = w.flatten_all()?.to_vec1::<f32>()?;
