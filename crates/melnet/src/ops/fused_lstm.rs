@@ -122,18 +122,16 @@ fn tanh(v: f32) -> f32 {
 fn activate(z: &mut [f32], hidden: usize) {
     let (ifg, o) = z.split_at_mut(3 * hidden);
     let (i_f, g) = ifg.split_at_mut(2 * hidden);
-    fn map<const N: usize>(v: &mut [f32; N], f: impl Fn(f32) -> f32) {
-        v.iter_mut().for_each(|x| *x = f(*x));
-    }
-    for (v, len, f) in [
-        (i_f, 2 * hidden, sigmoid as fn(f32) -> f32),
-        (g, hidden, tanh),
-        (o, hidden, sigmoid),
-    ] {
-        let (full, tail) = lanes!(mut v, len);
-        full.iter_mut().for_each(|a| map(a, f));
-        tail.iter_mut().for_each(|a| map(a, f));
-    }
+    // Three loops written out: through a function pointer the calls would not inline.
+    let (full, tail) = lanes!(mut i_f, 2 * hidden);
+    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
+    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
+    let (full, tail) = lanes!(mut g, hidden);
+    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = tanh(*x)));
+    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = tanh(*x)));
+    let (full, tail) = lanes!(mut o, hidden);
+    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
+    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
 }
 
 /// The cell update on `N` lanes: `c ← f·c + i·g`, `h ← o·tanh(c)`.
