@@ -6,6 +6,8 @@
 //!
 //! `cargo run --release -p melnet --example sample_throughput -- --layers 6 --width 256`
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -13,17 +15,6 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use melnet::{SampleOptions, Sampler, Tier, TierConfig};
 use rand::{Rng, SeedableRng};
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
-}
 
 /// Seconds to sample `frames` frames naively: for every element a forward pass over all
 /// frames so far, then a draw from the mixture at that element.
@@ -56,17 +47,17 @@ fn naive(tier: &Tier, frames: usize, bins: usize, rng: &mut impl Rng) -> melnet:
 }
 
 fn main() -> melnet::Result<()> {
-    std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
-    let bins = arg("--mels", 32.0) as usize;
-    let frames = arg("--frames", 64.0) as usize;
+    support::init();
+    let bins = support::arg("--mels", 32.0) as usize;
+    let frames = support::arg("--frames", 64.0) as usize;
     let (short, long) = (
-        arg("--naive-short", 2.0) as usize,
-        arg("--naive-long", 4.0) as usize,
+        support::arg("--naive-short", 2.0) as usize,
+        support::arg("--naive-long", 4.0) as usize,
     );
-    let (sr, hop) = (arg("--sr", 24000.0), arg("--hop", 512.0));
+    let (sr, hop) = (support::arg("--sr", 24000.0), support::arg("--hop", 512.0));
     let config = TierConfig {
-        layers: arg("--layers", 2.0) as usize,
-        width: arg("--width", 32.0) as usize,
+        layers: support::arg("--layers", 2.0) as usize,
+        width: support::arg("--width", 32.0) as usize,
         ..TierConfig::small(bins)
     };
     let varmap = VarMap::new();

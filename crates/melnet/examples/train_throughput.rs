@@ -4,32 +4,26 @@
 //! `cargo run --release -p melnet --example train_throughput -- --mels 32 --frames 64
 //! --layers 6 --width 256 --batch 16 --steps 3`
 
-use std::time::Instant;
+mod support;
 
-// The allocator and its setting of the `melnet` program (see its main.rs).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use melnet::train::optim::{OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::TierConfig;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a whole number"))
-}
-
 fn main() -> melnet::Result<()> {
-    std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
-    let (mels, frames, batch) = (arg("--mels", 32), arg("--frames", 32), arg("--batch", 8));
-    let steps = arg("--steps", 5);
+    support::init();
+    let (mels, frames, batch) = (
+        support::arg("--mels", 32.0) as usize,
+        support::arg("--frames", 32.0) as usize,
+        support::arg("--batch", 8.0) as usize,
+    );
+    let steps = support::arg("--steps", 5.0) as usize;
     let config = TierConfig {
-        layers: arg("--layers", 2),
-        width: arg("--width", 32),
+        layers: support::arg("--layers", 2.0) as usize,
+        width: support::arg("--width", 32.0) as usize,
         ..TierConfig::small(mels)
     };
     let mut trainer = Trainer::new(

@@ -57,8 +57,10 @@ fn run_command(argv: &[String]) -> Result<()> {
     crate::commands::run(command(argv)?)
 }
 
-fn path(p: &Path) -> String {
-    p.display().to_string()
+/// `p` as a command-line word.
+fn word(p: &Path) -> Result<&str> {
+    p.to_str()
+        .with_context(|| format!("{}: not a UTF-8 path", p.display()))
 }
 
 /// One stage's name and wall-clock seconds.
@@ -123,9 +125,9 @@ pub fn run(args: Args) -> Result<()> {
     timed(&mut stages, "prepare", args.quiet, || {
         run_command(&argv(&[
             "prepare",
-            &path(&args.data),
+            word(&args.data)?,
             "-o",
-            &path(&ds_dir),
+            word(&ds_dir)?,
             "--preset",
             "melnet-small",
             "--db",
@@ -136,7 +138,7 @@ pub fn run(args: Args) -> Result<()> {
     {
         let mut outputs = Outputs::new();
         let tmp = outputs.stage(&stats_png)?;
-        dataset_png(&tmp, ds.manifest(), &path(&args.data))?;
+        dataset_png(&tmp, ds.manifest(), word(&args.data)?)?;
         outputs.commit()?;
     }
 
@@ -146,9 +148,9 @@ pub fn run(args: Args) -> Result<()> {
         let mut words = vec![
             "train",
             "--data",
-            ds_dir.to_str().context("non-UTF-8 path")?,
+            word(&ds_dir)?,
             "--out",
-            run_dir.to_str().context("non-UTF-8 path")?,
+            word(&run_dir)?,
             "--steps",
             "1000000000",
             "--minutes",
@@ -216,9 +218,9 @@ pub fn run(args: Args) -> Result<()> {
         let mut words = vec![
             "sample",
             "--run",
-            run_dir.to_str().context("non-UTF-8 path")?,
+            word(&run_dir)?,
             "-o",
-            out.to_str().context("non-UTF-8 path")?,
+            word(out)?,
             "--seconds",
             &seconds,
         ];
@@ -233,7 +235,7 @@ pub fn run(args: Args) -> Result<()> {
             &samples.join("primed.wav"),
             &[
                 "--prime",
-                source.to_str().context("non-UTF-8 path")?,
+                word(&source)?,
                 "--prime-seconds",
                 &prime_seconds.to_string(),
             ],

@@ -122,16 +122,19 @@ fn tanh(v: f32) -> f32 {
 fn activate(z: &mut [f32], hidden: usize) {
     let (ifg, o) = z.split_at_mut(3 * hidden);
     let (i_f, g) = ifg.split_at_mut(2 * hidden);
-    // Three loops written out: through a function pointer the calls would not inline.
-    let (full, tail) = lanes!(mut i_f, 2 * hidden);
-    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
-    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
-    let (full, tail) = lanes!(mut g, hidden);
-    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = tanh(*x)));
-    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = tanh(*x)));
-    let (full, tail) = lanes!(mut o, hidden);
-    full.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
-    tail.iter_mut().for_each(|a| a.iter_mut().for_each(|x| *x = sigmoid(*x)));
+    // Written out per gate (through a function pointer the calls would not inline).
+    macro_rules! apply {
+        ($v:expr, $len:expr, $f:ident) => {
+            let (full, tail) = lanes!(mut $v, $len);
+            full.iter_mut()
+                .for_each(|a| a.iter_mut().for_each(|x| *x = $f(*x)));
+            tail.iter_mut()
+                .for_each(|a| a.iter_mut().for_each(|x| *x = $f(*x)));
+        };
+    }
+    apply!(i_f, 2 * hidden, sigmoid);
+    apply!(g, hidden, tanh);
+    apply!(o, hidden, sigmoid);
 }
 
 /// The cell update on `N` lanes: `c ← f·c + i·g`, `h ← o·tanh(c)`.
@@ -155,20 +158,20 @@ pub(crate) fn cell(z: &mut [f32], c: &mut [f32], h: &mut [f32]) {
     let (g, o) = rest.split_at(n);
     let (i, f, g, o) = (lanes!(i, n), lanes!(f, n), lanes!(g, n), lanes!(o, n));
     let (c, h) = (lanes!(mut c, n), lanes!(mut h, n));
-    for k in 0..c.0.len() {
-        cell_lanes(
-            [&i.0[k], &f.0[k], &g.0[k], &o.0[k]],
-            &mut c.0[k],
-            &mut h.0[k],
-        );
+    // The full lane groups, then the single-lane tail: the same code at two widths.
+    macro_rules! groups {
+        ($p:tt) => {
+            for k in 0..c.$p.len() {
+                cell_lanes(
+                    [&i.$p[k], &f.$p[k], &g.$p[k], &o.$p[k]],
+                    &mut c.$p[k],
+                    &mut h.$p[k],
+                );
+            }
+        };
     }
-    for k in 0..c.1.len() {
-        cell_lanes(
-            [&i.1[k], &f.1[k], &g.1[k], &o.1[k]],
-            &mut c.1[k],
-            &mut h.1[k],
-        );
-    }
+    groups!(0);
+    groups!(1);
 }
 
 /// Activations kept by the forward pass for the backward pass.
@@ -461,24 +464,27 @@ fn bptt_row(
         lanes!(mut dzg, n),
         lanes!(mut dzo, n),
     );
-    for k in 0..dc.0.len() {
-        bptt_lanes(
-            [&gi.0[k], &gf.0[k], &gg.0[k], &go.0[k]],
-            [&cell.0[k], &c_prev.0[k]],
-            [&dh_o.0[k], &dh_n.0[k]],
-            &mut dc.0[k],
-            [&mut dzi.0[k], &mut dzf.0[k], &mut dzg.0[k], &mut dzo.0[k]],
-        );
+    // The full lane groups, then the single-lane tail: the same code at two widths.
+    macro_rules! groups {
+        ($p:tt) => {
+            for k in 0..dc.$p.len() {
+                bptt_lanes(
+                    [&gi.$p[k], &gf.$p[k], &gg.$p[k], &go.$p[k]],
+                    [&cell.$p[k], &c_prev.$p[k]],
+                    [&dh_o.$p[k], &dh_n.$p[k]],
+                    &mut dc.$p[k],
+                    [
+                        &mut dzi.$p[k],
+                        &mut dzf.$p[k],
+                        &mut dzg.$p[k],
+                        &mut dzo.$p[k],
+                    ],
+                );
+            }
+        };
     }
-    for k in 0..dc.1.len() {
-        bptt_lanes(
-            [&gi.1[k], &gf.1[k], &gg.1[k], &go.1[k]],
-            [&cell.1[k], &c_prev.1[k]],
-            [&dh_o.1[k], &dh_n.1[k]],
-            &mut dc.1[k],
-            [&mut dzi.1[k], &mut dzf.1[k], &mut dzg.1[k], &mut dzo.1[k]],
-        );
-    }
+    groups!(0);
+    groups!(1);
 }
 
 #[inline(always)]
