@@ -397,10 +397,14 @@ fn backward(
         Mat::new(&dz_all, batch * steps, g4),
         false,
     );
-    let db = &mut dw[(input + hidden) * g4..];
-    for row in dz_all.chunks_exact(g4) {
-        db.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-    }
+    // dbias = 1ᵀ · DZ, as a product so that it runs in parallel.
+    let ones = vec![1.0f32; batch * steps];
+    matmul(
+        &mut dw[(input + hidden) * g4..],
+        Mat::new(&ones, 1, batch * steps),
+        Mat::new(&dz_all, batch * steps, g4),
+        false,
+    );
     let mut dx = vec![0.0f32; batch * steps * input];
     matmul(
         &mut dx,
@@ -592,17 +596,29 @@ impl CustomOp2 for FusedLstm {
             hidden: g4 / 4,
             reverse: self.reverse,
         };
-        let xv = x.flatten_all()?.to_vec1::<f32>()?;
-        let wv = w.flatten_all()?.to_vec1::<f32>()?;
-        let dh = grad_res.flatten_all()?.to_vec1::<f32>()?;
-        let hs = res.flatten_all()?.to_vec1::<f32>()?;
+        // The tensors' own storage, without copies (made contiguous first where needed).
+        let (x, w, res, grad_res) = (
+            x.contiguous()?,
+            w.contiguous()?,
+            res.contiguous()?,
+            grad_res.contiguous()?,
+        );
+        let guards = [&x, &w, &res, &grad_res].map(|t| t.storage_and_layout());
+        let mut views = Vec::with_capacity(4);
+        for (storage, layout) in &guards {
+            match &**storage {
+                candle_core::Storage::Cpu(cpu) => views.push(slice(cpu, layout)?),
+                _ => candle_core::bail!("fused LSTM: CPU tensors only"),
+            }
+        }
+        let [xv, wv, hs, dh] = [views[0], views[1], views[2], views[3]];
         let saved = self.saved.lock().expect("activation cache lock").take();
         // Without the forward pass's activations (a second backward), recompute them.
         let acts = match saved {
             Some(a) => a,
-            None => forward(&xv, &wv, d).1,
+            None => forward(xv, wv, d).1,
         };
-        let (dx, dw) = backward(&xv, &wv, &hs, &dh, d, &acts);
+        let (dx, dw) = backward(xv, wv, hs, dh, d, &acts);
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, w.shape(), w.device())?),
