@@ -161,7 +161,7 @@ pub struct InversionArgs {
     /// Iteration limit of the NNLS solver per frame.
     #[arg(long, default_value_t = 1000)]
     pub nnls_iters: usize,
-    /// Seed of the random initial phase.
+    /// Seed of the random initial phase (for `melnet sample` also of the draws).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Initial phase of gla/fgla: random or zero (--init-phase, where offered, overrides it).

@@ -19,7 +19,7 @@ use crate::commands::train::{read_data, DataSettings};
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
 
-/// Options of `melnet sample` (`--seed` seeds the draws as well as the phase).
+/// Options of `melnet sample`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Run directory made by `melnet train`.

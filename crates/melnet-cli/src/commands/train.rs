@@ -42,10 +42,10 @@ pub struct Args {
     /// Leave out the centralized stack.
     #[arg(long)]
     pub no_centralized: bool,
-    /// Window length in frames.
+    /// Window length in frames (a resumed run keeps its own).
     #[arg(long, default_value_t = 32)]
     pub frames: usize,
-    /// Windows per step.
+    /// Windows per step (a resumed run keeps its own).
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Total steps of the run (a resumed run trains the remainder; 0 writes the initial
