@@ -1,7 +1,10 @@
 //! A whole LSTM sequence as one candle operation, with a hand-written backward pass through
 //! time. candle's per-op overhead dominates an op-by-op recurrent loop (DESIGN.md §5a), so the
 //! input projection for all steps is one matrix product, the recurrent product one per step,
-//! and the gate non-linearities tight loops.
+//! and the gate non-linearities tight loops on fixed-width lane arrays, compiled for the
+//! widest vector extension the CPU has. The sequences of a batch run in parallel blocks; the
+//! weight gradients are products over all steps at once. A backward-direction LSTM runs inside
+//! the op (`reverse`), without reordering its input.
 //!
 //! Weights are packed in one tensor `w` of shape `[input + hidden + 1, 4·hidden]`: rows
 //! `0..input` are `W_ihᵀ`, rows `input..input+hidden` are `W_hhᵀ`, the last row the bias
