@@ -750,6 +750,35 @@ fn train_config_file_adam_epochs_and_divergence() {
         assert!(run.stderr.contains(needle), "{}", run.stderr);
         assert!(!out.exists());
     }
+    // Time-boxed: stops long before its step count, with a checkpoint and a validation.
+    let timed = w.join("timed");
+    let started = std::time::Instant::now();
+    let run = train(
+        timed.to_str().unwrap(),
+        &[
+            "--layers",
+            "1",
+            "--width",
+            "8",
+            "--steps",
+            "1000000",
+            "--minutes",
+            "0.01",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("time limit reached"), "{}", run.stderr);
+    assert!(started.elapsed().as_secs() < 30);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(timed.join("state.json")).unwrap()).unwrap();
+    let steps = state["step"].as_u64().unwrap();
+    assert!(steps > 0 && steps < 1_000_000);
+    let log = std::fs::read_to_string(timed.join("log.csv")).unwrap();
+    let last = log.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("{steps},")) && !last.ends_with(','),
+        "the last step is validated: {last}"
+    );
     // Divergence stops with a clear message; the last checkpoint loads and evaluates.
     let r = w.join("diverge");
     let r = r.to_str().unwrap();

@@ -63,8 +63,8 @@ pub struct Args {
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Rmsprop)]
     pub optimizer: OptimizerKind,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Learning rate (1e-3 made RMSProp's loss spike and stall on the bundled data).
+    #[arg(long, default_value_t = 3e-4)]
     pub lr: f64,
     /// RMSProp momentum (Adam uses β₁ 0.9, β₂ 0.999).
     #[arg(long, default_value_t = 0.9)]
