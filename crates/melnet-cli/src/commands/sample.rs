@@ -102,10 +102,15 @@ fn read_prime(path: &Path, data: &DataSettings, max_seconds: f64) -> Result<Arra
         if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
             bail!("{name}: holds a non-finite value ({v})");
         }
+        // With a sidecar, its scale is undone and the dataset's applied; without one, the
+        // values are taken to be in the dataset's scale already.
         let sidecar = Sidecar::path_for(path);
-        if data.db && sidecar.is_file() && Sidecar::read(&sidecar)?.scale == Scale::Linear {
+        if sidecar.is_file() {
             let v = mel.as_slice_mut().expect("read arrays are contiguous");
-            to_db_ref_max(v, p.power);
+            Sidecar::read(&sidecar)?.scale.to_linear(v, p.power);
+            if data.db {
+                to_db_ref_max(v, p.power);
+            }
         }
         mel
     } else {
