@@ -22,9 +22,10 @@ use optim::{Optim, OptimizerConfig};
 /// A tier with its parameters, optimiser and step counter.
 pub struct Trainer {
     tier: Tier,
-    varmap: VarMap,
     /// Variable names in the optimiser's order (sorted).
     names: Vec<String>,
+    /// The variables, in the same order (looked up once, not at every step).
+    vars: Vec<Var>,
     optimizer: Optim,
     state: TrainState,
 }
@@ -56,11 +57,11 @@ impl Trainer {
         let tier = Tier::new(config, vb)?;
         crate::init::init(&varmap, seed)?;
         let (names, vars) = sorted_vars(&varmap);
-        let optimizer_state = Optim::new(vars, optimizer)?;
+        let optimizer_state = Optim::new(vars.clone(), optimizer)?;
         Ok(Trainer {
             tier,
-            varmap,
             names,
+            vars,
             optimizer: optimizer_state,
             state: TrainState {
                 step: 0,
@@ -106,8 +107,11 @@ impl Trainer {
         let value = loss.to_scalar::<f32>()?;
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;
-        let (_, vars) = sorted_vars(&self.varmap);
-        let present: Vec<&Var> = vars.iter().filter(|v| grads.get(v).is_some()).collect();
+        let present: Vec<&Var> = self
+            .vars
+            .iter()
+            .filter(|v| grads.get(v).is_some())
+            .collect();
         let norm = sum_of_squares(present.iter().filter_map(|v| grads.get(v)))?.sqrt();
         self.check_finite("gradient norm", norm)?;
         if let Some(max) = clip_grad.filter(|&max| norm > max) {
@@ -139,10 +143,9 @@ impl Trainer {
     /// [`Error::NonFinite`] when a weight is NaN or infinite (nothing is written: the last good
     /// checkpoint stays); [`Error::Checkpoint`] on I/O errors.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let (_, vars) = sorted_vars(&self.varmap);
         self.check_finite(
             "weights",
-            sum_of_squares(vars.iter().map(|v| v.as_tensor()))?,
+            sum_of_squares(self.vars.iter().map(|v| v.as_tensor()))?,
         )?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
@@ -151,7 +154,7 @@ impl Trainer {
         let weights: HashMap<String, Tensor> = self
             .names
             .iter()
-            .zip(sorted_vars(&self.varmap).1)
+            .zip(&self.vars)
             .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
             .collect();
         save_tensors(dir, WEIGHTS_FILE, &weights)?;
@@ -176,7 +179,7 @@ impl Trainer {
         let mut trainer = Trainer::new(config, state.optimizer, state.seed)?;
         let weights = load_tensors(dir, WEIGHTS_FILE)?;
         let opt = load_tensors(dir, OPTIMIZER_FILE)?;
-        let (_, vars) = sorted_vars(&trainer.varmap);
+        let vars = trainer.vars.clone();
         let mut opt_state = Vec::with_capacity(vars.len());
         let take = |map: &HashMap<String, Tensor>, key: &str, like: &Var| -> Result<Tensor> {
             let t = map
