@@ -172,6 +172,16 @@ pub struct InversionArgs {
     pub quiet: bool,
 }
 
+impl Default for InversionArgs {
+    /// The command-line defaults (for callers that build the options in code).
+    fn default() -> Self {
+        use clap::FromArgMatches;
+        let cmd = <InversionArgs as clap::Args>::augment_args(clap::Command::new("defaults"));
+        let matches = cmd.get_matches_from(["defaults"]);
+        InversionArgs::from_arg_matches(&matches).expect("every option has a default")
+    }
+}
+
 impl InversionArgs {
     /// The library options.
     pub fn options(&self) -> InversionOptions {
@@ -218,6 +228,12 @@ pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::Progres
     );
     bar
 }
+
+/// The error of a command that stopped cleanly after Ctrl-C (what it finished is kept); the
+/// program exits with status 130.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
 
 /// The process's Ctrl-C flag, its handler installed on first use: the first Ctrl-C sets the
 /// flag (long jobs poll it, finish what they can and exit with 130), a second one exits at

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     }
     match commands::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<args::Interrupted>() => ExitCode::from(130),
         Err(err) => {
             // One line: the context chain joined, outermost first.
             let msg: Vec<String> = err.chain().map(|e| e.to_string()).collect();

@@ -543,6 +543,13 @@ fn prepare_and_stats_reject_bad_input() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
+/// The current checkpoint directory of tier `g` of the model in `model`.
+fn ckpt(model: &Path, g: usize) -> PathBuf {
+    let tier = model.join(format!("tier-{g}"));
+    let name = std::fs::read_to_string(tier.join("current")).unwrap();
+    tier.join(name.trim())
+}
+
 #[test]
 fn train_resume_and_eval() {
     let input = tempfile::tempdir().unwrap();
@@ -591,15 +598,16 @@ fn train_resume_and_eval() {
     };
     let run = train("0", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run_dir.join("weights.safetensors").exists());
+    assert!(ckpt(&run_dir, 1).join("weights.safetensors").exists());
+    assert!(run_dir.join("model.json").exists());
     // A second fresh run into the same directory is refused.
     assert_eq!(train("2", &[]).code, 1);
     let run = train("3", &["--resume"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let log = std::fs::read_to_string(run_dir.join("log.csv")).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("tier-1/log.csv")).unwrap();
     // Header, the untrained validation (step 0), steps 1–3.
     assert_eq!(log.lines().count(), 5, "{log}");
-    assert!(run_dir.join("loss.png").exists());
+    assert!(run_dir.join("tier-1/loss.png").exists());
     let eval = Command::new(env!("CARGO_BIN_EXE_melnet"))
         .args(["eval", "--run", r, "--data", d])
         .output()
@@ -607,11 +615,11 @@ fn train_resume_and_eval() {
     assert!(eval.status.success());
     let text = String::from_utf8(eval.stdout).unwrap();
     assert!(
-        text.starts_with("valid NLL: ") && text.contains("bits/element"),
+        text.starts_with("tier 1: ") && text.contains("full resolution: "),
         "{text}"
     );
     // A corrupted checkpoint: one line, non-zero exit.
-    let w = run_dir.join("weights.safetensors");
+    let w = ckpt(&run_dir, 1).join("weights.safetensors");
     std::fs::write(&w, b"garbage").unwrap();
     let run = train("5", &["--resume"]);
     assert_eq!(run.code, 1);
@@ -710,14 +718,18 @@ fn train_config_file_adam_epochs_and_divergence() {
         &["--config", t, "--optimizer", "adam", "--epochs", "0.05"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.join("run/config.json")).unwrap()).unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ckpt(&w.join("run"), 1).join("config.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         (config["layers"].as_u64(), config["width"].as_u64()),
         (Some(1), Some(8))
     );
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.join("run/state.json")).unwrap()).unwrap();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ckpt(&w.join("run"), 1).join("state.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(state["optimizer"]["kind"], "adam");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
@@ -725,7 +737,7 @@ fn train_config_file_adam_epochs_and_divergence() {
     let expected = (0.05 * (train_frames / 16.0).max(1.0)).ceil() as u64;
     assert_eq!(state["step"].as_u64(), Some(expected));
     // Resuming with another tier is refused, the run untouched.
-    let before = std::fs::read(w.join("run/weights.safetensors")).unwrap();
+    let before = std::fs::read(ckpt(&w.join("run"), 1).join("weights.safetensors")).unwrap();
     let run = train(r, &["--resume", "--width", "16", "--steps", "50"]);
     assert_eq!(run.code, 1);
     assert!(
@@ -735,12 +747,13 @@ fn train_config_file_adam_epochs_and_divergence() {
     );
     assert_eq!(
         before,
-        std::fs::read(w.join("run/weights.safetensors")).unwrap()
+        std::fs::read(ckpt(&w.join("run"), 1).join("weights.safetensors")).unwrap()
     );
     // Bad tier files: one line, nothing written.
     for (text, needle) in [
         ("layers = 1\nwidht = 8\n", "widht"),
-        ("n_mels = 99\n", "99"),
+        ("n_mels = 99\n", "n_mels"),
+        ("layers = 0\n", "layers"),
     ] {
         std::fs::write(&toml, text).unwrap();
         let out = w.join("bad");
@@ -770,10 +783,11 @@ fn train_config_file_adam_epochs_and_divergence() {
     assert!(run.stderr.contains("time limit reached"), "{}", run.stderr);
     assert!(started.elapsed().as_secs() < 30);
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(timed.join("state.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(ckpt(&timed, 1).join("state.json")).unwrap())
+            .unwrap();
     let steps = state["step"].as_u64().unwrap();
     assert!(steps > 0 && steps < 1_000_000);
-    let log = std::fs::read_to_string(timed.join("log.csv")).unwrap();
+    let log = std::fs::read_to_string(timed.join("tier-1/log.csv")).unwrap();
     let last = log.lines().last().unwrap();
     assert!(
         last.starts_with(&format!("{steps},")) && !last.ends_with(','),
@@ -804,9 +818,10 @@ fn train_config_file_adam_epochs_and_divergence() {
         "{}",
         run.stderr
     );
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.join("diverge/state.json")).unwrap())
-            .unwrap();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ckpt(&w.join("diverge"), 1).join("state.json")).unwrap(),
+    )
+    .unwrap();
     assert!(state["step"].as_u64().unwrap() < 20);
     let run = melnet(&["eval", "--run", r, "--data", d]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -965,8 +980,8 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     // Input, primed continuation, two unconditional samples: each a picture and a player.
     assert_eq!(html.matches("<audio controls").count(), 4);
     assert_eq!(html.matches("src=\"data:audio/wav;base64,").count(), 4);
-    // The four spectrograms, the loss curves and the dataset figure.
-    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 6);
+    // The four spectrograms, the three tiers' stages, three loss curves, the dataset figure.
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 11);
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "external assets"
@@ -975,9 +990,9 @@ fn demo_writes_a_self_contained_report_and_resumes() {
         assert!(html.contains(&format!("<td>{stage}</td>")), "{stage}");
     }
     let step = |dir: &Path| -> u64 {
+        let state = ckpt(&dir.join("model"), 3).join("state.json");
         let state: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("run/state.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
         state["step"].as_u64().unwrap()
     };
     let first = step(&out);

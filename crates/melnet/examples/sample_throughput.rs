@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
@@ -24,7 +23,7 @@ fn naive(tier: &Tier, frames: usize, bins: usize, rng: &mut impl Rng) -> melnet:
     for t in 0..frames {
         for f in 0..bins {
             let seen = Tensor::from_slice(&x[..(t + 1) * bins], (1, t + 1, bins), &Device::Cpu)?;
-            let gmm = tier.forward(&seen)?;
+            let gmm = tier.forward(&seen, None)?;
             let k = gmm.means.dim(3)?;
             let at =
                 |p: &Tensor| -> melnet::Result<Vec<f32>> { Ok(p.i((0, t, f))?.to_vec1::<f32>()?) };
@@ -66,20 +65,13 @@ fn main() -> melnet::Result<()> {
         VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
     )?;
     melnet::init::init(&varmap, 0)?;
-    let tensors: HashMap<String, Tensor> = varmap
-        .data()
-        .lock()
-        .expect("variable map lock")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 
-    let mut sampler = Sampler::new(config, &tensors, 1)?;
-    sampler.generate(2, SampleOptions::default(), &mut rng, |_| {}); // warm-up
+    let mut sampler = Sampler::new(&tier, 1)?;
+    sampler.generate(2, SampleOptions::default(), &mut rng, |_| {})?; // warm-up
     sampler.reset();
     let start = Instant::now();
-    sampler.generate(frames, SampleOptions::default(), &mut rng, |_| {});
+    sampler.generate(frames, SampleOptions::default(), &mut rng, |_| {})?;
     let incremental = start.elapsed().as_secs_f64();
 
     naive(&tier, 1, bins, &mut rng)?; // warm-up

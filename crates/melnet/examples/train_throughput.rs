@@ -30,12 +30,13 @@ fn main() -> melnet::Result<()> {
         config,
         OptimizerConfig::RmsProp(RmsPropConfig::default()),
         0,
+        batch,
     )?;
     let x = Tensor::randn(0f32, 1f32, (batch, frames, mels), &Device::Cpu)?;
-    trainer.step(&x, None)?; // warm-up
+    trainer.step(&x, None, None)?; // warm-up
     let start = Instant::now();
     for _ in 0..steps {
-        trainer.step(&x, None)?;
+        trainer.step(&x, None, None)?;
     }
     let step_s = start.elapsed().as_secs_f64() / steps as f64;
     println!(

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::multiscale::Axis;
 
 /// The recurrent cell (only LSTM for now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -29,6 +30,20 @@ pub struct TierConfig {
     pub centralized: bool,
     /// Recurrent cell.
     pub cell: Cell,
+    /// For an upper tier (g ≥ 2): its split axis and feature network; `None` for an
+    /// unconditional tier.
+    #[serde(default)]
+    pub conditioning: Option<FeatureConfig>,
+}
+
+/// The feature network of an upper tier (see [`crate::feature::FeatureNetwork`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// The axis x^{<g} and x^g are split along.
+    pub axis: Axis,
+    /// Layers of the feature network (four LSTMs each).
+    pub layers: usize,
 }
 
 impl TierConfig {
@@ -42,6 +57,7 @@ impl TierConfig {
             n_mixtures: 10,
             centralized: true,
             cell: Cell::Lstm,
+            conditioning: None,
         }
     }
 
@@ -55,7 +71,10 @@ impl TierConfig {
             ("layers", self.layers),
             ("width", self.width),
             ("n_mixtures", self.n_mixtures),
-        ] {
+        ]
+        .into_iter()
+        .chain(self.conditioning.map(|c| ("feature layers", c.layers)))
+        {
             if value == 0 {
                 return Err(Error::InvalidConfig {
                     name,

@@ -12,8 +12,11 @@
 
 pub mod config;
 pub mod error;
+pub mod feature;
 pub mod gmm;
 pub mod init;
+pub mod model;
+pub mod multiscale;
 #[allow(unsafe_code)]
 pub mod ops;
 pub mod sample;
@@ -21,8 +24,9 @@ pub mod stack;
 pub mod tier;
 pub mod train;
 
-pub use config::TierConfig;
+pub use config::{FeatureConfig, TierConfig};
 pub use error::{Error, Result};
 pub use gmm::Gmm;
+pub use model::{Model, ModelConfig};
 pub use sample::{SampleOptions, Sampler};
 pub use tier::Tier;

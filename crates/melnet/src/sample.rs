@@ -2,24 +2,27 @@
 //! element. For every frame the time-delayed and centralized stacks advance one step from
 //! their cached states (their inputs are the previous frame, known in full), then the
 //! frequency-delayed stack steps bin by bin, and the head's mixture is drawn from for every
-//! bin. The kernels are plain Rust on the same weights as [`crate::Tier`]; the equivalence
-//! test (`tests/sampling.rs`) holds them to the training forward pass.
+//! bin. The kernels are plain Rust on the weights of a [`crate::Tier`], read from its typed
+//! layers (the tier alone knows its layout); the equivalence test (`tests/sampling.rs`) holds
+//! them to the training forward pass. An upper tier's conditioning terms come from
+//! [`crate::Tier::conditioning`], the function the forward pass uses, computed once over the
+//! complete x^{<g} and added to the input layers frame by frame.
 //!
 //! Buffers of one frame are bin-major: row `f·count + s` is bin `f` of sample `s`.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
+use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::gmm::MIN_LOG_SCALE;
+use crate::multiscale::Grid;
 use crate::ops::fused_lstm::cell;
 use crate::ops::gemm::{matmul, Mat};
-use crate::train::checkpoint::{load_tensors, read_json, CONFIG_FILE, WEIGHTS_FILE};
+use crate::stack::Rnn;
+use crate::tier::Tier;
 
 /// A linear layer, weights transposed to `[input, output]`.
 struct Dense {
@@ -46,25 +49,19 @@ struct Layer {
     freq_proj: Dense,
 }
 
-fn tensor(tensors: &HashMap<String, Tensor>, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
-    let t = tensors
-        .get(name)
-        .ok_or_else(|| Error::Checkpoint(format!("no tensor {name}")))?;
-    Ok((t.flatten_all()?.to_vec1::<f32>()?, t.dims().to_vec()))
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
 impl Dense {
-    fn load(tensors: &HashMap<String, Tensor>, prefix: &str) -> Result<Self> {
-        let (w, dims) = tensor(tensors, &format!("{prefix}.weight"))?;
-        let (b, _) = tensor(tensors, &format!("{prefix}.bias"))?;
-        let (output, input) = (dims[0], dims[1]);
-        let mut wt = vec![0.0; w.len()];
-        for o in 0..output {
-            for i in 0..input {
-                wt[i * output + o] = w[o * input + i];
-            }
-        }
-        Ok(Dense { w: wt, b, input })
+    fn new(lin: &Linear) -> Result<Self> {
+        let (output, input) = lin.weight().dims2()?;
+        let w = values(&lin.weight().t()?.contiguous()?)?;
+        let b = match lin.bias() {
+            Some(b) => values(b)?,
+            None => vec![0.0; output],
+        };
+        Ok(Dense { w, b, input })
     }
 
     fn output(&self) -> usize {
@@ -96,12 +93,12 @@ impl Dense {
 }
 
 impl Lstm {
-    fn load(tensors: &HashMap<String, Tensor>, prefix: &str) -> Result<Self> {
-        let (w, dims) = tensor(tensors, &format!("{prefix}.lstm_weight"))?;
-        let hidden = dims[1] / 4;
+    fn new(rnn: &Rnn) -> Result<Self> {
+        let (rows, gates) = rnn.w.dims2()?;
+        let hidden = gates / 4;
         Ok(Lstm {
-            w,
-            input: dims[0] - hidden - 1,
+            w: values(&rnn.w)?,
+            input: rows - hidden - 1,
             hidden,
         })
     }
@@ -220,6 +217,7 @@ impl Default for SampleOptions {
 /// The incremental sampler of one tier, with the state of `count` spectrograms generated
 /// side by side.
 pub struct Sampler {
+    tier: Tier,
     config: TierConfig,
     time_input: Dense,
     freq_input: Dense,
@@ -228,109 +226,80 @@ pub struct Sampler {
     head: Dense,
     state: State,
     frames: usize,
+    conditioning: Option<Conditioning>,
+}
+
+/// An upper tier's conditioning terms for every frame, each `[count, frames, bins, width]`.
+struct Conditioning {
+    to_time: Vec<f32>,
+    to_freq: Vec<f32>,
+    frames: usize,
 }
 
 impl Sampler {
-    /// A sampler for `count` spectrograms with the tier weights `tensors` (safetensors names
-    /// of [`crate::Tier`]).
+    /// A sampler for `count` spectrograms of `tier`.
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] when a tensor is missing or has another shape than `config`
-    /// needs; invalid config.
-    pub fn new(
-        config: TierConfig,
-        tensors: &HashMap<String, Tensor>,
-        count: usize,
-    ) -> Result<Self> {
-        config.validate()?;
-        let l = |i: usize, name: &str| format!("layers.{i}.{name}");
+    /// Candle errors reading the weights.
+    pub fn new(tier: &Tier, count: usize) -> Result<Self> {
+        let config = tier.config.clone();
         let layers = (0..config.layers)
             .map(|i| {
+                let (t, f) = (&tier.time[i], &tier.freq[i]);
                 Ok(Layer {
-                    time: Lstm::load(tensors, &l(i, "time_delayed.time"))?,
-                    up: Lstm::load(tensors, &l(i, "time_delayed.freq_up"))?,
-                    down: Lstm::load(tensors, &l(i, "time_delayed.freq_down"))?,
-                    time_proj: Dense::load(tensors, &l(i, "time_delayed.proj"))?,
-                    central: if config.centralized {
-                        Some((
-                            Lstm::load(tensors, &l(i, "centralized.time"))?,
-                            Dense::load(tensors, &l(i, "centralized.proj"))?,
-                        ))
-                    } else {
-                        None
+                    time: Lstm::new(&t.time)?,
+                    up: Lstm::new(&t.freq_up)?,
+                    down: Lstm::new(&t.freq_down)?,
+                    time_proj: Dense::new(&t.proj)?,
+                    central: match tier.central.get(i) {
+                        Some(c) => Some((Lstm::new(&c.time)?, Dense::new(&c.proj)?)),
+                        None => None,
                     },
-                    freq: Lstm::load(tensors, &l(i, "frequency_delayed.freq"))?,
-                    freq_proj: Dense::load(tensors, &l(i, "frequency_delayed.proj"))?,
+                    freq: Lstm::new(&f.freq)?,
+                    freq_proj: Dense::new(&f.proj)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let sampler = Sampler {
-            time_input: Dense::load(tensors, "time_input")?,
-            freq_input: Dense::load(tensors, "freq_input")?,
-            central_input: if config.centralized {
-                Some(Dense::load(tensors, "central_input")?)
-            } else {
-                None
-            },
+        Ok(Sampler {
+            time_input: Dense::new(&tier.time_input)?,
+            freq_input: Dense::new(&tier.freq_input)?,
+            central_input: tier.central_input.as_ref().map(Dense::new).transpose()?,
             layers,
-            head: Dense::load(tensors, "head")?,
+            head: Dense::new(&tier.head)?,
             state: State::new(&config, count.max(1)),
             frames: 0,
+            conditioning: None,
+            tier: tier.clone(),
             config,
-        };
-        sampler.check_shapes()?;
-        Ok(sampler)
+        })
     }
 
-    /// A sampler for `count` spectrograms from the checkpoint in the run directory `dir`.
+    /// Condition an upper tier on x^{<g} `coarse` `[count, frames, bins]` of grid `grid` (the
+    /// complete output of the coarser tiers, or their split of a real spectrogram), for x^g of
+    /// `frames` frames in all (primed and generated, counted from the start). Runs the feature
+    /// network once.
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] when the checkpoint is missing, corrupt or does not match its
-    /// config.
-    pub fn load(dir: &Path, count: usize) -> Result<Self> {
-        let config: TierConfig = read_json(dir, CONFIG_FILE)?;
-        let tensors = load_tensors(dir, WEIGHTS_FILE)?;
-        Sampler::new(config, &tensors, count)
-            .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))
-    }
-
-    fn check_shapes(&self) -> Result<()> {
-        let (d, f, k) = (
-            self.config.width,
-            self.config.n_mels,
-            self.config.n_mixtures,
-        );
-        let mut dense = vec![
-            ("time_input", &self.time_input, 1, d),
-            ("freq_input", &self.freq_input, 1, d),
-            ("head", &self.head, d, 3 * k),
-        ];
-        if let Some(c) = &self.central_input {
-            dense.push(("central_input", c, f, d));
+    /// [`Error::Shape`] when the tier is unconditional or the sizes do not fit; candle errors.
+    pub fn condition(&mut self, coarse: &[f32], grid: Grid, frames: usize) -> Result<()> {
+        let n = self.count();
+        if coarse.len() != n * grid.len() {
+            return Err(Error::Shape {
+                what: "conditioning",
+                expected: format!("[{n}, {}, {}]", grid.frames, grid.bins),
+                got: format!("{} values", coarse.len()),
+            });
         }
-        let mut lstms = Vec::new();
-        for layer in &self.layers {
-            dense.push(("time_delayed.proj", &layer.time_proj, 3 * d, d));
-            dense.push(("frequency_delayed.proj", &layer.freq_proj, d, d));
-            lstms.extend([&layer.time, &layer.up, &layer.down, &layer.freq]);
-            if let Some((lstm, proj)) = &layer.central {
-                lstms.push(lstm);
-                dense.push(("centralized.proj", proj, d, d));
-            }
-        }
-        let bad = |what: &str| {
-            Err(Error::Checkpoint(format!(
-                "{what}: shape does not match the config"
-            )))
-        };
-        for (name, layer, input, output) in dense {
-            if layer.input != input || layer.output() != output || layer.w.len() != input * output {
-                return bad(name);
-            }
-        }
-        if lstms.iter().any(|l| l.input != d || l.hidden != d) {
-            return bad("an LSTM");
-        }
+        let coarse = Tensor::from_slice(coarse, (n, grid.frames, grid.bins), &Device::Cpu)?;
+        let (to_time, to_freq) = self
+            .tier
+            .conditioning(Some(&coarse), n, frames, self.config.n_mels)?
+            .expect("a tier given conditioning is conditioned");
+        self.conditioning = Some(Conditioning {
+            to_time: values(&to_time)?,
+            to_freq: values(&to_freq)?,
+            frames,
+        });
         Ok(())
     }
 
@@ -367,8 +336,32 @@ impl Sampler {
     /// Advance every recurrence through one frame. `fill(bin, raw, values)` is called for each
     /// bin in order with the head's raw output `[count, 3K]` (means, log-scales, weight logits)
     /// and must write that bin's value of each spectrogram into `values` `[count]`.
-    fn frame(&mut self, mut fill: impl FnMut(usize, &[f32], &mut [f32])) {
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when an upper tier has no conditioning for this frame.
+    fn frame(&mut self, mut fill: impl FnMut(usize, &[f32], &mut [f32])) -> Result<()> {
         let (f, d) = (self.config.n_mels, self.config.width);
+        let t = self.frames;
+        // An upper tier's conditioning terms of frame t: row (sample, bin) at
+        // ((sample·frames + t)·bins + bin)·width.
+        let cond = match (&self.conditioning, self.tier.features.is_some()) {
+            (None, false) => None,
+            (Some(c), true) if t < c.frames => Some((c, t)),
+            _ => {
+                return Err(Error::Shape {
+                    what: "upper-tier sampling",
+                    expected: format!("conditioning (Sampler::condition) covering frame {t}"),
+                    got: match &self.conditioning {
+                        Some(c) => format!("{} frames", c.frames),
+                        None => "none".into(),
+                    },
+                })
+            }
+        };
+        let cond_row = |c: &Conditioning, sample: usize, bin: usize| {
+            let at = ((sample * c.frames + t) * f + bin) * d;
+            at..at + d
+        };
         let s = &mut self.state;
         let n = s.count;
         // Inputs from the previous frame: each bin's own value, and the whole frame.
@@ -378,6 +371,13 @@ impl Sampler {
             }
         }
         self.time_input.apply(&s.scalars, f * n, &mut s.ht[0]);
+        if let Some((c, _)) = cond {
+            for (row, h) in s.ht[0].chunks_exact_mut(d).enumerate() {
+                let (bin, sample) = (row / n, row % n);
+                let add = &c.to_time[cond_row(c, sample, bin)];
+                h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
+            }
+        }
         if let Some(c) = &self.central_input {
             c.apply(&s.prev, n, &mut s.hc[0]);
         }
@@ -441,6 +441,12 @@ impl Sampler {
                 };
             }
             self.freq_input.apply(values, n, &mut s.hf[0]);
+            if let Some((c, _)) = cond {
+                for (sample, h) in s.hf[0].chunks_exact_mut(d).enumerate() {
+                    let add = &c.to_freq[cond_row(c, sample, bin)];
+                    h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
+                }
+            }
             for (l, layer) in self.layers.iter().enumerate() {
                 let rows = bin * n * d..(bin + 1) * n * d;
                 let central = self.config.centralized.then(|| &s.hc[l + 1]);
@@ -469,6 +475,7 @@ impl Sampler {
         }
         std::mem::swap(&mut s.prev, &mut s.cur);
         self.frames += 1;
+        Ok(())
     }
 
     /// Run the recurrences over known frames `x` `[count, frames, bins]` (teacher forcing)
@@ -495,20 +502,23 @@ impl Sampler {
                     let at = ((sample * frames + t) * f + bin) * k3;
                     raw[at..at + k3].copy_from_slice(&head[sample * k3..(sample + 1) * k3]);
                 }
-            });
+            })?;
         }
         Ok(raw)
     }
 
     /// Generate `frames` more frames of every spectrogram, `[count, frames, bins]`, drawing
     /// from `rng`; `progress(frame)` is called after each frame.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when an upper tier's conditioning does not cover the frames.
     pub fn generate(
         &mut self,
         frames: usize,
         options: SampleOptions,
         rng: &mut impl Rng,
         mut progress: impl FnMut(usize),
-    ) -> Vec<f32> {
+    ) -> Result<Vec<f32>> {
         let (n, f, k) = (self.count(), self.config.n_mels, self.config.n_mixtures);
         let mut out = vec![0.0f32; n * frames * f];
         let mut weights = vec![0.0f32; k];
@@ -520,10 +530,10 @@ impl Sampler {
                     *v = draw(raw, options.bias, &mut weights, rng).clamp(lo, hi);
                     out[(sample * frames + t) * f + bin] = *v;
                 }
-            });
+            })?;
             progress(t + 1);
         }
-        out
+        Ok(out)
     }
 }
 

@@ -14,7 +14,7 @@ pub const LSTM_WEIGHT: &str = "lstm_weight";
 /// LSTM weights packed for [`lstm`], initialised as PyTorch does (U(±1/√width)).
 #[derive(Debug, Clone)]
 pub struct Rnn {
-    w: Tensor,
+    pub(crate) w: Tensor,
 }
 
 impl Rnn {
@@ -59,14 +59,15 @@ pub(crate) fn linear(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     y.reshape(out)
 }
 
-/// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin.
-fn along_time(rnn: &Rnn, h: &Tensor) -> candle_core::Result<Tensor> {
+/// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin,
+/// forwards or backwards.
+pub(crate) fn along_time(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
     let (b, t, f, d) = h.dims4()?;
     let seqs = h
         .permute((0, 2, 1, 3))?
         .contiguous()?
         .reshape((b * f, t, d))?;
-    let out = rnn.forward(&seqs, false)?;
+    let out = rnn.forward(&seqs, backwards)?;
     let dh = out.dim(D::Minus1)?;
     out.reshape((b, f, t, dh))?
         .permute((0, 2, 1, 3))?
@@ -75,7 +76,11 @@ fn along_time(rnn: &Rnn, h: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Run `rnn` along the bins of `h` `[batch, frames, bins, width]`, one sequence per frame
 /// (restarting every frame), forwards or backwards.
-fn along_frequency(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
+pub(crate) fn along_frequency(
+    rnn: &Rnn,
+    h: &Tensor,
+    backwards: bool,
+) -> candle_core::Result<Tensor> {
     let (b, t, f, d) = h.dims4()?;
     let out = rnn.forward(&h.reshape((b * t, f, d))?, backwards)?;
     let dh = out.dim(D::Minus1)?;
@@ -86,10 +91,10 @@ fn along_frequency(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Resul
 /// backward in frequency, over the previous layer; concatenated, projected, plus residual.
 #[derive(Debug, Clone)]
 pub struct TimeDelayedStack {
-    time: Rnn,
-    freq_up: Rnn,
-    freq_down: Rnn,
-    proj: Linear,
+    pub(crate) time: Rnn,
+    pub(crate) freq_up: Rnn,
+    pub(crate) freq_down: Rnn,
+    pub(crate) proj: Linear,
 }
 
 impl TimeDelayedStack {
@@ -113,7 +118,7 @@ impl TimeDelayedStack {
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         let cat = Tensor::cat(
             &[
-                along_time(&self.time, h)?,
+                along_time(&self.time, h, false)?,
                 along_frequency(&self.freq_up, h, false)?,
                 along_frequency(&self.freq_down, h, true)?,
             ],
@@ -127,8 +132,8 @@ impl TimeDelayedStack {
 /// summary, projected, plus residual.
 #[derive(Debug, Clone)]
 pub struct CentralizedStack {
-    time: Rnn,
-    proj: Linear,
+    pub(crate) time: Rnn,
+    pub(crate) proj: Linear,
 }
 
 impl CentralizedStack {
@@ -156,8 +161,8 @@ impl CentralizedStack {
 /// `h^f[l−1] + h^t[l] + h^c[l]`, restarting every frame; projected, plus residual.
 #[derive(Debug, Clone)]
 pub struct FrequencyDelayedStack {
-    freq: Rnn,
-    proj: Linear,
+    pub(crate) freq: Rnn,
+    pub(crate) proj: Linear,
 }
 
 impl FrequencyDelayedStack {

@@ -1,24 +1,31 @@
-//! One MelNet tier (arXiv 1906.01083 §4): delayed inputs, L layers of stacks, GMM head.
+//! One MelNet tier (arXiv 1906.01083 §4): delayed inputs, L layers of stacks, GMM head; an
+//! upper tier (§6) also a feature network over the coarser tiers' output, added to its input
+//! layers.
 
 use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
+use crate::feature::FeatureNetwork;
 use crate::gmm::Gmm;
+use crate::multiscale::Axis;
 use crate::stack::{linear, CentralizedStack, FrequencyDelayedStack, TimeDelayedStack};
 
-/// An unconditional tier modelling `x` `[batch, frames, bins]`.
+/// A tier modelling `x` `[batch, frames, bins]`: unconditional (tier 1), or conditioned on the
+/// coarser tiers' output x^{<g} (tiers g ≥ 2, with a [`FeatureNetwork`]). The sampler
+/// ([`crate::Sampler`]) reads its weights from these fields, so the layout is known here only.
 #[derive(Debug, Clone)]
 pub struct Tier {
-    config: TierConfig,
-    time_input: Linear,
-    freq_input: Linear,
-    central_input: Option<Linear>,
-    time: Vec<TimeDelayedStack>,
-    central: Vec<CentralizedStack>,
-    freq: Vec<FrequencyDelayedStack>,
-    head: Linear,
+    pub(crate) config: TierConfig,
+    pub(crate) time_input: Linear,
+    pub(crate) freq_input: Linear,
+    pub(crate) central_input: Option<Linear>,
+    pub(crate) features: Option<FeatureNetwork>,
+    pub(crate) time: Vec<TimeDelayedStack>,
+    pub(crate) central: Vec<CentralizedStack>,
+    pub(crate) freq: Vec<FrequencyDelayedStack>,
+    pub(crate) head: Linear,
 }
 
 /// `x` shifted by one along `dim` (1 = frames, 2 = bins), zeros entering at the start: the
@@ -46,6 +53,10 @@ impl Tier {
             } else {
                 None
             },
+            features: match config.conditioning {
+                Some(c) => Some(FeatureNetwork::new(c.axis, c.layers, d, vb.pp("features"))?),
+                None => None,
+            },
             time: (0..layers)
                 .map(|i| TimeDelayedStack::new(d, make(i, "time_delayed")))
                 .collect::<candle_core::Result<_>>()?,
@@ -64,18 +75,82 @@ impl Tier {
         })
     }
 
+    /// A tier with the weights `tensors` (its safetensors names, as a checkpoint holds them).
+    ///
+    /// # Errors
+    /// Invalid config; a tensor missing or of another shape than `config` needs.
+    pub fn from_tensors(
+        config: TierConfig,
+        tensors: std::collections::HashMap<String, Tensor>,
+    ) -> Result<Self> {
+        let vb =
+            VarBuilder::from_tensors(tensors, candle_core::DType::F32, &candle_core::Device::Cpu);
+        Tier::new(config, vb)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &TierConfig {
         &self.config
     }
 
-    /// Mixture parameters for every element of `x` `[batch, frames, bins]`; the element
-    /// (t, f) depends only on frames < t and on bins < f of frame t.
+    /// The conditioning terms `(W^t_z z, W^f_z z)` `[batch, frames, bins, width]` that an
+    /// upper tier adds to its time- and frequency-delayed input layers, computed from x^{<g}
+    /// `coarse` `[batch, frames', bins']` for x^g of grid `frames × bins`; `None` for an
+    /// unconditional tier (then `coarse` must be `None` too).
     ///
     /// # Errors
-    /// [`Error::Shape`] when `x` does not have `n_mels` bins; candle errors.
-    pub fn forward(&self, x: &Tensor) -> Result<Gmm> {
-        let (_, _, f) = x.dims3()?;
+    /// [`Error::Shape`] when conditioning is missing, unexpected, or its grid is not the coarse
+    /// part of a split that has `frames × bins` as its fine part; candle errors.
+    pub fn conditioning(
+        &self,
+        coarse: Option<&Tensor>,
+        batch: usize,
+        frames: usize,
+        bins: usize,
+    ) -> Result<Option<(Tensor, Tensor)>> {
+        let (net, coarse) = match (&self.features, coarse) {
+            (None, None) => return Ok(None),
+            (Some(net), Some(c)) => (net, c),
+            (net, _) => {
+                return Err(Error::Shape {
+                    what: "tier conditioning",
+                    expected: if net.is_some() {
+                        "x^{<g} for an upper tier".into()
+                    } else {
+                        "none for an unconditional tier".into()
+                    },
+                    got: format!("{:?}", coarse.map(|c| c.dims().to_vec())),
+                })
+            }
+        };
+        let (cb, ct, cf) = coarse.dims3()?;
+        let (fine, other, other_coarse, rows) = match net.axis() {
+            Axis::Time => (frames, bins, cf, ct),
+            Axis::Frequency => (bins, frames, ct, cf),
+        };
+        if cb != batch || other_coarse != other || !(rows == fine || rows == fine + 1) {
+            return Err(Error::Shape {
+                what: "tier conditioning",
+                expected: format!(
+                    "[{batch}, ·, ·] with {fine} or {} rows along {:?} and {other} along the other axis",
+                    fine + 1,
+                    net.axis()
+                ),
+                got: format!("{:?}", coarse.dims()),
+            });
+        }
+        Ok(Some(net.forward(coarse, fine)?))
+    }
+
+    /// Mixture parameters for every element of `x` `[batch, frames, bins]`, given x^{<g}
+    /// `coarse` for an upper tier (see [`Tier::conditioning`]); the element (t, f) depends only
+    /// on frames < t and on bins < f of frame t of `x` (and on any element of `coarse`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `x` does not have `n_mels` bins or the conditioning does not fit;
+    /// candle errors.
+    pub fn forward(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<Gmm> {
+        let (b, t, f) = x.dims3()?;
         if f != self.config.n_mels {
             return Err(Error::Shape {
                 what: "tier input",
@@ -83,10 +158,15 @@ impl Tier {
                 got: format!("{:?}", x.dims()),
             });
         }
+        let conditioning = self.conditioning(coarse, b, t, f)?;
         let prev_frame = delay(x, 1)?;
         let prev_bin = delay(x, 2)?;
         let mut h_t = linear(&self.time_input, &prev_frame.unsqueeze(D::Minus1)?)?;
         let mut h_f = linear(&self.freq_input, &prev_bin.unsqueeze(D::Minus1)?)?;
+        if let Some((to_time, to_freq)) = conditioning {
+            h_t = (h_t + to_time)?;
+            h_f = (h_f + to_freq)?;
+        }
         let mut h_c = match &self.central_input {
             Some(lin) => Some(linear(lin, &prev_frame)?),
             None => None,

@@ -7,7 +7,7 @@ use candle_nn::{VarBuilder, VarMap};
 use melnet::{Tier, TierConfig};
 
 fn params(tier: &Tier, x: &Tensor) -> Vec<f32> {
-    let g = tier.forward(x).unwrap();
+    let g = tier.forward(x, None).unwrap();
     Tensor::cat(&[&g.means, &g.log_scales, &g.log_weights], 3)
         .unwrap()
         .flatten_all()
@@ -66,8 +66,13 @@ fn each_element_sees_only_the_past() {
         }
         // The first element has no past: its mixture is the same for every input.
         let other = Tensor::randn(0f32, 1.0, (1, frames, bins), &dev).unwrap();
-        let a = tier.forward(&x).unwrap().means.i((0, 0, 0)).unwrap();
-        let b = tier.forward(&other).unwrap().means.i((0, 0, 0)).unwrap();
+        let a = tier.forward(&x, None).unwrap().means.i((0, 0, 0)).unwrap();
+        let b = tier
+            .forward(&other, None)
+            .unwrap()
+            .means
+            .i((0, 0, 0))
+            .unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
     }
 }
@@ -79,7 +84,7 @@ fn wrong_bin_count_is_an_error() {
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let tier = Tier::new(TierConfig::small(8), vb).unwrap();
     let x = Tensor::zeros((1, 3, 7), DType::F32, &dev).unwrap();
-    assert!(tier.forward(&x).is_err());
+    assert!(tier.forward(&x, None).is_err());
     assert!(TierConfig {
         layers: 0,
         ..TierConfig::small(8)

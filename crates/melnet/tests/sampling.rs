@@ -34,6 +34,7 @@ fn real_spectrogram(frames: usize) -> Vec<f32> {
     x.iter().map(|v| (v - mean) / std).collect()
 }
 
+/// A tier initialised from `seed`, with its weights by name.
 fn tier(config: TierConfig, seed: u64) -> (Tier, HashMap<String, Tensor>) {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
@@ -66,9 +67,12 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
     for centralized in [true, false] {
         let config = config(centralized);
         let (k, f) = (config.n_mixtures, config.n_mels);
-        let (tier, tensors) = tier(config.clone(), 11);
+        let (tier, _) = tier(config.clone(), 11);
         let gmm = tier
-            .forward(&Tensor::from_vec(x.clone(), (1, frames, f), &Device::Cpu).unwrap())
+            .forward(
+                &Tensor::from_vec(x.clone(), (1, frames, f), &Device::Cpu).unwrap(),
+                None,
+            )
             .unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let (means, log_scales, log_weights) = (
@@ -76,7 +80,7 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
             flat(&gmm.log_scales),
             flat(&gmm.log_weights),
         );
-        let mut sampler = Sampler::new(config, &tensors, 1).unwrap();
+        let mut sampler = Sampler::new(&tier, 1).unwrap();
         let raw = sampler.teacher_force(&x, frames).unwrap();
         let mut worst = 0.0f32;
         for e in 0..frames * f {
@@ -109,10 +113,10 @@ fn priming_continues_the_teacher_forced_state() {
     let frames = 10;
     let x = real_spectrogram(frames);
     let config = config(true);
-    let (_, tensors) = tier(config.clone(), 5);
-    let mut whole = Sampler::new(config.clone(), &tensors, 1).unwrap();
+    let (tier, _) = tier(config, 5);
+    let mut whole = Sampler::new(&tier, 1).unwrap();
     let all = whole.teacher_force(&x, frames).unwrap();
-    let mut parts = Sampler::new(config, &tensors, 1).unwrap();
+    let mut parts = Sampler::new(&tier, 1).unwrap();
     let split = 4 * 32;
     let mut joined = parts.teacher_force(&x[..split], 4).unwrap();
     joined.extend(parts.teacher_force(&x[split..], frames - 4).unwrap());
@@ -123,9 +127,9 @@ fn priming_continues_the_teacher_forced_state() {
 #[test]
 fn sampling_is_seeded_batched_and_biased() {
     let config = config(true);
-    let (_, tensors) = tier(config.clone(), 7);
+    let (tier, _) = tier(config, 7);
     let run = |count: usize, seed: u64, bias: f32| {
-        let mut s = Sampler::new(config.clone(), &tensors, count).unwrap();
+        let mut s = Sampler::new(&tier, count).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         s.generate(
             6,
@@ -136,6 +140,7 @@ fn sampling_is_seeded_batched_and_biased() {
             &mut rng,
             |_| {},
         )
+        .unwrap()
     };
     let a = run(2, 1, 0.0);
     assert_eq!(a.len(), 2 * 6 * 32);
@@ -160,14 +165,21 @@ fn sampling_is_seeded_batched_and_biased() {
 #[test]
 fn wrong_weights_or_shapes_are_errors() {
     let config = config(true);
-    let (_, mut tensors) = tier(config.clone(), 1);
-    let mut s = Sampler::new(config.clone(), &tensors, 1).unwrap();
+    let (t, mut tensors) = tier(config.clone(), 1);
+    let mut s = Sampler::new(&t, 1).unwrap();
     assert!(s.teacher_force(&[0.0; 31], 1).is_err());
     let other = TierConfig {
         width: 8,
         ..config.clone()
     };
-    assert!(Sampler::new(other, &tensors, 1).is_err());
+    let err = Tier::from_tensors(other, tensors.clone()).unwrap_err();
+    assert!(err.to_string().contains("shape"), "{err}");
+    // A tensor of the wrong rank.
+    tensors.insert(
+        "head.bias".into(),
+        Tensor::zeros((2, 6), DType::F32, &Device::Cpu).unwrap(),
+    );
+    assert!(Tier::from_tensors(config.clone(), tensors.clone()).is_err());
     tensors.remove("head.bias");
-    assert!(Sampler::new(config, &tensors, 1).is_err());
+    assert!(Tier::from_tensors(config, tensors).is_err());
 }

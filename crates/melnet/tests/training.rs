@@ -34,7 +34,7 @@ fn train<O: Optimizer>(make: impl FnOnce(Vec<candle_core::Var>) -> O, steps: usi
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..steps {
-        let loss = tier.forward(&x).unwrap().nll(&x).unwrap();
+        let loss = tier.forward(&x, None).unwrap().nll(&x).unwrap();
         last = loss.to_scalar::<f32>().unwrap();
         first.get_or_insert(last);
         opt.backward_step(&loss).unwrap();
@@ -88,8 +88,13 @@ mod resume {
         Tensor::from_vec(v, (2, 5, 6), &Device::Cpu).unwrap()
     }
 
+    /// The current checkpoint's file `name` in the tier directory `dir`.
+    fn file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+        melnet::train::checkpoint::current(dir).unwrap().join(name)
+    }
+
     fn weights(dir: &std::path::Path) -> Vec<u8> {
-        std::fs::read(dir.join("weights.safetensors")).unwrap()
+        std::fs::read(file(dir, "weights.safetensors")).unwrap()
     }
 
     fn rmsprop() -> OptimizerConfig {
@@ -108,29 +113,29 @@ mod resume {
 
     fn resume_equals_uninterrupted(opt: OptimizerConfig) {
         let whole = tempfile::tempdir().unwrap();
-        let mut a = Trainer::new(config(), opt, 5).unwrap();
+        let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..7 {
-            a.step(&batch(s), Some(1.0)).unwrap();
+            a.step(&batch(s), None, Some(1.0)).unwrap();
         }
         a.save(whole.path()).unwrap();
 
         let split = tempfile::tempdir().unwrap();
-        let mut b = Trainer::new(config(), opt, 5).unwrap();
+        let mut b = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..3 {
-            b.step(&batch(s), Some(1.0)).unwrap();
+            b.step(&batch(s), None, Some(1.0)).unwrap();
         }
         b.save(split.path()).unwrap();
         drop(b);
         let mut c = Trainer::load(split.path()).unwrap();
         assert_eq!(c.state().step, 3);
         for s in 3..7 {
-            c.step(&batch(s), Some(1.0)).unwrap();
+            c.step(&batch(s), None, Some(1.0)).unwrap();
         }
         c.save(split.path()).unwrap();
         assert_eq!(weights(whole.path()), weights(split.path()));
         assert_eq!(
-            std::fs::read(whole.path().join("optimizer.safetensors")).unwrap(),
-            std::fs::read(split.path().join("optimizer.safetensors")).unwrap()
+            std::fs::read(file(whole.path(), "optimizer.safetensors")).unwrap(),
+            std::fs::read(file(split.path(), "optimizer.safetensors")).unwrap()
         );
     }
 
@@ -142,15 +147,15 @@ mod resume {
             tempfile::tempdir().unwrap(),
         );
         let opt = rmsprop();
-        Trainer::new(config(), opt, 1)
+        Trainer::new(config(), opt, 1, 2)
             .unwrap()
             .save(d1.path())
             .unwrap();
-        Trainer::new(config(), opt, 1)
+        Trainer::new(config(), opt, 1, 2)
             .unwrap()
             .save(d2.path())
             .unwrap();
-        Trainer::new(config(), opt, 2)
+        Trainer::new(config(), opt, 2, 2)
             .unwrap()
             .save(d3.path())
             .unwrap();
@@ -161,10 +166,10 @@ mod resume {
     #[test]
     fn corrupt_or_mismatched_checkpoints_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Trainer::new(config(), rmsprop(), 0).unwrap();
+        let t = Trainer::new(config(), rmsprop(), 0, 2).unwrap();
         t.save(dir.path()).unwrap();
         // Truncated weights.
-        let w = dir.path().join("weights.safetensors");
+        let w = file(dir.path(), "weights.safetensors");
         let bytes = std::fs::read(&w).unwrap();
         std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
         assert!(Trainer::load(dir.path()).is_err());
@@ -176,13 +181,14 @@ mod resume {
             },
             rmsprop(),
             0,
+            2,
         )
         .unwrap();
         let dir2 = tempfile::tempdir().unwrap();
         other.save(dir2.path()).unwrap();
         std::fs::copy(
-            dir.path().join("config.json"),
-            dir2.path().join("config.json"),
+            file(dir.path(), "config.json"),
+            file(dir2.path(), "config.json"),
         )
         .unwrap();
         let err = Trainer::load(dir2.path())
@@ -200,12 +206,12 @@ mod resume {
             lr: 1e30,
             ..RmsPropConfig::default()
         });
-        let mut t = Trainer::new(config(), opt, 0).unwrap();
+        let mut t = Trainer::new(config(), opt, 0, 2).unwrap();
         t.save(dir.path()).unwrap();
         let good = weights(dir.path());
         let mut failure = None;
         for s in 0..5 {
-            match t.step(&batch(s), None) {
+            match t.step(&batch(s), None, None) {
                 Ok(_) => {
                     if let Err(e) = t.save(dir.path()) {
                         failure = Some(e);

@@ -7,19 +7,24 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
-use clap::Parser;
+use melnet::model::{Nll, TierSpec};
+use melnet::train::fit::check_dataset;
+use melnet::train::optim::{OptimizerConfig, RmsPropConfig};
+use melnet::train::Trainer;
+use melnet::{Model, ModelConfig};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
-use melspec::dataset::{Dataset, Split};
+use melspec::dataset::{
+    prepare, Dataset, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
+};
 use melspec::{MelSpectrogram, SpectrogramKind};
 
-use crate::args::load_audio;
-use crate::cli::{Cli, Command};
+use crate::args::{interrupted, load_audio, Interrupted, InversionArgs};
 use crate::commands::sample::{self, Report};
 use crate::commands::stft::{source_of, write_spectrogram};
-use crate::commands::train::{read_data, valid_nll};
+use crate::commands::train::{train_tier, valid_nll, Budget, FitSettings, NewTier};
 use crate::output::Outputs;
-use crate::plot::{dataset_png, FreqAxis};
+use crate::plot::{dataset_png, spectrogram_png, FreqAxis, SpectrogramPlot};
 
 /// Options of `melnet demo`.
 #[derive(Debug, clap::Args)]
@@ -43,25 +48,14 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Parse `argv` as a `melnet` command line (so every default is the command's own).
-fn command(argv: &[String]) -> Result<Command> {
-    let mut full = vec!["melnet".to_string()];
-    full.extend_from_slice(argv);
-    Ok(Cli::try_parse_from(&full)
-        .map_err(|e| anyhow::anyhow!("internal command line {argv:?}: {e}"))?
-        .command)
-}
-
-/// Run a `melnet` command line.
-fn run_command(argv: &[String]) -> Result<()> {
-    crate::commands::run(command(argv)?)
-}
-
-/// `p` as a command-line word.
-fn word(p: &Path) -> Result<&str> {
-    p.to_str()
-        .with_context(|| format!("{}: not a UTF-8 path", p.display()))
-}
+/// The demo's model: 3 tiers up to 64 mel bands over 64-frame windows (tier 1: 32 × 32,
+/// tier 2: 32 × 32 conditioned on it along frequency, tier 3: 32 frames × 64 conditioned along
+/// time).
+const TIERS: usize = 3;
+/// Full-resolution mel bands of the demo.
+const N_MELS: usize = 64;
+/// Full-resolution training window, frames.
+const FRAMES: usize = 64;
 
 /// One stage's name and wall-clock seconds.
 struct Stage {
@@ -105,70 +99,101 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let dir = &args.output;
-    let (ds_dir, run_dir, samples) = (dir.join("dataset"), dir.join("run"), dir.join("samples"));
+    let (ds_dir, model_dir, samples) =
+        (dir.join("dataset"), dir.join("model"), dir.join("samples"));
     std::fs::create_dir_all(&samples)
         .with_context(|| format!("{}: cannot create", samples.display()))?;
-    let quiet: Vec<String> = if args.quiet {
-        vec!["-q".into()]
-    } else {
-        Vec::new()
-    };
-    let argv = |words: &[&str]| -> Vec<String> {
-        words
-            .iter()
-            .map(|w| w.to_string())
-            .chain(quiet.iter().cloned())
-            .collect()
-    };
     let mut stages = Vec::new();
 
     timed(&mut stages, "prepare", args.quiet, || {
-        run_command(&argv(&[
-            "prepare",
-            word(&args.data)?,
-            "-o",
-            word(&ds_dir)?,
-            "--preset",
-            "melnet-small",
-            "--db",
-        ]))
+        let mut params = melspec::Preset::by_name("melnet-small")?.params;
+        params.n_mels = N_MELS;
+        let opts = PrepareOptions {
+            params,
+            settings: PrepareSettings {
+                db: true,
+                trim_silence_db: None,
+                min_seconds: 0.5,
+                max_seconds: None,
+                valid_fraction: 0.1,
+                seed: 0,
+            },
+            jobs: None,
+            stop_after: None,
+        };
+        match prepare(&args.data, &ds_dir, &opts, interrupted(), &|_| {})? {
+            Outcome::Interrupted { .. } => Err(Interrupted.into()),
+            _ => Ok(()),
+        }
     })?;
     let ds = Dataset::open(&ds_dir)?;
     let stats_png = dir.join("stats.png");
     {
         let mut outputs = Outputs::new();
         let tmp = outputs.stage(&stats_png)?;
-        dataset_png(&tmp, ds.manifest(), word(&args.data)?)?;
+        dataset_png(&tmp, ds.manifest(), &args.data.display().to_string())?;
         outputs.commit()?;
     }
 
-    let resume = run_dir.join("state.json").exists();
-    let minutes = args.minutes.to_string();
+    let model = if model_dir.join(melnet::model::MODEL_FILE).exists() {
+        let model = Model::open(&model_dir)?;
+        check_dataset(&model, &ds)?;
+        model
+    } else {
+        let m = ds.manifest();
+        Model::create(
+            &model_dir,
+            ModelConfig {
+                format: melnet::model::MODEL_FORMAT,
+                tiers: TIERS,
+                n_mels: m.n_mels,
+                frames: FRAMES,
+                params: m.params,
+                db: m.settings.db,
+                normalization: Normalization::Standard,
+                stats: m.stats.clone(),
+                dataset: ds_dir.clone(),
+            },
+        )?
+    };
+    let mut tier_steps = Vec::new();
     timed(&mut stages, "train", args.quiet, || {
-        let mut words = vec![
-            "train",
-            "--data",
-            word(&ds_dir)?,
-            "--out",
-            word(&run_dir)?,
-            "--steps",
-            "1000000000",
-            "--minutes",
-            &minutes,
-        ];
-        if resume {
-            words.push("--resume");
+        let new = NewTier {
+            spec: TierSpec::default(),
+            optimizer: OptimizerConfig::RmsProp(RmsPropConfig {
+                lr: 3e-4,
+                ..RmsPropConfig::default()
+            }),
+            seed: 0,
+            batch: 8,
+        };
+        for g in 1..=TIERS {
+            let budget = Budget {
+                steps: Some(u64::MAX),
+                epochs: None,
+                minutes: Some(args.minutes / TIERS as f64),
+            };
+            let (step, _) = train_tier(
+                &model,
+                g,
+                &ds,
+                &new,
+                true,
+                false,
+                budget,
+                FitSettings::default(),
+                args.quiet,
+            )?;
+            tier_steps.push(step);
         }
-        run_command(&argv(&words))
+        Ok(())
     })?;
-    let nll = timed(&mut stages, "eval", args.quiet, || {
-        valid_nll(&run_dir, &ds_dir)
+    let (nll, _) = timed(&mut stages, "eval", args.quiet, || {
+        valid_nll(&model_dir, &ds_dir)
     })?;
-    let data = read_data(&run_dir)?;
-    let trained = melnet::train::Trainer::load(&run_dir)?;
-    let steps = trained.state().step;
-    let config = trained.tier().config().clone();
-    drop(trained);
+    let configs: Vec<melnet::TierConfig> = (1..=TIERS)
+        .map(|g| Trainer::read_config(&model.tier_dir(g)))
+        .collect::<melnet::Result<_>>()?;
 
     // A held-out recording: its start primes the model, its continuation is the reference.
     let held_out = ds
@@ -179,7 +204,7 @@ pub fn run(args: Args) -> Result<()> {
         .clone();
     let source = args.data.join(&held_out);
     let prime_seconds = 2.0f64;
-    let p = data.params;
+    let p = model.config().params;
     let input_wav = samples.join("input.wav");
     timed(&mut stages, "input", args.quiet, || {
         let audio = load_audio(&source, p.sr)?;
@@ -213,44 +238,31 @@ pub fn run(args: Args) -> Result<()> {
         outputs.commit()
     })?;
 
-    let seconds = args.seconds.to_string();
-    let sample_with = |out: &Path, extra: &[&str]| -> Result<Report> {
-        let mut words = vec![
-            "sample",
-            "--run",
-            word(&run_dir)?,
-            "-o",
-            word(out)?,
-            "--seconds",
-            &seconds,
-        ];
-        words.extend_from_slice(extra);
-        match command(&argv(&words))? {
-            Command::Sample(a) => sample::sample(&a),
-            _ => unreachable!("parsed a sample command line"),
-        }
+    let sample_with = |out: &Path, count: usize, seed: u64, prime: Option<PathBuf>| {
+        sample::sample(&sample::Args {
+            model: model_dir.clone(),
+            output: out.to_path_buf(),
+            seconds: args.seconds,
+            frames: None,
+            count,
+            temperature: 0.0,
+            prime,
+            prime_seconds,
+            inversion: InversionArgs {
+                seed,
+                quiet: args.quiet,
+                ..InversionArgs::default()
+            },
+        })
     };
     let primed = timed(&mut stages, "sample primed + invert", args.quiet, || {
-        sample_with(
-            &samples.join("primed.wav"),
-            &[
-                "--prime",
-                word(&source)?,
-                "--prime-seconds",
-                &prime_seconds.to_string(),
-            ],
-        )
+        sample_with(&samples.join("primed.wav"), 1, 0, Some(source.clone()))
     })?;
     let unconditional = timed(
         &mut stages,
         "sample unconditional + invert",
         args.quiet,
-        || {
-            sample_with(
-                &samples.join("unconditional.wav"),
-                &["--count", "2", "--seed", "1"],
-            )
-        },
+        || sample_with(&samples.join("unconditional.wav"), 2, 1, None),
     )?;
     for (stage, report) in stages
         .iter_mut()
@@ -262,20 +274,25 @@ pub fn run(args: Args) -> Result<()> {
             report.seconds, report.real_time_factor
         );
     }
+    // The first unconditional sample as each tier left it, coarse to fine.
+    let levels = timed(&mut stages, "tier figures", args.quiet, || {
+        level_pngs(&model, &unconditional, &samples)
+    })?;
 
     let page = Page {
         args: &args,
         dir,
         stages: &stages,
-        nll,
-        steps,
-        config: &config,
-        data: &data,
+        nll: &nll,
+        tier_steps: &tier_steps,
+        configs: &configs,
+        model: model.config(),
         manifest: ds.manifest(),
         held_out: &held_out,
         prime_seconds,
         primed: &primed,
         unconditional: &unconditional,
+        levels: &levels,
     };
     let html = page.render()?;
     let index = dir.join("index.html");
@@ -287,20 +304,71 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Figures of the first spectrogram of `report` after each tier (x^{≤g}, g = 1 … G), each
+/// stretched to the full grid by repeating rows so that all share the axes; returns their
+/// paths with a caption.
+fn level_pngs(model: &Model, report: &Report, dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let c = model.config();
+    let full = report
+        .generated
+        .levels
+        .last()
+        .map(|(g, _)| *g)
+        .context("no tiers")?;
+    let p = c.params;
+    let mut out = Vec::new();
+    for (g, (grid, values)) in report.generated.levels.iter().enumerate() {
+        let one = &values[..grid.len()];
+        // Nearest row of the level for every full-resolution element.
+        let mut stretched = vec![0.0f32; full.len()];
+        for t in 0..full.frames {
+            let lt = (t * grid.frames / full.frames).min(grid.frames.max(1) - 1);
+            for f in 0..full.bins {
+                let lf = (f * grid.bins / full.bins).min(grid.bins.max(1) - 1);
+                stretched[t * full.bins + f] = one[lt * grid.bins + lf];
+            }
+        }
+        let (db, _) = model.to_dataset_scale(&stretched);
+        let path = dir.join(format!("tiers-1-{}.png", g + 1));
+        let caption = format!(
+            "after tier {}: {} frames × {} bins{}",
+            g + 1,
+            grid.frames,
+            grid.bins,
+            if g == 0 { " (tier 1 alone)" } else { "" }
+        );
+        let mut outputs = Outputs::new();
+        let tmp = outputs.stage(&path)?;
+        spectrogram_png(
+            &tmp,
+            &SpectrogramPlot {
+                db: db.view(),
+                axis: FreqAxis::Mel(p.mel()),
+                frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+                title: format!("unconditional sample 1, {caption}"),
+            },
+        )?;
+        outputs.commit()?;
+        out.push((path, caption));
+    }
+    Ok(out)
+}
+
 /// Everything the report shows.
 struct Page<'a> {
     args: &'a Args,
     dir: &'a Path,
     stages: &'a [Stage],
-    nll: f32,
-    steps: u64,
-    config: &'a melnet::TierConfig,
-    data: &'a crate::commands::train::DataSettings,
+    nll: &'a Nll,
+    tier_steps: &'a [u64],
+    configs: &'a [melnet::TierConfig],
+    model: &'a ModelConfig,
     manifest: &'a melspec::dataset::Manifest,
     held_out: &'a str,
     prime_seconds: f64,
     primed: &'a Report,
     unconditional: &'a Report,
+    levels: &'a [(PathBuf, String)],
 }
 
 fn escape(s: &str) -> String {
@@ -345,8 +413,7 @@ impl Page<'_> {
     fn render(&self) -> Result<String> {
         let m = self.manifest;
         let s = &m.stats;
-        let p = &self.data.params;
-        let c = self.config;
+        let p = &self.model.params;
         let mut html = String::new();
         html.push_str(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -360,10 +427,11 @@ impl Page<'_> {
         );
         writeln!(
             html,
-            "<p>A MelNet tier trained for {:.1} minutes ({} threads) on {} recordings \
+            "<p>A {}-tier MelNet trained for {:.1} minutes in all ({} threads) on {} recordings \
              ({:.1} minutes of audio, {} frames; {} files for training, {} held out), then \
-             sampled with the incremental sampler and inverted to audio by melspec \
+             sampled tier by tier with the incremental sampler and inverted to audio by melspec \
              (NNLS mel inversion, PGHI + fast Griffin–Lim).</p>",
+            self.model.tiers,
             self.args.minutes,
             rayon::current_num_threads(),
             m.items.len(),
@@ -374,25 +442,47 @@ impl Page<'_> {
         )?;
         writeln!(
             html,
-            "<h2>Model</h2><table>\
-             <tr><th>analysis</th><td>{} Hz, n_fft {}, hop {}, {} mel bands, dB</td></tr>\
-             <tr><th>tier</th><td>{} layers, width {}, {} mixture components, centralized stack {}</td></tr>\
-             <tr><th>training</th><td>{} steps of {} windows × {} frames</td></tr>\
-             <tr><th>validation NLL</th><td>{:.4} nats/element ({:.4} bits/element)</td></tr>\
-             </table>",
-            p.sr,
-            p.n_fft,
-            p.hop_length,
-            p.n_mels,
-            c.layers,
-            c.width,
-            c.n_mixtures,
-            if c.centralized { "on" } else { "off" },
-            self.steps,
-            self.data.batch,
-            self.data.frames,
-            self.nll,
-            self.nll / std::f32::consts::LN_2
+            "<h2>Model</h2><p>Analysis: {} Hz, n_fft {}, hop {}, {} mel bands, dB; \
+             training windows of {} frames at full resolution.</p><table>\
+             <tr><th>tier</th><th>models</th><th>layers × width, K</th><th>centralized</th>\
+             <th>steps</th><th>validation NLL (nats/element)</th></tr>",
+            p.sr, p.n_fft, p.hop_length, p.n_mels, self.model.frames
+        )?;
+        let shapes = melnet::multiscale::tier_shapes(
+            melnet::multiscale::Grid {
+                frames: self.model.frames,
+                bins: self.model.n_mels,
+            },
+            self.model.tiers,
+        );
+        for (g, c) in self.configs.iter().enumerate() {
+            let shape = shapes[g];
+            writeln!(
+                html,
+                "<tr><td>{}</td><td>{} frames × {} bins{}</td><td>{} × {}, {}</td><td>{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{:.4}</td></tr>",
+                g + 1,
+                shape.grid.frames,
+                shape.grid.bins,
+                match shape.conditioning {
+                    Some((axis, _)) =>
+                        format!(", conditioned on tiers 1–{} (split along {axis:?})", g),
+                    None => ", unconditional".into(),
+                },
+                c.layers,
+                c.width,
+                c.n_mixtures,
+                if c.centralized { "on" } else { "off" },
+                self.tier_steps.get(g).copied().unwrap_or(0),
+                self.nll.tiers[g]
+            )?;
+        }
+        writeln!(
+            html,
+            "<tr><th colspan=\"5\">full resolution (sum over tiers / elements)</th>\
+             <td class=\"n\">{:.4} ({:.4} bits)</td></tr></table>",
+            self.nll.full,
+            self.nll.full / std::f64::consts::LN_2
         )?;
         html.push_str("<h2>Input, continuation and samples</h2>\n");
         let input = self.dir.join("samples/input.wav");
@@ -425,13 +515,33 @@ impl Page<'_> {
                 ),
             )?;
         }
-        writeln!(
-            html,
-            "<h2>Training</h2><figure><figcaption>Negative log-likelihood per element \
-             (training batches and the fixed validation windows)</figcaption>\
-             <img alt=\"loss curves\" src=\"{}\"></figure>",
-            data_uri(&self.dir.join("run/loss.png"), "image/png")?
-        )?;
+        html.push_str(
+            "<h2>Tier by tier</h2><p>The first unconditional sample as the tiers built it: \
+             tier 1 draws a coarse spectrogram, each tier above fills in the rows between \
+             (shown stretched to the full grid).</p>\n",
+        );
+        for (png, caption) in self.levels {
+            writeln!(
+                html,
+                "<figure><figcaption>{}</figcaption><img alt=\"{}\" src=\"{}\"></figure>",
+                escape(caption),
+                escape(caption),
+                data_uri(png, "image/png")?
+            )?;
+        }
+        html.push_str("<h2>Training</h2>\n");
+        for g in 1..=self.model.tiers {
+            writeln!(
+                html,
+                "<figure><figcaption>Tier {g}: negative log-likelihood per element \
+                 (training batches and the fixed validation windows)</figcaption>\
+                 <img alt=\"loss curves of tier {g}\" src=\"{}\"></figure>",
+                data_uri(
+                    &self.dir.join(format!("model/tier-{g}/loss.png")),
+                    "image/png"
+                )?
+            )?;
+        }
         writeln!(
             html,
             "<h2>Dataset</h2><figure><figcaption>Per-item statistics and mean spectrum \

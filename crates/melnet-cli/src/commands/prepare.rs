@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
                 "interrupted: {done} files done, {remaining} to go; run the same command again \
                  to finish"
             );
-            std::process::exit(130);
+            Err(crate::args::Interrupted.into())
         }
     }
 }

@@ -1,30 +1,29 @@
-//! `melnet sample`: new spectrograms from a trained tier (incremental sampler), optionally
-//! continuing a prime, and their audio.
+//! `melnet sample`: new spectrograms from a trained model (tier by tier, incremental sampler
+//! on every tier), optionally continuing a prime, and their audio.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use melnet::{SampleOptions, Sampler};
+use melnet::{Model, SampleOptions};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::convert::{db_scale, to_db_ref_max};
+use melspec::convert::to_db_ref_max;
 use melspec::npy::read_f32_2d;
-use melspec::{MelSpectrogram, Scale, Sidecar, SpectrogramKind};
+use melspec::{MelSpectrogram, Sidecar, SpectrogramKind};
 use ndarray::Array2;
 use rand::SeedableRng;
 
 use crate::args::{load_audio, progress_bar, InversionArgs};
 use crate::commands::stft::write_spectrogram;
-use crate::commands::train::{read_data, DataSettings};
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
 
 /// Options of `melnet sample`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Run directory made by `melnet train`.
-    #[arg(long)]
-    pub run: PathBuf,
+    /// Model directory made by `melnet train`.
+    #[arg(long, visible_alias = "run")]
+    pub model: PathBuf,
     /// Output WAV; the spectrogram goes next to it as `.npy` (+ sidecar `.json`, in the
     /// dataset's scale) and `.png`. With `--count` above 1: `NAME-1.wav`, `NAME-2.wav`, …
     #[arg(short, long)]
@@ -32,7 +31,7 @@ pub struct Args {
     /// Seconds to generate (after the prime).
     #[arg(long, default_value_t = 4.0, conflicts_with = "frames")]
     pub seconds: f64,
-    /// Frames to generate instead of --seconds.
+    /// Full-resolution frames to generate instead of --seconds.
     #[arg(long)]
     pub frames: Option<usize>,
     /// Spectrograms generated side by side.
@@ -43,7 +42,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
     /// Audio file, or a mel `.npy` in the dataset's scale (e.g. from `melnet mel --db` with the
-    /// run's preset), to continue; the output starts with it.
+    /// model's preset), to continue; the output starts with it (every tier is primed with its
+    /// split of it).
     #[arg(long)]
     pub prime: Option<PathBuf>,
     /// Use at most this many seconds of the prime (from its start).
@@ -61,6 +61,9 @@ pub struct Report {
     pub prime_frames: usize,
     /// Frames generated per spectrogram.
     pub frames: usize,
+    /// Full resolution `[count, frames, bins]` and every level x^{≤g} of the tiers (coarse to
+    /// fine) of the generated spectrograms, normalised.
+    pub generated: melnet::model::Generated,
     /// Wall-clock seconds of generation (priming included).
     pub seconds: f64,
     /// Seconds of audio the generated frames stand for, all spectrograms together, per second
@@ -83,18 +86,29 @@ fn paths(output: &Path, i: usize, count: usize) -> [PathBuf; 3] {
     ]
 }
 
-/// The prime as normalised time-major frames `[frames, n_mels]`.
-fn read_prime(path: &Path, data: &DataSettings, max_seconds: f64) -> Result<Array2<f32>> {
-    let p = &data.params;
+/// A spectrogram file (audio, or a mel `.npy` in the dataset's scale — with a sidecar its
+/// scale is undone and the dataset's applied) as the model's normalised time-major frames
+/// `[frames, n_mels]`, at most `max_seconds` long.
+///
+/// # Errors
+/// Unreadable files, another band count, non-finite values, no frames.
+pub(crate) fn read_spectrogram(
+    path: &Path,
+    model: &Model,
+    max_seconds: f64,
+) -> Result<Array2<f32>> {
+    let c = model.config();
+    let p = &c.params;
     let name = path.display().to_string();
     let is_npy = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let mel = if is_npy {
-        let mut mel = read_f32_2d(path)?;
+        // Any memory order (a Fortran-order file is copied to row-major).
+        let mut mel = read_f32_2d(path)?.as_standard_layout().into_owned();
         if mel.nrows() != p.n_mels {
             bail!(
-                "{name}: {} rows, the run models {} mels",
+                "{name}: {} rows, the model has {} mels",
                 mel.nrows(),
                 p.n_mels
             );
@@ -102,13 +116,11 @@ fn read_prime(path: &Path, data: &DataSettings, max_seconds: f64) -> Result<Arra
         if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
             bail!("{name}: holds a non-finite value ({v})");
         }
-        // With a sidecar, its scale is undone and the dataset's applied; without one, the
-        // values are taken to be in the dataset's scale already.
         let sidecar = Sidecar::path_for(path);
         if sidecar.is_file() {
-            let v = mel.as_slice_mut().expect("read arrays are contiguous");
+            let v = mel.as_slice_mut().expect("standard layout");
             Sidecar::read(&sidecar)?.scale.to_linear(v, p.power);
-            if data.db {
+            if c.db {
                 to_db_ref_max(v, p.power);
             }
         }
@@ -118,7 +130,7 @@ fn read_prime(path: &Path, data: &DataSettings, max_seconds: f64) -> Result<Arra
         let mut mel = MelSpectrogram::new(p.stft(), p.mel(), p.power)?
             .process(&audio.samples)
             .with_context(|| name.clone())?;
-        if data.db {
+        if c.db {
             to_db_ref_max(
                 mel.as_slice_mut().expect("mel spectrogram is contiguous"),
                 p.power,
@@ -126,27 +138,66 @@ fn read_prime(path: &Path, data: &DataSettings, max_seconds: f64) -> Result<Arra
         }
         mel
     };
-    let keep = ((max_seconds.max(0.0) * f64::from(p.sr) / p.hop_length as f64).round() as usize)
-        .min(mel.ncols());
+    let keep = if max_seconds.is_finite() {
+        ((max_seconds.max(0.0) * f64::from(p.sr) / p.hop_length as f64).round() as usize)
+            .min(mel.ncols())
+    } else {
+        mel.ncols()
+    };
     if keep == 0 {
-        bail!("{name}: no frames to prime with (--prime-seconds {max_seconds})");
+        bail!("{name}: no frames (--prime-seconds {max_seconds})");
     }
     let mut frames = mel
         .slice(ndarray::s![.., ..keep])
         .t()
         .as_standard_layout()
         .into_owned();
-    data.stats.normalize(
-        data.normalization,
-        frames.as_slice_mut().expect("standard layout"),
-    );
+    model.normalize(frames.as_slice_mut().expect("standard layout"));
     Ok(frames)
+}
+
+/// Write a dataset-scale spectrogram `(n_mels, frames)` as `.npy` + sidecar + PNG and its
+/// audio as WAV, staged in `outputs`.
+fn write_sample(
+    outputs: &mut Outputs,
+    model: &Model,
+    time_major: &[f32],
+    [wav, npy, png]: &[PathBuf; 3],
+    inversion: &InversionArgs,
+) -> Result<()> {
+    let p = model.config().params;
+    let (mel, scale) = model.to_dataset_scale(time_major);
+    let sidecar = Sidecar {
+        kind: SpectrogramKind::Mel,
+        params: p,
+        scale,
+        shape: [mel.nrows(), mel.ncols()],
+        source: None,
+    };
+    write_spectrogram(
+        outputs,
+        npy,
+        mel.view(),
+        &sidecar,
+        Some(png),
+        FreqAxis::Mel(p.mel()),
+        &[],
+    )?;
+    let bar = inversion.progress_bar();
+    let signal = model.to_audio(&mel, scale, &inversion.options(), &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let tmp = outputs.stage(wav)?;
+    write_wav(&tmp, &signal, p.sr, WavFormat::F32)?;
+    Ok(())
 }
 
 /// Generate, write and invert; the report says what was written.
 ///
 /// # Errors
-/// A missing or broken run, an unreadable prime, write failures.
+/// A missing or broken model, an unreadable prime, write failures.
 pub fn sample(args: &Args) -> Result<Report> {
     if args.count == 0 {
         bail!("invalid parameter: --count must be positive");
@@ -154,128 +205,64 @@ pub fn sample(args: &Args) -> Result<Report> {
     if !args.temperature.is_finite() || args.temperature < 0.0 {
         bail!("invalid parameter: --temperature must be ≥ 0");
     }
-    let data = read_data(&args.run)?;
-    let p = data.params;
-    let mut sampler = Sampler::load(&args.run, args.count)?;
-    if sampler.config().n_mels != p.n_mels {
-        bail!(
-            "{}: the tier models {} bins, its data {} mels",
-            args.run.display(),
-            sampler.config().n_mels,
-            p.n_mels
-        );
-    }
+    let model = Model::open(&args.model)?;
+    let tiers = model.load_tiers()?;
+    let p = model.config().params;
     let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
     let frames = match args.frames {
         Some(n) => n,
-        None if args.seconds.is_finite() && args.seconds > 0.0 => {
+        None if args.seconds.is_finite() && args.seconds > 0.0 && args.seconds < 86_400.0 => {
             (args.seconds / frame_seconds).ceil() as usize
         }
-        None => bail!("invalid parameter: --seconds must be positive"),
+        None => bail!("invalid parameter: --seconds must be positive and under a day"),
     };
     if frames == 0 {
         bail!("invalid parameter: --frames must be positive");
     }
     let prime = match &args.prime {
-        Some(path) => Some(read_prime(path, &data, args.prime_seconds)?),
+        Some(path) => Some(read_spectrogram(path, &model, args.prime_seconds)?),
         None => None,
     };
-    let (n, f) = (args.count, p.n_mels);
+    let n = args.count;
     let prime_frames = prime.as_ref().map_or(0, |m| m.nrows());
-    let started = Instant::now();
-    if let Some(prime) = &prime {
-        let one = prime.as_slice().expect("standard layout");
-        let all: Vec<f32> = (0..n).flat_map(|_| one.iter().copied()).collect();
-        sampler.teacher_force(&all, prime_frames)?;
-    }
+    let total = prime_frames + frames;
+    let g_all = model.config().tiers;
     let bar = progress_bar(
         args.inversion.quiet,
-        frames as u64,
-        "frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
+        0,
+        "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.inversion.seed);
-    // The training split's range, normalised as the model saw it.
-    let (lo, hi) = (data.stats.all.min, data.stats.all.max);
-    let mut range = [lo, hi];
-    data.stats.normalize(data.normalization, &mut range);
-    let generated = sampler.generate(
-        frames,
+    let started = Instant::now();
+    let generated = model.generate(
+        &tiers,
+        total,
+        n,
+        prime
+            .as_ref()
+            .map(|m| m.as_slice().expect("standard layout")),
         SampleOptions {
             bias: args.temperature,
-            range: (range[0], range[1]),
+            range: model.range(),
         },
         &mut rng,
-        |done| {
-            let rtf = (done * n) as f64 * frame_seconds / started.elapsed().as_secs_f64();
-            bar.set_message(format!("{rtf:.2}× real time"));
+        |g, done, len| {
+            bar.set_prefix(format!("tier {g}/{g_all}"));
+            bar.set_length(len as u64);
             bar.set_position(done as u64);
         },
-    );
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    // Back to the dataset's scale (the prime may lie outside the training range).
-    let total = prime_frames + frames;
+    let bins = model.config().n_mels;
     let mut outputs = Outputs::new();
     let mut files = Vec::with_capacity(n);
     for i in 0..n {
-        let mut time_major = Vec::with_capacity(total * f);
-        if let Some(prime) = &prime {
-            time_major.extend_from_slice(prime.as_slice().expect("standard layout"));
-        }
-        time_major.extend_from_slice(&generated[i * frames * f..(i + 1) * frames * f]);
-        data.stats.denormalize(data.normalization, &mut time_major);
-        time_major.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
-        let mel = Array2::from_shape_vec((total, f), time_major)
-            .expect("sizes agree")
-            .reversed_axes()
-            .as_standard_layout()
-            .into_owned();
-        let scale = if data.db {
-            db_scale(p.power, 1.0)
-        } else {
-            Scale::Linear
-        };
-        let sidecar = Sidecar {
-            kind: SpectrogramKind::Mel,
-            params: p,
-            scale,
-            shape: [f, total],
-            source: None,
-        };
-        let [wav, npy, png] = paths(&args.output, i, n);
-        write_spectrogram(
-            &mut outputs,
-            &npy,
-            mel.view(),
-            &sidecar,
-            Some(&png),
-            FreqAxis::Mel(p.mel()),
-            &[],
-        )?;
-        let mut linear = mel;
-        scale.to_linear(linear.as_slice_mut().expect("standard layout"), p.power);
-        let bar = args.inversion.progress_bar();
-        let mut signal = melspec::inverse::mel_to_audio(
-            linear.view(),
-            &p,
-            &args.inversion.options(),
-            None,
-            &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
-        )?;
-        bar.finish_and_clear();
-        // The dB reference of generated values is arbitrary: peak at −1 dBFS.
-        let peak = signal.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        if peak > 0.0 {
-            let gain = 10f32.powf(-1.0 / 20.0) / peak;
-            signal.iter_mut().for_each(|v| *v *= gain);
-        }
-        let tmp = outputs.stage(&wav)?;
-        write_wav(&tmp, &signal, p.sr, WavFormat::F32)?;
-        files.push([wav, npy, png]);
+        let paths = paths(&args.output, i, n);
+        let one = &generated.full[i * total * bins..(i + 1) * total * bins];
+        write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
+        files.push(paths);
     }
     outputs.commit()?;
     Ok(Report {
@@ -284,6 +271,7 @@ pub fn sample(args: &Args) -> Result<Report> {
         frames,
         seconds,
         real_time_factor: (frames * n) as f64 * frame_seconds / seconds.max(1e-9),
+        generated,
     })
 }
 

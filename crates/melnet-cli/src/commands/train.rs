@@ -1,20 +1,23 @@
-//! `melnet train`: train one MelNet tier on a dataset from `melnet prepare`; and
-//! `melnet eval`: its validation NLL.
+//! `melnet train`: train the tiers of a MelNet model on a dataset from `melnet prepare`; and
+//! `melnet eval`: per-tier and full-resolution NLL.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor};
+use melnet::model::{Nll, TierSpec, LOG_FILE};
+use melnet::train::checkpoint;
+use melnet::train::fit::{
+    check_dataset, fit, start_tier, valid_windows, FitEnd, FitOptions, VALID_WINDOWS,
+};
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
-use melnet::TierConfig;
-use melspec::dataset::{Dataset, Normalization, Split, WindowSampler};
+use melnet::{Model, ModelConfig};
+use melspec::dataset::{Dataset, Normalization};
+use serde::Deserialize;
 
-use crate::args::{interrupted, progress_bar};
-use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
+use crate::args::{interrupted, progress_bar, Interrupted};
+use crate::output::Outputs;
 
 /// Options of `melnet train`.
 #[derive(Debug, clap::Args)]
@@ -22,42 +25,55 @@ pub struct Args {
     /// Dataset directory made by `melnet prepare`.
     #[arg(long)]
     pub data: PathBuf,
-    /// Run directory: checkpoints, the loss log (log.csv), its curve (loss.png, redrawn at every
-    /// checkpoint) and the data settings.
-    #[arg(long)]
+    /// Model directory: model.json and one directory per tier (checkpoints, log.csv, and
+    /// loss.png redrawn at every checkpoint).
+    #[arg(long, visible_alias = "model")]
     pub out: PathBuf,
-    /// Tier settings as TOML: any of `layers`, `width`, `n_mixtures`, `centralized` (and
-    /// `n_mels`, checked against the dataset); flags given as well take precedence.
+    /// Tiers G of a new model: tier 1 models a coarse spectrogram, each tier above doubles the
+    /// resolution (frequency for even tiers, time for odd ones) conditioned on the tiers below.
+    #[arg(long, default_value_t = 1)]
+    pub tiers: usize,
+    /// The tier to train, or `all` to train them in turn (each with the step and time budget
+    /// below).
+    #[arg(long, default_value = "all")]
+    pub tier: String,
+    /// Tier settings as TOML: any of `layers`, `width`, `n_mixtures`, `centralized`,
+    /// `feature_layers`; flags given as well take precedence.
     #[arg(long, value_name = "TIER.toml")]
     pub config: Option<PathBuf>,
-    /// Layers L [default: 2, a tier that learns in minutes on two cores].
+    /// Layers L of each tier [default: 2, a tier that learns in minutes on two cores].
     #[arg(long)]
     pub layers: Option<usize>,
     /// Hidden width D [default: 32].
     #[arg(long)]
     pub width: Option<usize>,
     /// Mixture components K [default: 10].
-    #[arg(long)]
-    pub mixtures: Option<usize>,
-    /// Leave out the centralized stack.
+    #[arg(long, visible_alias = "mixtures")]
+    pub n_mixtures: Option<usize>,
+    /// Leave out the centralized stack (by default tier 1 has it and upper tiers do not, as in
+    /// the paper).
     #[arg(long)]
     pub no_centralized: bool,
-    /// Window length in frames (a resumed run keeps its own).
+    /// Layers of an upper tier's feature network [default: 1].
+    #[arg(long)]
+    pub feature_layers: Option<usize>,
+    /// Full-resolution window length in frames, fixed when the model is made (each tier sees
+    /// its split of the window).
     #[arg(long, default_value_t = 32)]
     pub frames: usize,
-    /// Windows per step (a resumed run keeps its own).
+    /// Windows per step of a new tier (a resumed tier keeps its own).
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
-    /// Total steps of the run (a resumed run trains the remainder; 0 writes the initial
-    /// checkpoint) [default: 300].
+    /// Total steps of each trained tier (a resumed tier trains the remainder; 0 writes the
+    /// initial checkpoint) [default: 300].
     #[arg(long, conflicts_with = "epochs")]
     pub steps: Option<u64>,
-    /// Length of the run in epochs instead of steps (an epoch: as many steps as it takes to
-    /// draw as many frames as the train split holds).
+    /// Length of each tier's run in epochs instead of steps (an epoch: as many steps as it
+    /// takes to draw as many frames as the train split holds).
     #[arg(long)]
     pub epochs: Option<f64>,
-    /// Stop (with a checkpoint) after this many minutes of training in this invocation, even
-    /// if steps remain; `--resume` continues [default: no limit].
+    /// Stop each tier (with a checkpoint) after this many minutes of training in this
+    /// invocation, even if steps remain; `--resume` continues [default: no limit].
     #[arg(long)]
     pub minutes: Option<f64>,
     /// Optimiser.
@@ -84,7 +100,7 @@ pub struct Args {
     /// Seed of the initialisation and of the windows.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Continue the run in --out.
+    /// Continue the trained tiers of the model in --out (untrained ones start).
     #[arg(long)]
     pub resume: bool,
     /// Quiet: no progress bar.
@@ -105,15 +121,15 @@ pub enum OptimizerKind {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TierFile {
-    n_mels: Option<usize>,
     layers: Option<usize>,
     width: Option<usize>,
     n_mixtures: Option<usize>,
     centralized: Option<bool>,
+    feature_layers: Option<usize>,
 }
 
-/// The tier of a new run: the defaults, then the `--config` file, then the flags.
-fn tier_config(args: &Args, n_mels: usize) -> Result<TierConfig> {
+/// The layers of a new tier: the defaults, then the `--config` file, then the flags.
+fn tier_spec(args: &Args) -> Result<TierSpec> {
     let file: TierFile = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -125,79 +141,30 @@ fn tier_config(args: &Args, n_mels: usize) -> Result<TierConfig> {
         }
         None => TierFile::default(),
     };
-    if let Some(n) = file.n_mels.filter(|&n| n != n_mels) {
-        bail!(
-            "{}: n_mels = {n}, but the dataset has {n_mels} mels",
-            args.config.as_deref().unwrap_or(Path::new("")).display()
-        );
-    }
-    let base = TierConfig::small(n_mels);
-    Ok(TierConfig {
+    let base = TierSpec::default();
+    Ok(TierSpec {
         layers: args.layers.or(file.layers).unwrap_or(base.layers),
         width: args.width.or(file.width).unwrap_or(base.width),
-        n_mixtures: args.mixtures.or(file.n_mixtures).unwrap_or(base.n_mixtures),
-        centralized: !args.no_centralized && file.centralized.unwrap_or(base.centralized),
-        ..base
+        n_mixtures: args
+            .n_mixtures
+            .or(file.n_mixtures)
+            .unwrap_or(base.n_mixtures),
+        centralized: if args.no_centralized {
+            Some(false)
+        } else {
+            file.centralized
+        },
+        feature_layers: args
+            .feature_layers
+            .or(file.feature_layers)
+            .unwrap_or(base.feature_layers),
     })
 }
 
-/// What a run keeps about its data, so that sampling and evaluation need no other input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct DataSettings {
-    /// The dataset trained on.
-    pub dataset: PathBuf,
-    /// Learning rate at step 0 (the schedule's base).
-    pub base_lr: f64,
-    /// Window length, frames.
-    pub frames: usize,
-    /// Windows per step.
-    pub batch: usize,
-    /// How the model's inputs were normalised.
-    pub normalization: Normalization,
-    /// The dataset's analysis parameters.
-    pub params: melspec::AnalysisParams,
-    /// Values are dB (per-item reference max, 80 dB range).
-    pub db: bool,
-    /// The training split's statistics.
-    pub stats: melspec::dataset::CorpusStats,
-}
-
-const DATA_FILE: &str = "data.json";
-/// Steps of a run given neither `--steps` nor `--epochs`.
+/// Steps of a tier given neither `--steps` nor `--epochs`.
 const DEFAULT_STEPS: u64 = 300;
-const LOG_FILE: &str = "log.csv";
-/// Validation windows per evaluation.
-const VALID_WINDOWS: usize = 16;
-/// Seed of the validation windows (the same in every run).
-const VALID_SEED: u64 = 0x5eed;
 
-/// Draw `count` windows `[count, frames, n_mels]`, normalised.
-fn windows(
-    ds: &Dataset,
-    sampler: &WindowSampler,
-    rng: &mut rand::rngs::StdRng,
-    count: usize,
-    frames: usize,
-) -> Result<Tensor> {
-    let n_mels = ds.manifest().n_mels;
-    let mut buf = vec![0.0f32; count * frames * n_mels];
-    for w in buf.chunks_exact_mut(frames * n_mels) {
-        sampler.sample(rng, Normalization::Standard, w)?;
-    }
-    Ok(Tensor::from_vec(
-        buf,
-        (count, frames, n_mels),
-        &Device::Cpu,
-    )?)
-}
-
-fn valid_batch(ds: &Dataset, frames: usize) -> Result<Tensor> {
-    let sampler = ds.windows(Split::Valid, frames, true)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(VALID_SEED);
-    windows(ds, &sampler, &mut rng, VALID_WINDOWS, frames)
-}
-
-/// Redraw `loss.png` from `log.csv` (through a temporary file, renamed).
+/// Redraw `loss.png` from `log.csv` in a tier directory (through a temporary file, renamed).
 fn draw_losses(dir: &Path) -> Result<()> {
     let text = std::fs::read_to_string(dir.join(LOG_FILE))?;
     let rows: Vec<(f64, f64, f64)> = text
@@ -214,115 +181,211 @@ fn draw_losses(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Drop the log rows after `step` (a run resumed from an older checkpoint redoes them).
-fn truncate_log(dir: &Path, step: u64) -> Result<()> {
-    let path = dir.join(LOG_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read the log", path.display()))?;
-    let kept: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| {
-            *i == 0
-                || l.split(',')
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .is_some_and(|s| s <= step)
-        })
-        .map(|(_, l)| format!("{l}\n"))
-        .collect();
-    let tmp = dir.join(format!(".{LOG_FILE}.tmp"));
-    std::fs::write(&tmp, kept)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(())
-}
-
-/// The data settings of the run in `dir`.
-pub(crate) fn read_data(dir: &Path) -> Result<DataSettings> {
-    let text = std::fs::read_to_string(dir.join(DATA_FILE))
-        .with_context(|| format!("{}: not a training run", dir.display()))?;
-    Ok(serde_json::from_str(&text)?)
-}
-
-fn write_data(dir: &Path, d: &DataSettings) -> Result<()> {
-    let tmp = dir.join(format!(".{DATA_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_string_pretty(d)?)?;
-    std::fs::rename(&tmp, dir.join(DATA_FILE))?;
-    Ok(())
+/// The model in `args.out`: opened (its data checked against the dataset), or made for the
+/// dataset.
+fn model_for(args: &Args, ds: &Dataset) -> Result<Model> {
+    if args.out.join(melnet::model::MODEL_FILE).exists() {
+        let model = Model::open(&args.out)?;
+        check_dataset(&model, ds)?;
+        if args.tiers != 1 && args.tiers != model.config().tiers {
+            bail!(
+                "{}: the model has {} tiers (--tiers {} is for a new model)",
+                args.out.display(),
+                model.config().tiers,
+                args.tiers
+            );
+        }
+        return Ok(model);
+    }
+    if args.resume {
+        bail!("{}: no model to resume", args.out.display());
+    }
+    if args.frames == 0 || args.batch == 0 {
+        bail!("invalid parameter: --frames and --batch must be positive");
+    }
+    let m = ds.manifest();
+    Ok(Model::create(
+        &args.out,
+        ModelConfig {
+            format: melnet::model::MODEL_FORMAT,
+            tiers: args.tiers,
+            n_mels: m.n_mels,
+            frames: args.frames,
+            params: m.params,
+            db: m.settings.db,
+            normalization: Normalization::Standard,
+            stats: m.stats.clone(),
+            dataset: args.data.clone(),
+        },
+    )?)
 }
 
 /// Run `melnet train`.
 pub fn run(args: Args) -> Result<()> {
-    if args.frames == 0 || args.batch == 0 {
-        bail!("invalid parameter: --frames and --batch must be positive");
-    }
     let ds = Dataset::open(&args.data)?;
-    let n_mels = ds.manifest().n_mels;
-    let mut trainer = if args.resume {
-        let config = Trainer::read_config(&args.out)?;
-        if config.n_mels != n_mels {
+    let spec = tier_spec(&args)?;
+    spec.validate()?;
+    let created = !args.out.join(melnet::model::MODEL_FILE).exists();
+    let model = model_for(&args, &ds)?;
+    let result = train_tiers(&args, &ds, &model, spec);
+    // A model made by this invocation that never got a checkpoint is not left behind.
+    let any = (1..=model.config().tiers).any(|g| checkpoint::exists(&model.tier_dir(g)));
+    if result.is_err() && created && !any {
+        let _ = std::fs::remove_dir_all(&args.out);
+    }
+    result
+}
+
+/// Train the tiers `args.tier` of `model`.
+fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Result<()> {
+    let g_all = model.config().tiers;
+    let tiers: Vec<usize> = match args.tier.as_str() {
+        "all" => (1..=g_all).collect(),
+        t => match t.parse::<usize>() {
+            Ok(g) if (1..=g_all).contains(&g) => vec![g],
+            _ => bail!("invalid parameter: --tier {t} (the model has tiers 1 to {g_all}, or all)"),
+        },
+    };
+    let asked = args.config.is_some()
+        || args.layers.is_some()
+        || args.width.is_some()
+        || args.n_mixtures.is_some()
+        || args.no_centralized
+        || args.feature_layers.is_some();
+    let opt = match args.optimizer {
+        OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {
+            lr: args.lr,
+            momentum: args.momentum,
+            ..RmsPropConfig::default()
+        }),
+        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+            lr: args.lr,
+            ..AdamConfig::default()
+        }),
+    };
+    for g in tiers {
+        let budget = Budget {
+            steps: args.steps,
+            epochs: args.epochs,
+            minutes: args.minutes,
+        };
+        let settings = NewTier {
+            spec,
+            optimizer: opt,
+            seed: args.seed,
+            batch: args.batch,
+        };
+        let fit = FitSettings {
+            clip_grad: args.clip_grad,
+            valid_every: args.valid_every,
+            checkpoint_every: args.checkpoint_every,
+            lr_halve_every_epochs: args.lr_halve_every_epochs,
+        };
+        let (step, valid) = train_tier(
+            model,
+            g,
+            ds,
+            &settings,
+            args.resume,
+            asked,
+            budget,
+            fit,
+            args.quiet,
+        )?;
+        println!(
+            "{}: tier {g}, step {step}, valid NLL {valid:.4} nats/element",
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// How long a tier trains.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// Total steps.
+    pub steps: Option<u64>,
+    /// Total epochs instead.
+    pub epochs: Option<f64>,
+    /// Wall-clock minutes in this invocation.
+    pub minutes: Option<f64>,
+}
+
+/// A new tier's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewTier {
+    pub spec: TierSpec,
+    pub optimizer: OptimizerConfig,
+    pub seed: u64,
+    pub batch: usize,
+}
+
+/// The step options of training.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FitSettings {
+    pub clip_grad: Option<f64>,
+    pub valid_every: u64,
+    pub checkpoint_every: u64,
+    pub lr_halve_every_epochs: Option<f64>,
+}
+
+impl Default for FitSettings {
+    /// `melnet train`'s defaults.
+    fn default() -> Self {
+        FitSettings {
+            clip_grad: None,
+            valid_every: 50,
+            checkpoint_every: 100,
+            lr_halve_every_epochs: None,
+        }
+    }
+}
+
+/// Train tier g of `model`: resume it (with `resume`; `check_spec` refuses a `spec` that
+/// differs from the tier's) or start it, for `budget`, with a progress bar. Returns the step
+/// reached and the last validation NLL.
+///
+/// # Errors
+/// An existing tier without `resume`, divergence, dataset and I/O errors; [`Interrupted`]
+/// after Ctrl-C (with a checkpoint).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn train_tier(
+    model: &Model,
+    g: usize,
+    ds: &Dataset,
+    new: &NewTier,
+    resume: bool,
+    check_spec: bool,
+    budget: Budget,
+    settings: FitSettings,
+    quiet: bool,
+) -> Result<(u64, f32)> {
+    let dir = model.tier_dir(g);
+    let c = model.config();
+    let g_all = c.tiers;
+    let mut trainer = if checkpoint::exists(&dir) {
+        if !resume {
             bail!(
-                "{}: the run models {} bins, the dataset has {n_mels} mels",
-                args.out.display(),
-                config.n_mels
+                "{}: tier {g} exists; use --resume or another directory",
+                dir.display()
             );
         }
-        let asked = args.config.is_some()
-            || args.layers.is_some()
-            || args.width.is_some()
-            || args.mixtures.is_some()
-            || args.no_centralized;
-        if asked && tier_config(&args, n_mels)? != config {
+        let config = Trainer::read_config(&dir)?;
+        if check_spec && model.tier_config(g, new.spec)? != config {
             bail!(
-                "{}: the run's tier is {}; --resume continues it as it is (leave out the tier options)",
-                args.out.display(),
+                "{}: the tier is {}; --resume continues it as it is (leave out the tier options)",
+                dir.display(),
                 serde_json::to_string(&config)?
             );
         }
-        Trainer::load(&args.out)?
+        Trainer::load(&dir)?
     } else {
-        if args.out.join("state.json").exists() {
-            bail!(
-                "{}: a run exists; use --resume or another directory",
-                args.out.display()
-            );
-        }
-        let config = tier_config(&args, n_mels)?;
-        let opt = match args.optimizer {
-            OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {
-                lr: args.lr,
-                momentum: args.momentum,
-                ..RmsPropConfig::default()
-            }),
-            OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
-                lr: args.lr,
-                ..AdamConfig::default()
-            }),
-        };
-        let t = Trainer::new(config, opt, args.seed)?;
-        t.save(&args.out)?;
-        let m = ds.manifest();
-        write_data(
-            &args.out,
-            &DataSettings {
-                dataset: args.data.clone(),
-                base_lr: args.lr,
-                frames: args.frames,
-                batch: args.batch,
-                normalization: Normalization::Standard,
-                params: m.params,
-                db: m.settings.db,
-                stats: m.stats.clone(),
-            },
-        )?;
-        std::fs::write(args.out.join(LOG_FILE), "step,train_nll,valid_nll\n")?;
-        t
+        start_tier(model, g, new.spec, new.optimizer, new.seed, new.batch, ds)?
     };
-    // A resumed run keeps its own window length and batch.
-    let data = read_data(&args.out)?;
-    let (frames, batch) = (data.frames, data.batch);
-    let epoch_steps = (ds.manifest().stats.train_frames as f64 / (batch * frames) as f64).max(1.0);
-    let total = match (args.steps, args.epochs) {
+    let batch = trainer.state().batch;
+    let epoch_steps =
+        (ds.manifest().stats.train_frames as f64 / (batch * c.frames) as f64).max(1.0);
+    let steps = match (budget.steps, budget.epochs) {
         (Some(steps), _) => steps,
         (None, Some(epochs)) if epochs.is_finite() && epochs >= 0.0 => {
             (epochs * epoch_steps).ceil() as u64
@@ -330,143 +393,168 @@ pub fn run(args: Args) -> Result<()> {
         (None, Some(epochs)) => bail!("invalid parameter: --epochs {epochs}"),
         (None, None) => DEFAULT_STEPS,
     };
-    let train_windows = ds.windows(Split::Train, frames, true)?;
-    let valid = valid_batch(&ds, frames)?;
-    let cancel = interrupted();
-    if args.resume {
-        truncate_log(&args.out, trainer.state().step)?;
-    } else {
-        // The untrained model's validation NLL, as the curve's starting point.
-        let mut log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(args.out.join(LOG_FILE))?;
-        writeln!(log, "0,,{}", trainer.loss(&valid)?)?;
-    }
+    let time_limit = match budget.minutes {
+        Some(m) if m.is_finite() && m >= 0.0 => Some(Duration::from_secs_f64(m * 60.0)),
+        Some(m) => bail!("invalid parameter: --minutes {m}"),
+        None => None,
+    };
     let start = trainer.state().step;
-    let bar = match args.minutes {
+    let todo = steps.saturating_sub(start);
+    let bar = match budget.minutes {
         // Time-boxed: the clock, not the step count, says when it ends.
         Some(m) => progress_bar(
-            args.quiet,
-            total.saturating_sub(start),
-            &format!("step {{pos}} [{{elapsed_precise}} of {m} min] {{msg}} {{per_sec}}"),
+            quiet,
+            todo,
+            &format!(
+                "tier {g}/{g_all} step {{pos}} [{{elapsed_precise}} of {m} min] {{msg}} {{per_sec}}"
+            ),
         ),
         None => progress_bar(
-            args.quiet,
-            total.saturating_sub(start),
-            "step {pos}/{len} [{bar:30}] {msg} {per_sec}, ETA {eta}",
+            quiet,
+            todo,
+            &format!(
+                "tier {g}/{g_all} step {{pos}}/{{len}} [{{bar:30}}] {{msg}} {{per_sec}}, ETA {{eta}}"
+            ),
         ),
     };
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(args.out.join(LOG_FILE))
-        .with_context(|| format!("{}: cannot open the log", args.out.display()))?;
+    let options = FitOptions {
+        steps,
+        time_limit,
+        clip_grad: settings.clip_grad,
+        valid_every: settings.valid_every,
+        checkpoint_every: settings.checkpoint_every,
+        lr_halve_every_epochs: settings.lr_halve_every_epochs,
+    };
     let mut last_valid = f32::NAN;
-    let stopped = || {
+    let end = fit(
+        model,
+        g,
+        &mut trainer,
+        ds,
+        &options,
+        interrupted(),
+        |r| {
+            last_valid = r.valid;
+            bar.set_message(format!(
+                "train {:.4} valid {:.4} nats/element",
+                r.loss, r.valid
+            ));
+            bar.inc(1);
+        },
+        |dir| draw_losses(dir).map_err(|e| melnet::Error::Checkpoint(format!("{e:#}"))),
+    )
+    .with_context(|| {
         format!(
             "training stopped; the last good checkpoint is in {}",
-            args.out.display()
+            dir.display()
         )
-    };
-    let started = std::time::Instant::now();
-    let deadline = args
-        .minutes
-        .map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0));
-    while trainer.state().step < total {
-        if cancel.load(Ordering::SeqCst) {
-            trainer.save(&args.out)?;
-            bar.finish_and_clear();
+    })?;
+    bar.finish_and_clear();
+    match end {
+        FitEnd::Interrupted => {
             eprintln!(
                 "interrupted at step {}: checkpoint written to {}",
                 trainer.state().step,
-                args.out.display()
+                dir.display()
             );
-            std::process::exit(130);
+            return Err(Interrupted.into());
         }
-        let step = trainer.state().step;
-        // The windows of a step depend only on (seed, step): resuming continues exactly.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(trainer.state().seed ^ (step << 20));
-        let x = windows(&ds, &train_windows, &mut rng, batch, frames)?;
-        if let Some(every) = args.lr_halve_every_epochs {
-            let halvings = (step as f64 / (every * epoch_steps)).floor();
-            trainer.set_learning_rate(data.base_lr * 0.5f64.powf(halvings));
-        }
-        let loss = trainer.step(&x, args.clip_grad).with_context(stopped)?;
-        let done = trainer.state().step;
-        let out_of_time = deadline.is_some_and(|d| started.elapsed() >= d);
-        // The valid column is empty on steps without a validation.
-        let mut valid_field = String::new();
-        if done % args.valid_every.max(1) == 0 || done == total || out_of_time {
-            last_valid = trainer.loss(&valid)?;
-            valid_field = last_valid.to_string();
-        }
-        writeln!(log, "{done},{loss},{valid_field}")?;
-        bar.set_message(format!(
-            "train {loss:.4} valid {last_valid:.4} nats/element"
-        ));
-        bar.inc(1);
-        if done % args.checkpoint_every.max(1) == 0 {
-            trainer.save(&args.out).with_context(stopped)?;
-            log.flush()?;
-            draw_losses(&args.out)?;
-        }
-        if out_of_time && done < total {
-            bar.suspend(|| eprintln!("time limit reached at step {done}; --resume continues"));
-            break;
-        }
+        FitEnd::TimeLimit => eprintln!(
+            "tier {g}: time limit reached at step {}; --resume continues",
+            trainer.state().step
+        ),
+        FitEnd::Finished => {}
     }
-    trainer.save(&args.out).with_context(stopped)?;
-    log.flush()?;
-    draw_losses(&args.out)?;
-    bar.finish_and_clear();
-    println!(
-        "{}: step {}, valid NLL {:.4} nats/element",
-        args.out.display(),
-        trainer.state().step,
-        if last_valid.is_nan() {
-            trainer.loss(&valid)?
-        } else {
-            last_valid
-        }
-    );
-    Ok(())
+    if start == trainer.state().step {
+        // Nothing trained (e.g. --steps 0): the curve of the initial checkpoint.
+        draw_losses(&dir)?;
+    }
+    if last_valid.is_nan() {
+        let v = valid_windows(model, ds)?;
+        let (x, coarse) = model
+            .tier_inputs(&v, VALID_WINDOWS, c.frames)?
+            .swap_remove(g - 1);
+        last_valid = trainer.loss(&x, coarse.as_ref())?;
+    }
+    Ok((trainer.state().step, last_valid))
 }
 
 /// Options of `melnet eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Run directory made by `melnet train`.
-    #[arg(long)]
-    pub run: PathBuf,
-    /// Dataset directory (its valid split is evaluated).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Model directory made by `melnet train`.
+    #[arg(long, visible_alias = "run")]
+    pub model: PathBuf,
+    /// Dataset directory: its fixed validation windows are scored.
+    #[arg(long, required_unless_present = "input")]
+    pub data: Option<PathBuf>,
+    /// Score this spectrogram instead: a `melnet mel --db` output with the model's analysis
+    /// parameters, or a dataset-scale `.npy` from `melnet sample` (`(n_mels, frames)`).
+    #[arg(long, conflicts_with = "data")]
+    pub input: Option<PathBuf>,
+    /// Write the per-element NLL (nats) at full resolution, `(n_mels, frames)` `.npy`.
+    #[arg(long, value_name = "OUT.npy")]
+    pub per_element: Option<PathBuf>,
 }
 
-/// The validation NLL of the run `run` on the dataset `data`, nats per element.
+/// Per-tier and full-resolution NLL of a model on a dataset's validation windows, with the
+/// per-element map `[windows, frames, bins]`.
 ///
 /// # Errors
-/// A missing or broken run or dataset, or one of another width.
-pub(crate) fn valid_nll(run: &Path, data: &Path) -> Result<f32> {
-    let settings = read_data(run)?;
+/// A missing or broken model or dataset, or one analysed otherwise.
+pub(crate) fn valid_nll(model_dir: &Path, data: &Path) -> Result<(Nll, Vec<f32>)> {
+    let model = Model::open(model_dir)?;
     let ds = Dataset::open(data)?;
-    let trainer = Trainer::load(run)?;
-    if trainer.tier().config().n_mels != ds.manifest().n_mels {
-        bail!(
-            "{}: the run models {} bins, the dataset has {} mels",
-            run.display(),
-            trainer.tier().config().n_mels,
-            ds.manifest().n_mels
-        );
-    }
-    Ok(trainer.loss(&valid_batch(&ds, settings.frames)?)?)
+    check_dataset(&model, &ds)?;
+    let tiers = model.load_tiers()?;
+    let x = valid_windows(&model, &ds)?;
+    Ok(model.nll(&tiers, &x, VALID_WINDOWS, model.config().frames)?)
 }
 
 /// Run `melnet eval`.
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let nll = valid_nll(&args.run, &args.data)?;
+    let (nll, map, frames) = match (&args.data, &args.input) {
+        (Some(data), _) => {
+            let (nll, map) = valid_nll(&args.model, data)?;
+            let frames = Model::open(&args.model)?.config().frames;
+            // The first validation window's map.
+            let n = map.len() / VALID_WINDOWS;
+            (nll, map[..n].to_vec(), frames)
+        }
+        (None, Some(input)) => {
+            let model = Model::open(&args.model)?;
+            let x = crate::commands::sample::read_spectrogram(input, &model, f64::INFINITY)?;
+            let frames = x.nrows();
+            let tiers = model.load_tiers()?;
+            let (nll, map) =
+                model.nll(&tiers, x.as_slice().expect("standard layout"), 1, frames)?;
+            (nll, map, frames)
+        }
+        (None, None) => bail!("give --data or --input"),
+    };
+    for (g, (v, n)) in nll.tiers.iter().zip(&nll.elements).enumerate() {
+        println!(
+            "tier {}: {v:.4} nats/element ({:.4} bits/element) over {n} elements",
+            g + 1,
+            v / std::f64::consts::LN_2
+        );
+    }
     println!(
-        "valid NLL: {nll:.4} nats/element ({:.4} bits/element)",
-        nll / std::f32::consts::LN_2
+        "full resolution: {:.4} nats/element ({:.4} bits/element)",
+        nll.full,
+        nll.full / std::f64::consts::LN_2
     );
+    if let Some(out) = &args.per_element {
+        let bins = map.len() / frames.max(1);
+        let arr = ndarray::Array2::from_shape_vec((frames, bins), map)
+            .expect("whole frames")
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned();
+        let mut outputs = Outputs::new();
+        let tmp = outputs.stage(out)?;
+        melspec::npy::write_f32_2d(&tmp, arr.view())?;
+        outputs.commit()?;
+    }
     Ok(())
 }

@@ -1,10 +1,12 @@
-//! Checkpoints: a run directory with `config.json` (the tier), `weights.safetensors`,
-//! `optimizer.safetensors` and `state.json` (step, seed, optimiser and learning rate). Every file is written
-//! to a temporary name and renamed; `state.json` is written last and marks a complete
-//! checkpoint.
+//! Checkpoints. A tier directory holds any number of checkpoint directories and a file
+//! `current` naming the one in use; a checkpoint directory holds `config.json` (the tier),
+//! `weights.safetensors`, `optimizer.safetensors` and `state.json` (step, seed, optimiser and
+//! learning rate, batch). A checkpoint is one unit: it is written whole into a fresh directory,
+//! synced, then made current by an atomic rename of `current`; older ones are removed after.
+//! A kill (or a full disk) at any point leaves the previous checkpoint current and intact.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::train::optim::OptimizerConfig;
 
-/// File names inside a run directory.
+/// File names inside a checkpoint directory.
 pub const CONFIG_FILE: &str = "config.json";
 /// See [`CONFIG_FILE`].
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
@@ -20,6 +22,12 @@ pub const WEIGHTS_FILE: &str = "weights.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// See [`CONFIG_FILE`].
 pub const STATE_FILE: &str = "state.json";
+/// The file of a tier directory naming its current checkpoint directory.
+pub const CURRENT_FILE: &str = "current";
+/// Prefix of checkpoint directories.
+const CHECKPOINT_PREFIX: &str = "checkpoint-";
+/// Prefix of checkpoint directories being written.
+const PARTIAL_PREFIX: &str = ".partial-";
 
 /// Progress of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -31,30 +39,114 @@ pub struct TrainState {
     pub seed: u64,
     /// The optimiser and its settings, with the current learning rate.
     pub optimizer: OptimizerConfig,
+    /// Learning rate at step 0 (the schedule's base).
+    pub base_lr: f64,
+    /// Windows per step.
+    pub batch: usize,
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {
     Error::Checkpoint(format!("{}: {e}", path.display()))
 }
 
-/// Write `bytes` to `dir/name` atomically.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-    let dest = dir.join(name);
-    std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))
+/// What a checkpoint directory holds: JSON documents and tensor files, by file name.
+pub(crate) enum Part<'a> {
+    /// A file's bytes.
+    Bytes(&'a str, Vec<u8>),
+    /// Named tensors as safetensors.
+    Tensors(&'a str, &'a HashMap<String, Tensor>),
 }
 
-/// Save named tensors as safetensors, atomically.
-pub(crate) fn save_tensors(
-    dir: &Path,
-    name: &str,
-    tensors: &HashMap<String, Tensor>,
-) -> Result<()> {
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
+/// Write `bytes` to `dir/name` atomically (temporary file, synced, renamed).
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    candle_core::safetensors::save(tensors, &tmp)?;
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write().map_err(|e| io(&tmp, e))?;
     let dest = dir.join(name);
-    std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))
+    std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+    sync_dir(dir)
+}
+
+/// Write a checkpoint of step `step` into the tier directory `dir` (created if missing) and
+/// make it current; remove the previous ones and any partial ones a crash left.
+pub(crate) fn save_checkpoint(dir: &Path, step: u64, parts: &[Part]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!(
+        "{CHECKPOINT_PREFIX}{step:010}-{}-{nanos}",
+        std::process::id()
+    );
+    let partial = dir.join(format!("{PARTIAL_PREFIX}{name}"));
+    std::fs::create_dir(&partial).map_err(|e| io(&partial, e))?;
+    for part in parts {
+        let path = match part {
+            Part::Bytes(file, bytes) => {
+                let path = partial.join(file);
+                std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
+                path
+            }
+            Part::Tensors(file, tensors) => {
+                let path = partial.join(file);
+                candle_core::safetensors::save(*tensors, &path)
+                    .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+                path
+            }
+        };
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io(&path, e))?;
+    }
+    sync_dir(&partial)?;
+    let done = dir.join(&name);
+    std::fs::rename(&partial, &done).map_err(|e| io(&done, e))?;
+    write_atomic(dir, CURRENT_FILE, name.as_bytes())?;
+    // Older checkpoints and partial ones left by a crash.
+    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let stale = (file.starts_with(CHECKPOINT_PREFIX) && file != name)
+            || file.starts_with(PARTIAL_PREFIX);
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The current checkpoint directory of the tier directory `dir`.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when there is none.
+pub fn current(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(CURRENT_FILE);
+    let name = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    let name = name.trim();
+    if !name.starts_with(CHECKPOINT_PREFIX) || name.contains(['/', '\\']) {
+        return Err(Error::Checkpoint(format!(
+            "{}: does not name a checkpoint",
+            path.display()
+        )));
+    }
+    Ok(dir.join(name))
+}
+
+/// True when the tier directory `dir` has a current checkpoint.
+pub fn exists(dir: &Path) -> bool {
+    dir.join(CURRENT_FILE).is_file()
 }
 
 /// Load the tensors of `dir/name`.
@@ -64,7 +156,7 @@ pub(crate) fn load_tensors(dir: &Path, name: &str) -> Result<HashMap<String, Ten
         .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))
 }
 
-/// Read a JSON file of the run directory.
+/// Read a JSON file of a directory.
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) -> Result<T> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;

@@ -2,6 +2,7 @@
 //! resumes exactly.
 
 pub mod checkpoint;
+pub mod fit;
 pub mod optim;
 
 use std::collections::HashMap;
@@ -14,8 +15,8 @@ use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::tier::Tier;
 use checkpoint::{
-    load_tensors, read_json, save_tensors, write_atomic, TrainState, CONFIG_FILE, OPTIMIZER_FILE,
-    STATE_FILE, WEIGHTS_FILE,
+    current, load_tensors, read_json, save_checkpoint, Part, TrainState, CONFIG_FILE,
+    OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE,
 };
 use optim::{Optim, OptimizerConfig};
 
@@ -47,11 +48,17 @@ fn sum_of_squares<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<f64> 
 }
 
 impl Trainer {
-    /// A fresh tier initialised from `seed`, trained by `optimizer`.
+    /// A fresh tier initialised from `seed`, trained by `optimizer` on batches of `batch`
+    /// windows.
     ///
     /// # Errors
     /// Invalid config; candle errors.
-    pub fn new(config: TierConfig, optimizer: OptimizerConfig, seed: u64) -> Result<Self> {
+    pub fn new(
+        config: TierConfig,
+        optimizer: OptimizerConfig,
+        seed: u64,
+        batch: usize,
+    ) -> Result<Self> {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let tier = Tier::new(config, vb)?;
@@ -66,7 +73,9 @@ impl Trainer {
             state: TrainState {
                 step: 0,
                 seed,
+                base_lr: optimizer.lr(),
                 optimizer,
+                batch,
             },
         })
     }
@@ -87,23 +96,29 @@ impl Trainer {
         self.state.optimizer = self.optimizer.config();
     }
 
-    /// Mean NLL of `x` `[batch, frames, bins]`, nats per element, without training.
+    /// Mean NLL of `x` `[batch, frames, bins]` given x^{<g} `coarse` (upper tiers), nats per
+    /// element, without training.
     ///
     /// # Errors
     /// Shape or candle errors.
-    pub fn loss(&self, x: &Tensor) -> Result<f32> {
-        Ok(self.tier.forward(x)?.nll(x)?.to_scalar::<f32>()?)
+    pub fn loss(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<f32> {
+        Ok(self.tier.forward(x, coarse)?.nll(x)?.to_scalar::<f32>()?)
     }
 
-    /// One optimisation step on the batch `x` `[batch, frames, bins]`; returns the loss before
-    /// the step, nats per element. With `clip_grad`, the gradient is scaled down to that global
-    /// norm when it is longer.
+    /// One optimisation step on the batch `x` `[batch, frames, bins]` given x^{<g} `coarse`
+    /// (upper tiers, teacher forcing); returns the loss before the step, nats per element.
+    /// With `clip_grad`, the gradient is scaled down to that global norm when it is longer.
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a non-finite loss or gradient (the parameters are left
     /// untouched); shape or candle errors.
-    pub fn step(&mut self, x: &Tensor, clip_grad: Option<f64>) -> Result<f32> {
-        let loss = self.tier.forward(x)?.nll(x)?;
+    pub fn step(
+        &mut self,
+        x: &Tensor,
+        coarse: Option<&Tensor>,
+        clip_grad: Option<f64>,
+    ) -> Result<f32> {
+        let loss = self.tier.forward(x, coarse)?.nll(x)?;
         let value = loss.to_scalar::<f32>()?;
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;
@@ -137,7 +152,8 @@ impl Trainer {
         }
     }
 
-    /// Write a checkpoint into `dir` (created if missing).
+    /// Write a checkpoint into the tier directory `dir` (created if missing) as one unit (see
+    /// [`checkpoint`]).
     ///
     /// # Errors
     /// [`Error::NonFinite`] when a weight is NaN or infinite (nothing is written: the last good
@@ -147,36 +163,45 @@ impl Trainer {
             "weights",
             sum_of_squares(self.vars.iter().map(|v| v.as_tensor()))?,
         )?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
-        let config = serde_json::to_string_pretty(self.tier.config()).expect("config serialises");
-        write_atomic(dir, CONFIG_FILE, config.as_bytes())?;
         let weights: HashMap<String, Tensor> = self
             .names
             .iter()
             .zip(&self.vars)
             .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
             .collect();
-        save_tensors(dir, WEIGHTS_FILE, &weights)?;
         let mut opt = HashMap::new();
         for (name, (v, m)) in self.names.iter().zip(self.optimizer.state()) {
             opt.insert(format!("v.{name}"), v.clone());
             opt.insert(format!("m.{name}"), m.clone());
         }
-        save_tensors(dir, OPTIMIZER_FILE, &opt)?;
-        let state = serde_json::to_string_pretty(&self.state).expect("state serialises");
-        write_atomic(dir, STATE_FILE, state.as_bytes())
+        save_checkpoint(
+            dir,
+            self.state.step,
+            &[
+                Part::Bytes(
+                    CONFIG_FILE,
+                    serde_json::to_vec_pretty(self.tier.config()).expect("config serialises"),
+                ),
+                Part::Tensors(WEIGHTS_FILE, &weights),
+                Part::Tensors(OPTIMIZER_FILE, &opt),
+                Part::Bytes(
+                    STATE_FILE,
+                    serde_json::to_vec_pretty(&self.state).expect("state serialises"),
+                ),
+            ],
+        )
     }
 
-    /// Resume from the checkpoint in `dir`.
+    /// Resume from the current checkpoint of the tier directory `dir`.
     ///
     /// # Errors
     /// [`Error::Checkpoint`] when it is missing, corrupt, or its tensors do not match its
     /// config.
     pub fn load(dir: &Path) -> Result<Self> {
+        let dir = &current(dir)?;
         let config: TierConfig = read_json(dir, CONFIG_FILE)?;
         let state: TrainState = read_json(dir, STATE_FILE)?;
-        let mut trainer = Trainer::new(config, state.optimizer, state.seed)?;
+        let mut trainer = Trainer::new(config, state.optimizer, state.seed, state.batch)?;
         let weights = load_tensors(dir, WEIGHTS_FILE)?;
         let opt = load_tensors(dir, OPTIMIZER_FILE)?;
         let vars = trainer.vars.clone();
@@ -207,12 +232,32 @@ impl Trainer {
         Ok(trainer)
     }
 
-    /// The configuration stored in a run directory (to check it against a dataset before
-    /// resuming).
+    /// The tier configuration of the current checkpoint of the tier directory `dir`.
     ///
     /// # Errors
     /// As [`Trainer::load`].
     pub fn read_config(dir: &Path) -> Result<TierConfig> {
-        read_json(dir, CONFIG_FILE)
+        read_json(&current(dir)?, CONFIG_FILE)
     }
+
+    /// The training state of the current checkpoint of the tier directory `dir`.
+    ///
+    /// # Errors
+    /// As [`Trainer::load`].
+    pub fn read_state(dir: &Path) -> Result<TrainState> {
+        read_json(&current(dir)?, STATE_FILE)
+    }
+}
+
+/// The tier of the current checkpoint of the tier directory `dir`, for inference (weights
+/// only; the optimiser state is not read).
+///
+/// # Errors
+/// [`Error::Checkpoint`] when it is missing, corrupt, or its tensors do not match its config.
+pub fn load_tier(dir: &Path) -> Result<Tier> {
+    let ckpt = current(dir)?;
+    let config: TierConfig = read_json(&ckpt, CONFIG_FILE)?;
+    let tensors = load_tensors(&ckpt, WEIGHTS_FILE)?;
+    Tier::from_tensors(config, tensors)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", ckpt.display())))
 }

@@ -1,0 +1,587 @@
+//! A model directory (DESIGN.md §5 "A model"): `model.json` — format version, the number of
+//! tiers G, the full-resolution geometry, the dataset's analysis parameters, scale and
+//! normalisation statistics — and one directory `tier-g` per tier with its checkpoints
+//! ([`crate::train::checkpoint`]) and `log.csv`. This module owns the whole directory and the
+//! steps from a trained model to audio: tiered sampling in the dataset's scale
+//! ([`Model::generate`]), evaluation ([`Model::nll`]) and post-processing
+//! ([`Model::to_audio`]).
+//!
+//! Spectrograms here are time-major `[count, frames, bins]` at full resolution, in the model's
+//! normalised scale unless a function says otherwise.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use melspec::dataset::{CorpusStats, Normalization};
+use melspec::AnalysisParams;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{FeatureConfig, TierConfig};
+use crate::error::{Error, Result};
+use crate::multiscale::{
+    assemble, interleave, split_axis, split_tiers, tier_shapes, Axis, Grid, TierShape,
+};
+use crate::sample::{SampleOptions, Sampler};
+use crate::tier::Tier;
+use crate::train::checkpoint::{io, read_json, write_atomic};
+
+/// Version of the `model.json` format.
+pub const MODEL_FORMAT: u32 = 1;
+/// The model file of a model directory.
+pub const MODEL_FILE: &str = "model.json";
+/// The per-tier training log of a tier directory: `step,train_nll,valid_nll` (nats/element).
+pub const LOG_FILE: &str = "log.csv";
+
+/// The model-level configuration, `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// [`MODEL_FORMAT`].
+    pub format: u32,
+    /// Number of tiers G (1 = a single full-resolution tier).
+    pub tiers: usize,
+    /// Full-resolution bins (the dataset's mel bands).
+    pub n_mels: usize,
+    /// Full-resolution training window, frames (each tier's window is its split).
+    pub frames: usize,
+    /// The dataset's analysis parameters.
+    pub params: AnalysisParams,
+    /// Values are dB (per-item reference max, 80 dB range) as `melnet prepare --db` writes.
+    pub db: bool,
+    /// How the model's inputs are normalised.
+    pub normalization: Normalization,
+    /// The training split's statistics (normalisation, and the range draws are clamped to).
+    pub stats: CorpusStats,
+    /// The dataset trained on, as given.
+    pub dataset: PathBuf,
+}
+
+/// The layers of one tier, as `melnet train` asks for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierSpec {
+    /// Layers L.
+    pub layers: usize,
+    /// Hidden width D.
+    pub width: usize,
+    /// Mixture components K.
+    pub n_mixtures: usize,
+    /// Use the centralized stack (`None`: tier 1 only, as the paper).
+    pub centralized: Option<bool>,
+    /// Layers of an upper tier's feature network.
+    pub feature_layers: usize,
+}
+
+impl TierSpec {
+    /// Check the values (as a tier built from them would).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first bad value.
+    pub fn validate(&self) -> Result<()> {
+        TierConfig {
+            layers: self.layers,
+            width: self.width,
+            n_mixtures: self.n_mixtures,
+            conditioning: Some(FeatureConfig {
+                axis: Axis::Time,
+                layers: self.feature_layers,
+            }),
+            ..TierConfig::small(1)
+        }
+        .validate()
+    }
+}
+
+impl Default for TierSpec {
+    /// [`TierConfig::small`]'s layers; one feature layer.
+    fn default() -> Self {
+        let small = TierConfig::small(1);
+        TierSpec {
+            layers: small.layers,
+            width: small.width,
+            n_mixtures: small.n_mixtures,
+            centralized: None,
+            feature_layers: 1,
+        }
+    }
+}
+
+/// An open model directory.
+#[derive(Debug, Clone)]
+pub struct Model {
+    dir: PathBuf,
+    config: ModelConfig,
+}
+
+/// Spectrograms from [`Model::generate`].
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// What tiers 1 … g generated together, x^{≤g}, for g = 1 … G (index 0 is tier 1 alone):
+    /// its grid and values `[count, frames, bins]` — coarse to fine.
+    pub levels: Vec<(Grid, Vec<f32>)>,
+    /// The full-resolution spectrograms `[count, frames, bins]`.
+    pub full: Vec<f32>,
+    /// Full-resolution frames of the prime at the start of each.
+    pub prime_frames: usize,
+}
+
+/// Per-tier and full-resolution negative log-likelihood, nats per element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nll {
+    /// Mean over each tier's elements, index 0 is tier 1.
+    pub tiers: Vec<f64>,
+    /// Elements of each tier.
+    pub elements: Vec<usize>,
+    /// The sum of every tier's element NLLs over the full-resolution element count (exact for
+    /// the multi-scale factorisation; comparable across G).
+    pub full: f64,
+}
+
+impl Model {
+    /// Create the model directory `dir` with `config` (refuses a directory that has a model).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an invalid config; [`Error::Checkpoint`] when a model
+    /// exists or on I/O errors.
+    pub fn create(dir: &Path, config: ModelConfig) -> Result<Self> {
+        validate(&config)?;
+        if dir.join(MODEL_FILE).exists() || legacy(dir) {
+            return Err(Error::Checkpoint(format!(
+                "{}: a model exists; resume it or use another directory",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let text = serde_json::to_vec_pretty(&config).expect("model config serialises");
+        write_atomic(dir, MODEL_FILE, &text)?;
+        Ok(Model {
+            dir: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Open the model directory `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when it is not a model directory (a single-tier run of melnet
+    /// 0.1 is named as such), of another format, or broken.
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join(MODEL_FILE).is_file() && legacy(dir) {
+            return Err(Error::Checkpoint(format!(
+                "{}: a single-tier run of melnet 0.1 (data.json, no model.json), which this \
+                 version does not read; train it again with `melnet train --data DATASET --out \
+                 NEW_DIR --tiers 1` (same options)",
+                dir.display()
+            )));
+        }
+        let config: ModelConfig = read_json(dir, MODEL_FILE)?;
+        if config.format != MODEL_FORMAT {
+            return Err(Error::Checkpoint(format!(
+                "{}: model format {}, this version reads {MODEL_FORMAT}",
+                dir.join(MODEL_FILE).display(),
+                config.format
+            )));
+        }
+        validate(&config).map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
+        Ok(Model {
+            dir: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The directory of tier `g` (1 … G).
+    pub fn tier_dir(&self, g: usize) -> PathBuf {
+        self.dir.join(format!("tier-{g}"))
+    }
+
+    /// The full-resolution grid of `frames` frames.
+    pub fn grid(&self, frames: usize) -> Grid {
+        Grid {
+            frames,
+            bins: self.config.n_mels,
+        }
+    }
+
+    /// Every tier's shapes for a full-resolution spectrogram of `frames` frames.
+    pub fn shapes(&self, frames: usize) -> Vec<TierShape> {
+        tier_shapes(self.grid(frames), self.config.tiers)
+    }
+
+    /// The configuration of tier `g` with the layers `spec`: its bins, its split axis and
+    /// feature network (g ≥ 2).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for g outside 1 … G or invalid layers.
+    pub fn tier_config(&self, g: usize, spec: TierSpec) -> Result<TierConfig> {
+        if g == 0 || g > self.config.tiers {
+            return Err(Error::InvalidConfig {
+                name: "tier",
+                value: g.to_string(),
+                reason: format!("the model has tiers 1 to {}", self.config.tiers),
+            });
+        }
+        let shape = self.shapes(self.config.frames)[g - 1];
+        let config = TierConfig {
+            n_mels: shape.grid.bins,
+            layers: spec.layers,
+            width: spec.width,
+            n_mixtures: spec.n_mixtures,
+            centralized: spec.centralized.unwrap_or(g == 1),
+            conditioning: (g >= 2).then_some(FeatureConfig {
+                axis: split_axis(g),
+                layers: spec.feature_layers,
+            }),
+            ..TierConfig::small(shape.grid.bins)
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every tier's current checkpoint, for inference.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] when a tier is untrained, broken, or does not fit the model.
+    pub fn load_tiers(&self) -> Result<Vec<Tier>> {
+        (1..=self.config.tiers)
+            .map(|g| {
+                let dir = self.tier_dir(g);
+                if !crate::train::checkpoint::exists(&dir) {
+                    return Err(Error::Checkpoint(format!(
+                        "{}: tier {g} has no checkpoint (train it with `melnet train --tier {g}`)",
+                        dir.display()
+                    )));
+                }
+                let tier = crate::train::load_tier(&dir)?;
+                let expect = self.shapes(self.config.frames)[g - 1];
+                let c = tier.config();
+                if c.n_mels != expect.grid.bins
+                    || c.conditioning.map(|f| f.axis) != expect.conditioning.map(|(a, _)| a)
+                {
+                    return Err(Error::Checkpoint(format!(
+                        "{}: tier {g} models {} bins {}, the model needs {} bins {}",
+                        dir.display(),
+                        c.n_mels,
+                        describe(c.conditioning.map(|f| f.axis)),
+                        expect.grid.bins,
+                        describe(expect.conditioning.map(|(a, _)| a)),
+                    )));
+                }
+                Ok(tier)
+            })
+            .collect()
+    }
+
+    /// Normalise dataset-scale values in place, as the model's inputs.
+    pub fn normalize(&self, values: &mut [f32]) {
+        self.config
+            .stats
+            .normalize(self.config.normalization, values);
+    }
+
+    /// Undo [`Model::normalize`] in place and clamp to the training split's range.
+    pub fn denormalize(&self, values: &mut [f32]) {
+        let s = &self.config.stats;
+        s.denormalize(self.config.normalization, values);
+        values
+            .iter_mut()
+            .for_each(|v| *v = v.clamp(s.all.min, s.all.max));
+    }
+
+    /// The training split's range in the model's normalised scale (draws are clamped to it).
+    pub fn range(&self) -> (f32, f32) {
+        let s = &self.config.stats;
+        let mut r = [s.all.min, s.all.max];
+        s.normalize(self.config.normalization, &mut r);
+        (r[0], r[1])
+    }
+
+    /// Per-tier and full-resolution NLL of `count` full-resolution spectrograms `x`
+    /// `[count, frames, bins]` (normalised), with the per-element NLL at full resolution
+    /// `[count, frames, bins]` (each element scored by the tier that models it).
+    ///
+    /// # Errors
+    /// Shape and candle errors.
+    pub fn nll(
+        &self,
+        tiers: &[Tier],
+        x: &[f32],
+        count: usize,
+        frames: usize,
+    ) -> Result<(Nll, Vec<f32>)> {
+        let full = self.grid(frames);
+        if x.len() != count * full.len() || tiers.len() != self.config.tiers {
+            return Err(Error::Shape {
+                what: "scored spectrogram",
+                expected: format!(
+                    "[{count}, {frames}, {}] and {} tiers",
+                    full.bins, self.config.tiers
+                ),
+                got: format!("{} values, {} tiers", x.len(), tiers.len()),
+            });
+        }
+        let inputs = self.tier_inputs(x, count, frames)?;
+        let mut maps = Vec::with_capacity(inputs.len());
+        let (mut means, mut elements) = (Vec::new(), Vec::new());
+        let mut total = 0.0f64;
+        for (tier, (xt, coarse)) in tiers.iter().zip(&inputs) {
+            let map = tier
+                .forward(xt, coarse.as_ref())?
+                .nll_elements(xt)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            let sum: f64 = map.iter().map(|&v| f64::from(v)).sum();
+            total += sum;
+            means.push(sum / map.len().max(1) as f64);
+            elements.push(map.len() / count.max(1));
+            maps.push(map);
+        }
+        let nll = Nll {
+            tiers: means,
+            elements,
+            full: total / (count * full.len()).max(1) as f64,
+        };
+        Ok((nll, assemble(&maps, count, full)))
+    }
+
+    /// Every tier's teacher-forced inputs from `count` full-resolution spectrograms `x`
+    /// `[count, frames, bins]`: `(x^g, x^{<g})` tensors `[count, frames, bins]` of the tier's
+    /// grids, index 0 is tier 1.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `x` is not `count · frames · bins` long; candle errors.
+    pub fn tier_inputs(
+        &self,
+        x: &[f32],
+        count: usize,
+        frames: usize,
+    ) -> Result<Vec<(Tensor, Option<Tensor>)>> {
+        let full = self.grid(frames);
+        if x.len() != count * full.len() {
+            return Err(Error::Shape {
+                what: "full-resolution spectrograms",
+                expected: format!("[{count}, {frames}, {}]", full.bins),
+                got: format!("{} values", x.len()),
+            });
+        }
+        let tensor =
+            |v: Vec<f32>, g: Grid| Tensor::from_vec(v, (count, g.frames, g.bins), &Device::Cpu);
+        split_tiers(x, count, full, self.config.tiers)
+            .into_iter()
+            .zip(self.shapes(frames))
+            .map(|(part, shape)| {
+                let coarse = match (part.conditioning, shape.conditioning) {
+                    (Some(v), Some((_, cg))) => Some(tensor(v, cg)?),
+                    _ => None,
+                };
+                Ok((tensor(part.x, shape.grid)?, coarse))
+            })
+            .collect()
+    }
+
+    /// Generate `count` full-resolution spectrograms of `frames` frames (normalised), tier by
+    /// tier: tier 1 from scratch, then each upper tier conditioned on everything generated so
+    /// far (its feature network run once over the complete x^{<g}), interleaved as it goes.
+    /// A `prime` `[prime_frames, bins]` (normalised, full resolution, at most `frames`) is split
+    /// the same way and primes every tier: the outputs start with it.
+    /// `progress(g, done, total)` is called after every frame of tier g.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the prime does not fit; candle errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate(
+        &self,
+        tiers: &[Tier],
+        frames: usize,
+        count: usize,
+        prime: Option<&[f32]>,
+        options: SampleOptions,
+        rng: &mut impl Rng,
+        mut progress: impl FnMut(usize, usize, usize),
+    ) -> Result<Generated> {
+        let bins = self.config.n_mels;
+        let prime_frames = prime.map_or(0, |p| p.len() / bins.max(1));
+        if tiers.len() != self.config.tiers
+            || prime.is_some_and(|p| p.len() != prime_frames * bins || prime_frames > frames)
+        {
+            return Err(Error::Shape {
+                what: "prime",
+                expected: format!("[≤ {frames}, {bins}] and {} tiers", self.config.tiers),
+                got: format!(
+                    "{} values, {} tiers",
+                    prime.map_or(0, <[f32]>::len),
+                    tiers.len()
+                ),
+            });
+        }
+        let full = self.grid(frames);
+        let shapes = self.shapes(frames);
+        let primes: Vec<Vec<f32>> = match prime {
+            Some(p) => split_tiers(p, 1, self.grid(prime_frames), self.config.tiers)
+                .into_iter()
+                .map(|t| t.x)
+                .collect(),
+            None => vec![Vec::new(); self.config.tiers],
+        };
+        let mut levels = Vec::with_capacity(tiers.len());
+        let mut current: Vec<f32> = Vec::new();
+        for ((tier, shape), prime) in tiers.iter().zip(&shapes).zip(&primes) {
+            let g = shape.grid;
+            let level = match shape.conditioning {
+                Some((Axis::Time, cg)) => Grid {
+                    frames: cg.frames + g.frames,
+                    ..cg
+                },
+                Some((Axis::Frequency, cg)) => Grid {
+                    bins: cg.bins + g.bins,
+                    ..cg
+                },
+                None => g,
+            };
+            if g.is_empty() {
+                // A time split of a spectrogram of one frame: nothing for this tier.
+                levels.push((level, current.clone()));
+                continue;
+            }
+            let mut sampler = Sampler::new(tier, count)?;
+            if let Some((_, cg)) = shape.conditioning {
+                sampler.condition(&current, cg, g.frames)?;
+            }
+            let primed = prime.len() / g.bins.max(1);
+            if primed > 0 {
+                let all: Vec<f32> = (0..count).flat_map(|_| prime.iter().copied()).collect();
+                sampler.teacher_force(&all, primed)?;
+            }
+            let todo = g.frames - primed;
+            let drawn = sampler.generate(todo, options, rng, |done| {
+                progress(shape.tier, primed + done, g.frames)
+            })?;
+            let mut x = Vec::with_capacity(count * g.len());
+            for s in 0..count {
+                x.extend_from_slice(prime);
+                x.extend_from_slice(&drawn[s * todo * g.bins..(s + 1) * todo * g.bins]);
+            }
+            current = match shape.conditioning {
+                Some((axis, _)) => interleave(&current, &x, count, level, axis),
+                None => x,
+            };
+            levels.push((level, current.clone()));
+        }
+        debug_assert_eq!(current.len(), count * full.len());
+        Ok(Generated {
+            levels,
+            full: current,
+            prime_frames,
+        })
+    }
+
+    /// A normalised spectrogram `[frames, bins]` (time-major, model scale) back in the
+    /// dataset's scale as `(n_mels, frames)` — denormalised and clamped to the training range —
+    /// with the [`melspec::Scale`] its values are in (dB relative to 1.0 for a dB dataset: the
+    /// per-item reference of generated values is unknown).
+    pub fn to_dataset_scale(&self, time_major: &[f32]) -> (ndarray::Array2<f32>, melspec::Scale) {
+        let bins = self.config.n_mels;
+        let mut v = time_major.to_vec();
+        self.denormalize(&mut v);
+        let mel = ndarray::Array2::from_shape_vec((v.len() / bins.max(1), bins), v)
+            .expect("whole frames")
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned();
+        let scale = if self.config.db {
+            melspec::convert::db_scale(self.config.params.power, 1.0)
+        } else {
+            melspec::Scale::Linear
+        };
+        (mel, scale)
+    }
+
+    /// Audio from a spectrogram in the dataset's scale `(n_mels, frames)` (as
+    /// [`Model::to_dataset_scale`] gives): back to linear units, mel inversion with `options`,
+    /// peak at −1 dBFS (the level of generated values is arbitrary). Samples at the model's
+    /// sample rate.
+    ///
+    /// # Errors
+    /// Inversion errors.
+    pub fn to_audio(
+        &self,
+        mel: &ndarray::Array2<f32>,
+        scale: melspec::Scale,
+        options: &melspec::inverse::InversionOptions,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<f32>> {
+        let p = &self.config.params;
+        let mut linear = mel.as_standard_layout().into_owned();
+        scale.to_linear(linear.as_slice_mut().expect("standard layout"), p.power);
+        let mut signal = melspec::inverse::mel_to_audio(linear.view(), p, options, None, progress)?;
+        let peak = signal.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if peak > 0.0 {
+            let gain = 10f32.powf(-1.0 / 20.0) / peak;
+            signal.iter_mut().for_each(|v| *v *= gain);
+        }
+        Ok(signal)
+    }
+}
+
+fn describe(axis: Option<Axis>) -> String {
+    match axis {
+        None => "(unconditional)".into(),
+        Some(a) => format!("(split along {a:?})"),
+    }
+}
+
+/// A directory of melnet 0.1's single-tier runs.
+fn legacy(dir: &Path) -> bool {
+    dir.join("data.json").is_file() && dir.join("state.json").is_file()
+}
+
+fn validate(config: &ModelConfig) -> Result<()> {
+    let bad = |name, value: usize, reason: &str| {
+        Err(Error::InvalidConfig {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        })
+    };
+    if config.tiers == 0 {
+        return bad("tiers", config.tiers, "must be positive");
+    }
+    if config.n_mels == 0 || config.frames == 0 {
+        return bad("frames", config.frames, "frames and bins must be positive");
+    }
+    // Every tier needs at least one row along both axes.
+    let shapes = tier_shapes(
+        Grid {
+            frames: config.frames,
+            bins: config.n_mels,
+        },
+        config.tiers,
+    );
+    if let Some(s) = shapes.iter().find(|s| s.grid.is_empty()) {
+        return bad(
+            "tiers",
+            config.tiers,
+            &format!(
+                "tier {} of a {}-frame × {}-bin window would be empty ({} × {}); use fewer tiers or a longer window",
+                s.tier, config.frames, config.n_mels, s.grid.frames, s.grid.bins
+            ),
+        );
+    }
+    if config.params.n_mels != config.n_mels {
+        return bad(
+            "n_mels",
+            config.n_mels,
+            "differs from the analysis parameters",
+        );
+    }
+    Ok(())
+}
