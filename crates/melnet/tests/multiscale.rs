@@ -7,6 +7,9 @@ use melnet::gmm::MIN_LOG_SCALE;
 use melnet::multiscale::{split, split_tiers, tier_shapes, Axis, Grid};
 use melnet::{FeatureConfig, Sampler, Tier, TierConfig};
 
+mod support;
+use support::real_spectrogram;
+
 fn new_tier(config: TierConfig, seed: u64) -> Tier {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
@@ -156,29 +159,6 @@ fn conditioning_of_the_wrong_shape_is_an_error() {
     let c = Tensor::zeros((1, 4, 4), DType::F32, dev).unwrap();
     let unconditional = new_tier(TierConfig::small(4), 1);
     assert!(unconditional.forward(&x, Some(&c)).is_err());
-}
-
-/// A real recording's spectrogram `[frames, 32]`, melnet-small analysis in dB, standardised.
-fn real_spectrogram(frames: usize) -> Vec<f32> {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
-    let p = melspec::Preset::by_name("melnet-small").unwrap().params;
-    let audio = melspec::audio::load_resampled(&path, p.sr).unwrap();
-    let mel = melspec::MelSpectrogram::new(p.stft(), p.mel(), p.power)
-        .unwrap()
-        .process(&audio.samples)
-        .unwrap();
-    let mut db: Vec<f32> = mel.iter().copied().collect();
-    melspec::convert::to_db_ref_max(&mut db, p.power);
-    let (n_mels, total) = mel.dim();
-    let start = total / 3;
-    let mut x = Vec::with_capacity(frames * n_mels);
-    for t in start..start + frames {
-        x.extend((0..n_mels).map(|m| db[m * total + t]));
-    }
-    let mean = x.iter().sum::<f32>() / x.len() as f32;
-    let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / x.len() as f32).sqrt();
-    x.iter().map(|v| (v - mean) / std).collect()
 }
 
 #[test]
