@@ -1,7 +1,7 @@
-"""Sampling speed of one MelNet tier: melnet's incremental sampler against the naive method
-(the training forward pass re-run on the growing spectrogram for every element), both in
-crates/melnet/examples/sample_throughput.rs. The naive method is timed at two short lengths and
-extrapolated to 64 frames by its measured growth exponent.
+"""Sampling speed of MelNet models: melnet's tiered incremental sampler against the naive
+method (the training forward pass re-run on the growing spectrogram for every element), both in
+crates/melnet/examples/sample_throughput.rs. The naive method is timed per tier at two short
+lengths and extrapolated to the tier's frames by its measured growth exponent (capped at 2).
 
     bench/run.sh sample
 """
@@ -11,9 +11,10 @@ import os
 import subprocess
 
 SIZES = [
-    # name, layers, width, naive lengths (frames)
-    ("small default (2 x 32)", 2, 32, (8, 16)),
-    ("6 layers x width 256", 6, 256, (4, 8)),
+    # name, tiers, mels, frames, layers, width, naive lengths (frames of each tier)
+    ("1 tier, 32 mels, 2 x 32", 1, 32, 64, 2, 32, (8, 16)),
+    ("1 tier, 32 mels, 6 x 256", 1, 32, 64, 6, 256, (4, 8)),
+    ("3 tiers (demo), 64 mels, 2 x 32", 3, 64, 188, 2, 32, (8, 16)),
 ]
 
 
@@ -22,17 +23,21 @@ def main():
     p.add_argument("--root", required=True)
     a = p.parse_args()
     exe = os.path.join(a.root, "target/release/examples/sample_throughput")
-    print(f"{'tier (32 mels)':24} {'incr el/s':>10} {'RTF':>7} {'naive s (T1, T2)':>18} {'exp':>5} "
-          f"{'naive@64 s':>11} {'speed-up':>9}")
-    for name, layers, width, (short, long) in SIZES:
+    print(f"{'model':32} {'frames':>6} {'incr s':>7} {'el/s':>8} {'frames/s':>9} {'RTF':>7} "
+          f"{'naive s (per tier: T1, T2 -> extrapolated, exp)':>50} {'naive s':>8} {'speed-up':>9}")
+    for name, tiers, mels, frames, layers, width, (short, long) in SIZES:
         out = subprocess.run(
-            [exe, "--layers", str(layers), "--width", str(width), "--frames", "64",
+            [exe, "--tiers", str(tiers), "--mels", str(mels), "--frames", str(frames),
+             "--layers", str(layers), "--width", str(width),
              "--naive-short", str(short), "--naive-long", str(long)],
             check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        naive = f"{r['naive_short_s']:.2f}, {r['naive_long_s']:.2f}"
-        print(f"{name:24} {r['incremental_elements_per_s']:>10.0f} {r['real_time_factor']:>6.1f}x "
-              f"{naive:>18} {r['naive_exponent']:>5.2f} {r['naive_extrapolated_s']:>11.1f} "
+        naive = "; ".join(
+            f"{t['naive_short_s']:.2f}, {t['naive_long_s']:.2f} -> {t['naive_extrapolated_s']:.0f}"
+            f" ({t['naive_exponent']:.2f})" for t in r["per_tier"])
+        print(f"{name:32} {r['frames']:>6} {r['incremental_s']:>7.3f} "
+              f"{r['incremental_elements_per_s']:>8.0f} {r['frames_per_s']:>9.0f} "
+              f"{r['real_time_factor']:>6.1f}x {naive:>50} {r['naive_extrapolated_s']:>8.1f} "
               f"{r['speedup']:>8.0f}x", flush=True)
 
 

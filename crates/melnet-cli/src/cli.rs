@@ -37,9 +37,9 @@ pub enum Command {
     Prepare(prepare::Args),
     /// Summary and statistics figure of a prepared dataset.
     Stats(stats::Args),
-    /// Train one MelNet tier on a prepared dataset.
+    /// Train a MelNet model (one or more tiers) on a prepared dataset.
     Train(train::Args),
-    /// Validation NLL of a trained tier.
+    /// NLL of a trained model: per tier and at full resolution, on the validation windows or a given spectrogram.
     Eval(train::EvalArgs),
     /// New spectrograms (and audio) from a trained tier, optionally continuing a prime.
     Sample(sample::Args),

@@ -602,6 +602,13 @@ fn train_resume_and_eval() {
     assert!(run_dir.join("model.json").exists());
     // A second fresh run into the same directory is refused.
     assert_eq!(train("2", &[]).code, 1);
+    // A tier the model does not have.
+    for bad in ["2", "0", "x"] {
+        let run = train("3", &["--resume", "--tier", bad]);
+        assert_eq!(run.code, 1, "--tier {bad}");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains("tiers 1 to 1"), "{}", run.stderr);
+    }
     let run = train("3", &["--resume"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let log = std::fs::read_to_string(run_dir.join("tier-1/log.csv")).unwrap();
@@ -624,6 +631,143 @@ fn train_resume_and_eval() {
     let run = train("5", &["--resume"]);
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+/// SIGKILL at any moment — in particular while a checkpoint is being written, with one
+/// written at every step — leaves every tier either at its previous checkpoint or at the new
+/// one, never a mix: resuming after repeated kills ends with the weights and optimiser state
+/// of an uninterrupted run, bit for bit.
+#[test]
+fn train_killed_during_saves_resumes_to_the_uninterrupted_result() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let ds = work.path().join("ds");
+    let d = ds.to_str().unwrap();
+    let prep = melnet(&["prepare", input.path().to_str().unwrap(), "-o", d, "-q"]);
+    assert_eq!(prep.code, 0, "{}", prep.stderr);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            d,
+            "--tiers",
+            "2",
+            "--layers",
+            "1",
+            "--width",
+            "8",
+            "--mixtures",
+            "2",
+            "--frames",
+            "8",
+            "--batch",
+            "2",
+            "--steps",
+            "40",
+            "--checkpoint-every",
+            "1",
+            "--valid-every",
+            "1000",
+            "--threads",
+            "1",
+            "-q",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let whole = work.path().join("whole");
+    let run = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(args(&whole))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let killed = work.path().join("killed");
+    let mut kills = 0;
+    for attempt in 0..200u64 {
+        let mut a = args(&killed);
+        if killed.join("model.json").exists() {
+            a.push("--resume".into());
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_melnet"))
+            .args(&a)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the run has logged a step (it is in its cycle of steps and saves), kill it
+        // after 0–9 ms: a step and a save take a few ms each.
+        let logs = || -> Vec<Option<String>> {
+            (1..=2)
+                .map(|g| std::fs::read_to_string(killed.join(format!("tier-{g}/log.csv"))).ok())
+                .collect()
+        };
+        let before = logs();
+        while child.try_wait().unwrap().is_none() && logs() == before {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(attempt * 7 % 10));
+        if kills < 16 && child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            kills += 1;
+            // Whatever was killed, every tier with a checkpoint names a complete one.
+            for g in 1..=2 {
+                let tier = killed.join(format!("tier-{g}"));
+                if tier.join("current").exists() {
+                    let c = ckpt(&killed, g);
+                    for f in [
+                        "config.json",
+                        "weights.safetensors",
+                        "optimizer.safetensors",
+                        "state.json",
+                    ] {
+                        assert!(c.join(f).is_file(), "{} lacks {f}", c.display());
+                    }
+                }
+            }
+            continue;
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "resume after {kills} kills: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        break;
+    }
+    assert!(kills >= 8, "only {kills} kills landed");
+    for g in 1..=2 {
+        let state = std::fs::read_to_string(ckpt(&killed, g).join("state.json")).unwrap();
+        assert!(state.contains("\"step\": 40"), "{state}");
+        for f in ["weights.safetensors", "optimizer.safetensors"] {
+            assert!(
+                std::fs::read(ckpt(&whole, g).join(f)).unwrap()
+                    == std::fs::read(ckpt(&killed, g).join(f)).unwrap(),
+                "tier {g} {f} differs from the uninterrupted run's"
+            );
+        }
+    }
+    // The log has one row per step, as the uninterrupted run's.
+    for g in 1..=2 {
+        let log = |m: &Path| std::fs::read_to_string(m.join(format!("tier-{g}/log.csv"))).unwrap();
+        let rows = |t: String| -> Vec<String> {
+            t.lines()
+                .map(|l| l.split(',').next().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(rows(log(&whole)), rows(log(&killed)));
+    }
 }
 
 #[test]

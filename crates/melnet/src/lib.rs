@@ -13,6 +13,7 @@
 pub mod config;
 pub mod error;
 pub mod feature;
+pub mod generate;
 pub mod gmm;
 pub mod init;
 pub mod model;
@@ -26,6 +27,7 @@ pub mod train;
 
 pub use config::{FeatureConfig, TierConfig};
 pub use error::{Error, Result};
+pub use generate::{generate, Generated};
 pub use gmm::Gmm;
 pub use model::{Model, ModelConfig};
 pub use sample::{SampleOptions, Sampler};

@@ -19,10 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FeatureConfig, TierConfig};
 use crate::error::{Error, Result};
-use crate::multiscale::{
-    assemble, interleave, split_axis, split_tiers, tier_shapes, Axis, Grid, TierShape,
-};
-use crate::sample::{SampleOptions, Sampler};
+use crate::generate::{generate, Generated};
+use crate::multiscale::{assemble, split_tiers, tier_shapes, Axis, Grid, TierShape};
+use crate::sample::SampleOptions;
 use crate::tier::Tier;
 use crate::train::checkpoint::{io, read_json, write_atomic};
 
@@ -78,17 +77,36 @@ impl TierSpec {
     /// # Errors
     /// [`Error::InvalidConfig`] naming the first bad value.
     pub fn validate(&self) -> Result<()> {
-        TierConfig {
+        let one = Grid { frames: 1, bins: 1 };
+        self.tier_config(&TierShape {
+            tier: 2,
+            grid: one,
+            conditioning: Some((Axis::Time, one)),
+        })
+        .map(|_| ())
+    }
+
+    /// The configuration of a tier of `shape` with these layers: its bins, and for an upper
+    /// tier its split axis and feature network; the centralized stack in tier 1 only unless
+    /// [`TierSpec::centralized`] says otherwise.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for invalid layers.
+    pub fn tier_config(&self, shape: &TierShape) -> Result<TierConfig> {
+        let config = TierConfig {
+            n_mels: shape.grid.bins,
             layers: self.layers,
             width: self.width,
             n_mixtures: self.n_mixtures,
-            conditioning: Some(FeatureConfig {
-                axis: Axis::Time,
+            centralized: self.centralized.unwrap_or(shape.tier == 1),
+            conditioning: shape.conditioning.map(|(axis, _)| FeatureConfig {
+                axis,
                 layers: self.feature_layers,
             }),
-            ..TierConfig::small(1)
-        }
-        .validate()
+            ..TierConfig::small(shape.grid.bins)
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -111,18 +129,6 @@ impl Default for TierSpec {
 pub struct Model {
     dir: PathBuf,
     config: ModelConfig,
-}
-
-/// Spectrograms from [`Model::generate`].
-#[derive(Debug, Clone)]
-pub struct Generated {
-    /// What tiers 1 … g generated together, x^{≤g}, for g = 1 … G (index 0 is tier 1 alone):
-    /// its grid and values `[count, frames, bins]` — coarse to fine.
-    pub levels: Vec<(Grid, Vec<f32>)>,
-    /// The full-resolution spectrograms `[count, frames, bins]`.
-    pub full: Vec<f32>,
-    /// Full-resolution frames of the prime at the start of each.
-    pub prime_frames: usize,
 }
 
 /// Per-tier and full-resolution negative log-likelihood, nats per element.
@@ -230,21 +236,7 @@ impl Model {
                 reason: format!("the model has tiers 1 to {}", self.config.tiers),
             });
         }
-        let shape = self.shapes(self.config.frames)[g - 1];
-        let config = TierConfig {
-            n_mels: shape.grid.bins,
-            layers: spec.layers,
-            width: spec.width,
-            n_mixtures: spec.n_mixtures,
-            centralized: spec.centralized.unwrap_or(g == 1),
-            conditioning: (g >= 2).then_some(FeatureConfig {
-                axis: split_axis(g),
-                layers: spec.feature_layers,
-            }),
-            ..TierConfig::small(shape.grid.bins)
-        };
-        config.validate()?;
-        Ok(config)
+        spec.tier_config(&self.shapes(self.config.frames)[g - 1])
     }
 
     /// Every tier's current checkpoint, for inference.
@@ -262,20 +254,8 @@ impl Model {
                     )));
                 }
                 let tier = crate::train::load_tier(&dir)?;
-                let expect = self.shapes(self.config.frames)[g - 1];
-                let c = tier.config();
-                if c.n_mels != expect.grid.bins
-                    || c.conditioning.map(|f| f.axis) != expect.conditioning.map(|(a, _)| a)
-                {
-                    return Err(Error::Checkpoint(format!(
-                        "{}: tier {g} models {} bins {}, the model needs {} bins {}",
-                        dir.display(),
-                        c.n_mels,
-                        describe(c.conditioning.map(|f| f.axis)),
-                        expect.grid.bins,
-                        describe(expect.conditioning.map(|(a, _)| a)),
-                    )));
-                }
+                tier.check_shape(&self.shapes(self.config.frames)[g - 1])
+                    .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
                 Ok(tier)
             })
             .collect()
@@ -388,15 +368,12 @@ impl Model {
             .collect()
     }
 
-    /// Generate `count` full-resolution spectrograms of `frames` frames (normalised), tier by
-    /// tier: tier 1 from scratch, then each upper tier conditioned on everything generated so
-    /// far (its feature network run once over the complete x^{<g}), interleaved as it goes.
-    /// A `prime` `[prime_frames, bins]` (normalised, full resolution, at most `frames`) is split
-    /// the same way and primes every tier: the outputs start with it.
-    /// `progress(g, done, total)` is called after every frame of tier g.
+    /// Generate `count` full-resolution spectrograms of `frames` frames (normalised) with the
+    /// model's `tiers` ([`Model::load_tiers`]); see [`crate::generate::generate`].
     ///
     /// # Errors
-    /// [`Error::Shape`] when the prime does not fit; candle errors.
+    /// [`Error::Shape`] when `tiers` are not this model's G or the prime does not fit; candle
+    /// errors.
     #[allow(clippy::too_many_arguments)]
     pub fn generate(
         &self,
@@ -406,82 +383,24 @@ impl Model {
         prime: Option<&[f32]>,
         options: SampleOptions,
         rng: &mut impl Rng,
-        mut progress: impl FnMut(usize, usize, usize),
+        progress: impl FnMut(usize, usize, usize),
     ) -> Result<Generated> {
-        let bins = self.config.n_mels;
-        let prime_frames = prime.map_or(0, |p| p.len() / bins.max(1));
-        if tiers.len() != self.config.tiers
-            || prime.is_some_and(|p| p.len() != prime_frames * bins || prime_frames > frames)
-        {
+        if tiers.len() != self.config.tiers {
             return Err(Error::Shape {
-                what: "prime",
-                expected: format!("[≤ {frames}, {bins}] and {} tiers", self.config.tiers),
-                got: format!(
-                    "{} values, {} tiers",
-                    prime.map_or(0, <[f32]>::len),
-                    tiers.len()
-                ),
+                what: "tiers",
+                expected: format!("the model's {}", self.config.tiers),
+                got: tiers.len().to_string(),
             });
         }
-        let full = self.grid(frames);
-        let shapes = self.shapes(frames);
-        let primes: Vec<Vec<f32>> = match prime {
-            Some(p) => split_tiers(p, 1, self.grid(prime_frames), self.config.tiers)
-                .into_iter()
-                .map(|t| t.x)
-                .collect(),
-            None => vec![Vec::new(); self.config.tiers],
-        };
-        let mut levels = Vec::with_capacity(tiers.len());
-        let mut current: Vec<f32> = Vec::new();
-        for ((tier, shape), prime) in tiers.iter().zip(&shapes).zip(&primes) {
-            let g = shape.grid;
-            let level = match shape.conditioning {
-                Some((Axis::Time, cg)) => Grid {
-                    frames: cg.frames + g.frames,
-                    ..cg
-                },
-                Some((Axis::Frequency, cg)) => Grid {
-                    bins: cg.bins + g.bins,
-                    ..cg
-                },
-                None => g,
-            };
-            if g.is_empty() {
-                // A time split of a spectrogram of one frame: nothing for this tier.
-                levels.push((level, current.clone()));
-                continue;
-            }
-            let mut sampler = Sampler::new(tier, count)?;
-            if let Some((_, cg)) = shape.conditioning {
-                sampler.condition(&current, cg, g.frames)?;
-            }
-            let primed = prime.len() / g.bins.max(1);
-            if primed > 0 {
-                let all: Vec<f32> = (0..count).flat_map(|_| prime.iter().copied()).collect();
-                sampler.teacher_force(&all, primed)?;
-            }
-            let todo = g.frames - primed;
-            let drawn = sampler.generate(todo, options, rng, |done| {
-                progress(shape.tier, primed + done, g.frames)
-            })?;
-            let mut x = Vec::with_capacity(count * g.len());
-            for s in 0..count {
-                x.extend_from_slice(prime);
-                x.extend_from_slice(&drawn[s * todo * g.bins..(s + 1) * todo * g.bins]);
-            }
-            current = match shape.conditioning {
-                Some((axis, _)) => interleave(&current, &x, count, level, axis),
-                None => x,
-            };
-            levels.push((level, current.clone()));
-        }
-        debug_assert_eq!(current.len(), count * full.len());
-        Ok(Generated {
-            levels,
-            full: current,
-            prime_frames,
-        })
+        generate(
+            tiers,
+            self.grid(frames),
+            count,
+            prime,
+            options,
+            rng,
+            progress,
+        )
     }
 
     /// A normalised spectrogram `[frames, bins]` (time-major, model scale) back in the
@@ -529,13 +448,6 @@ impl Model {
             signal.iter_mut().for_each(|v| *v *= gain);
         }
         Ok(signal)
-    }
-}
-
-fn describe(axis: Option<Axis>) -> String {
-    match axis {
-        None => "(unconditional)".into(),
-        Some(a) => format!("(split along {a:?})"),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::feature::FeatureNetwork;
 use crate::gmm::Gmm;
-use crate::multiscale::Axis;
+use crate::multiscale::{Axis, TierShape};
 use crate::stack::{linear, CentralizedStack, FrequencyDelayedStack, TimeDelayedStack};
 
 /// A tier modelling `x` `[batch, frames, bins]`: unconditional (tier 1), or conditioned on the
@@ -91,6 +91,32 @@ impl Tier {
     /// The configuration.
     pub fn config(&self) -> &TierConfig {
         &self.config
+    }
+
+    /// Check that this tier models `shape`: its bins, and a feature network along the shape's
+    /// split axis exactly when it is an upper tier.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming both.
+    pub fn check_shape(&self, shape: &TierShape) -> Result<()> {
+        let describe = |bins: usize, axis: Option<Axis>| match axis {
+            None => format!("{bins} bins (unconditional)"),
+            Some(a) => format!("{bins} bins (split along {a:?})"),
+        };
+        let axis = self.config.conditioning.map(|f| f.axis);
+        let expect = shape.conditioning.map(|(a, _)| a);
+        if self.config.n_mels == shape.grid.bins && axis == expect {
+            return Ok(());
+        }
+        Err(Error::Shape {
+            what: "tier",
+            expected: format!(
+                "tier {} of {}",
+                shape.tier,
+                describe(shape.grid.bins, expect)
+            ),
+            got: describe(self.config.n_mels, axis),
+        })
     }
 
     /// The conditioning terms `(W^t_z z, W^f_z z)` `[batch, frames, bins, width]` that an

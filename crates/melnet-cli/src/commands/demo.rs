@@ -173,7 +173,7 @@ pub fn run(args: Args) -> Result<()> {
                 epochs: None,
                 minutes: Some(args.minutes / TIERS as f64),
             };
-            let (step, _) = train_tier(
+            let trained = train_tier(
                 &model,
                 g,
                 &ds,
@@ -184,7 +184,7 @@ pub fn run(args: Args) -> Result<()> {
                 FitSettings::default(),
                 args.quiet,
             )?;
-            tier_steps.push(step);
+            tier_steps.push(trained.step);
         }
         Ok(())
     })?;

@@ -63,7 +63,7 @@ pub struct Report {
     pub frames: usize,
     /// Full resolution `[count, frames, bins]` and every level x^{≤g} of the tiers (coarse to
     /// fine) of the generated spectrograms, normalised.
-    pub generated: melnet::model::Generated,
+    pub generated: melnet::Generated,
     /// Wall-clock seconds of generation (priming included).
     pub seconds: f64,
     /// Seconds of audio the generated frames stand for, all spectrograms together, per second

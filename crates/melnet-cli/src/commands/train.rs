@@ -281,7 +281,7 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
             checkpoint_every: args.checkpoint_every,
             lr_halve_every_epochs: args.lr_halve_every_epochs,
         };
-        let (step, valid) = train_tier(
+        let t = train_tier(
             model,
             g,
             ds,
@@ -293,8 +293,11 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
             args.quiet,
         )?;
         println!(
-            "{}: tier {g}, step {step}, valid NLL {valid:.4} nats/element",
-            args.out.display()
+            "{}: tier {g}, step {}, valid NLL {:.4} nats/element, {} parameters",
+            args.out.display(),
+            t.step,
+            t.valid,
+            t.parameters
         );
     }
     Ok(())
@@ -341,9 +344,19 @@ impl Default for FitSettings {
     }
 }
 
+/// Where [`train_tier`] left a tier.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trained {
+    /// The step reached.
+    pub step: u64,
+    /// The last validation NLL, nats per element.
+    pub valid: f32,
+    /// Trained parameters of the tier.
+    pub parameters: usize,
+}
+
 /// Train tier g of `model`: resume it (with `resume`; `check_spec` refuses a `spec` that
-/// differs from the tier's) or start it, for `budget`, with a progress bar. Returns the step
-/// reached and the last validation NLL.
+/// differs from the tier's) or start it, for `budget`, with a progress bar.
 ///
 /// # Errors
 /// An existing tier without `resume`, divergence, dataset and I/O errors; [`Interrupted`]
@@ -359,7 +372,7 @@ pub(crate) fn train_tier(
     budget: Budget,
     settings: FitSettings,
     quiet: bool,
-) -> Result<(u64, f32)> {
+) -> Result<Trained> {
     let dir = model.tier_dir(g);
     let c = model.config();
     let g_all = c.tiers;
@@ -476,7 +489,11 @@ pub(crate) fn train_tier(
             .swap_remove(g - 1);
         last_valid = trainer.loss(&x, coarse.as_ref())?;
     }
-    Ok((trainer.state().step, last_valid))
+    Ok(Trained {
+        step: trainer.state().step,
+        valid: last_valid,
+        parameters: trainer.parameters(),
+    })
 }
 
 /// Options of `melnet eval`.

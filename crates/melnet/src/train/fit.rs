@@ -155,10 +155,15 @@ pub fn start_tier(
     }
     let trainer = Trainer::new(model.tier_config(g, spec)?, optimizer, seed, batch)?;
     let valid = tier_loss(model, g, &trainer, &valid_windows(model, ds)?)?;
+    // The log first: the checkpoint is what makes the tier exist, so a run killed in between
+    // starts the tier again rather than leaving it without a log.
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    crate::train::checkpoint::write_atomic(
+        &dir,
+        LOG_FILE,
+        format!("{LOG_HEADER}\n0,,{valid}\n").as_bytes(),
+    )?;
     trainer.save(&dir)?;
-    let log = dir.join(LOG_FILE);
-    std::fs::write(&log, format!("step,train_nll,valid_nll\n0,,{valid}\n"))
-        .map_err(|e| io(&log, e))?;
     Ok(trainer)
 }
 
@@ -170,10 +175,17 @@ fn tier_loss(model: &Model, g: usize, trainer: &Trainer, x: &[f32]) -> Result<f3
     trainer.loss(&xt, coarse.as_ref())
 }
 
-/// Drop the log rows after `step` (a tier resumed from its checkpoint redoes them).
+/// The first line of `log.csv`.
+const LOG_HEADER: &str = "step,train_nll,valid_nll";
+
+/// Drop the log rows after `step` (a tier resumed from its checkpoint redoes them); a missing
+/// log starts again from its header.
 fn truncate_log(dir: &Path, step: u64) -> Result<()> {
     let path = dir.join(LOG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("{LOG_HEADER}\n"),
+        other => other.map_err(|e| io(&path, e))?,
+    };
     let kept: String = text
         .lines()
         .enumerate()

@@ -85,6 +85,11 @@ impl Trainer {
         &self.tier
     }
 
+    /// Number of trained parameters (scalars).
+    pub fn parameters(&self) -> usize {
+        self.vars.iter().map(|v| v.elem_count()).sum()
+    }
+
     /// Steps taken, seed, optimiser settings.
     pub fn state(&self) -> &TrainState {
         &self.state

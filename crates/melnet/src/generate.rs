@@ -1,0 +1,120 @@
+//! Tiered sampling (DESIGN.md §5 "Multi-scale"): tier 1 from scratch or primed, then every
+//! upper tier with its incremental [`Sampler`] conditioned on everything generated so far,
+//! interleaved as it goes. Spectrograms are time-major `[count, frames, bins]`, normalised.
+
+use rand::Rng;
+
+use crate::error::{Error, Result};
+use crate::multiscale::{interleave, split_tiers, tier_shapes, Axis, Grid};
+use crate::sample::{SampleOptions, Sampler};
+use crate::tier::Tier;
+
+/// Spectrograms from [`generate`].
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// What tiers 1 … g generated together, x^{≤g}, for g = 1 … G (index 0 is tier 1 alone):
+    /// its grid and values `[count, frames, bins]` — coarse to fine.
+    pub levels: Vec<(Grid, Vec<f32>)>,
+    /// The full-resolution spectrograms `[count, frames, bins]`.
+    pub full: Vec<f32>,
+    /// Full-resolution frames of the prime at the start of each.
+    pub prime_frames: usize,
+}
+
+/// Generate `count` spectrograms of the full-resolution grid `full` with the G = `tiers.len()`
+/// tiers of a multi-scale model (tier g models [`tier_shapes`]`(full, G)[g - 1]`): tier 1 from
+/// scratch, then each upper tier conditioned on everything generated so far (its feature
+/// network run once over the complete x^{<g}), interleaved as it goes. A `prime`
+/// `[prime_frames, bins]` (full resolution, at most `full.frames`) is split the same way and
+/// primes every tier: the outputs start with it. `progress(g, done, total)` is called after
+/// every frame of tier g.
+///
+/// # Errors
+/// [`Error::Shape`] when the prime does not fit or a tier does not model its shape; candle
+/// errors.
+pub fn generate(
+    tiers: &[Tier],
+    full: Grid,
+    count: usize,
+    prime: Option<&[f32]>,
+    options: SampleOptions,
+    rng: &mut impl Rng,
+    mut progress: impl FnMut(usize, usize, usize),
+) -> Result<Generated> {
+    let bins = full.bins;
+    let prime_frames = prime.map_or(0, |p| p.len() / bins.max(1));
+    if prime.is_some_and(|p| p.len() != prime_frames * bins || prime_frames > full.frames) {
+        return Err(Error::Shape {
+            what: "prime",
+            expected: format!("[≤ {}, {bins}]", full.frames),
+            got: format!("{} values", prime.map_or(0, <[f32]>::len)),
+        });
+    }
+    let shapes = tier_shapes(full, tiers.len());
+    let primes: Vec<Vec<f32>> = match prime {
+        Some(p) => split_tiers(
+            p,
+            1,
+            Grid {
+                frames: prime_frames,
+                bins,
+            },
+            tiers.len(),
+        )
+        .into_iter()
+        .map(|t| t.x)
+        .collect(),
+        None => vec![Vec::new(); tiers.len()],
+    };
+    let mut levels = Vec::with_capacity(tiers.len());
+    let mut current: Vec<f32> = Vec::new();
+    for ((tier, shape), prime) in tiers.iter().zip(&shapes).zip(&primes) {
+        let g = shape.grid;
+        tier.check_shape(shape)?;
+        let level = match shape.conditioning {
+            Some((Axis::Time, cg)) => Grid {
+                frames: cg.frames + g.frames,
+                ..cg
+            },
+            Some((Axis::Frequency, cg)) => Grid {
+                bins: cg.bins + g.bins,
+                ..cg
+            },
+            None => g,
+        };
+        if g.is_empty() {
+            // A time split of a spectrogram of one frame: nothing for this tier.
+            levels.push((level, current.clone()));
+            continue;
+        }
+        let mut sampler = Sampler::new(tier, count)?;
+        if let Some((_, cg)) = shape.conditioning {
+            sampler.condition(&current, cg, g.frames)?;
+        }
+        let primed = prime.len() / g.bins.max(1);
+        if primed > 0 {
+            let all: Vec<f32> = (0..count).flat_map(|_| prime.iter().copied()).collect();
+            sampler.teacher_force(&all, primed)?;
+        }
+        let todo = g.frames - primed;
+        let drawn = sampler.generate(todo, options, rng, |done| {
+            progress(shape.tier, primed + done, g.frames)
+        })?;
+        let mut x = Vec::with_capacity(count * g.len());
+        for s in 0..count {
+            x.extend_from_slice(prime);
+            x.extend_from_slice(&drawn[s * todo * g.bins..(s + 1) * todo * g.bins]);
+        }
+        current = match shape.conditioning {
+            Some((axis, _)) => interleave(&current, &x, count, level, axis),
+            None => x,
+        };
+        levels.push((level, current.clone()));
+    }
+    debug_assert_eq!(current.len(), count * full.len());
+    Ok(Generated {
+        levels,
+        full: current,
+        prime_frames,
+    })
+}
