@@ -7,6 +7,7 @@
 #   bench/run.sh prepare    dataset preparation only
 #   bench/run.sh model      MelNet training throughput vs PyTorch
 #   bench/run.sh sample     MelNet sampling: incremental vs naive
+#   bench/run.sh multiscale MelNet NLL: one tier vs 2 and 3 tiers at equal training time
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -37,4 +38,7 @@ if [ "$what" = all ] || [ "$what" = model ]; then
 fi
 if [ "$what" = all ] || [ "$what" = sample ]; then
   "$venv/bin/python" "$here/sample.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = multiscale ]; then
+  "$venv/bin/python" "$here/multiscale.py" --root "$root"
 fi
