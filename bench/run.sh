@@ -12,13 +12,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 venv="$here/.venv"
+# Exact versions from the default package index (the only one these machines reach); torch
+# and torchaudio must be a matching pair (a mismatched one fails with an undefined symbol).
+PY_PACKAGES="numpy==2.2.6 librosa==0.11.0 soundfile==0.13.1 torch==2.11.0 torchaudio==2.11.0"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import librosa, torch, torchaudio" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q numpy librosa soundfile
-  # CPU wheels when the PyTorch index is reachable, otherwise the default PyPI wheels.
-  "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*" --index-url https://download.pytorch.org/whl/cpu \
-    || "$venv/bin/pip" install -q "torch==2.11.*" "torchaudio==2.11.*"
+  "$venv/bin/pip" install -q $PY_PACKAGES
 fi
 (cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing && cargo build --release -q -p melnet --example train_throughput --example sample_throughput)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
@@ -27,7 +27,7 @@ if [ "$what" = all ] || [ "$what" = mel ]; then
   "$venv/bin/python" "$here/mel.py" --root "$root"
 fi
 if [ "$what" = all ] || [ "$what" = invert ]; then
-  "$venv/bin/python" -c "import pesq, pystoi" 2>/dev/null || "$venv/bin/pip" install -q pesq pystoi
+  "$venv/bin/python" -c "import pesq, pystoi" 2>/dev/null || "$venv/bin/pip" install -q pesq==0.0.4 pystoi==0.4.1
   "$venv/bin/python" "$here/invert.py" --root "$root"
 fi
 if [ "$what" = all ] || [ "$what" = prepare ]; then

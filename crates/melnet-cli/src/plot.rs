@@ -571,3 +571,66 @@ pub fn loss_png(path: &Path, rows: &[(f64, f64, f64)], title: &str) -> Result<()
     root.present()?;
     Ok(())
 }
+
+/// Generated spectrograms against their training data: the mean level per mel band (dB) of
+/// each, with the floor shares in the legend.
+pub fn levels_png(
+    path: &Path,
+    data: &melspec::dataset::Levels,
+    samples: &melspec::dataset::Levels,
+    title: &str,
+) -> Result<()> {
+    ensure_font()?;
+    let root = BitMapBackend::new(path, (1000, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (d, s) = (data.band_means(), samples.band_means());
+    let (lo, hi) = d
+        .iter()
+        .chain(&s)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo - 2.0, hi + 2.0)
+    } else {
+        (-80.0, 0.0)
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..d.len().max(2) as f64 - 1.0, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("mel band")
+        .y_desc("mean level (dB)")
+        .label_style((FONT, 13))
+        .draw()?;
+    for (levels, means, colour, name) in [
+        (data, &d, RGBColor(40, 70, 140), "training data"),
+        (samples, &s, RGBColor(200, 60, 40), "generated"),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                means.iter().enumerate().map(|(k, &v)| (k as f64, v)),
+                colour.stroke_width(2),
+            ))?
+            .label(format!(
+                "{name}: mean {:.1} dB, {:.1} % at the floor",
+                levels.mean(),
+                100.0 * levels.floor_share()
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

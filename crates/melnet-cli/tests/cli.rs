@@ -1025,6 +1025,20 @@ fn sample_writes_audio_spectrograms_and_pictures() {
         // In the dataset's scale: dB within the training range.
         assert!(mel.iter().all(|v| (-80.0..=0.0).contains(v)));
     }
+    // The levels line: the floor share of both spectrograms, against the training data's.
+    let at_floor: usize = ["s-1", "s-2"]
+        .iter()
+        .map(|n| {
+            let mel: ndarray::Array2<f32> =
+                ndarray_npy::read_npy(w.join(format!("{n}.npy"))).unwrap();
+            mel.iter().filter(|&&v| v <= -80.0).count()
+        })
+        .sum();
+    let share = format!(
+        "levels: {:.1} % of elements at the floor (training data ",
+        100.0 * at_floor as f64 / 640.0
+    );
+    assert!(run.stderr.contains(&share), "{share} in {}", run.stderr);
     // Primed from audio: the output starts with the prime's frames.
     let primed = w.join("p.wav");
     let p = primed.to_str().unwrap();
@@ -1124,13 +1138,21 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     // Input, primed continuation, two unconditional samples: each a picture and a player.
     assert_eq!(html.matches("<audio controls").count(), 4);
     assert_eq!(html.matches("src=\"data:audio/wav;base64,").count(), 4);
-    // The four spectrograms, the three tiers' stages, three loss curves, the dataset figure.
-    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 11);
+    // The four spectrograms, the three tiers' stages, the levels figure, three loss curves,
+    // the dataset figure.
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 12);
+    assert!(html.contains("<h2>Loudness</h2>") && html.contains("% of their elements at the"));
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "external assets"
     );
-    for stage in ["prepare", "train", "eval", "sample primed + invert"] {
+    for stage in [
+        "prepare",
+        "train",
+        "eval",
+        "sample primed + invert",
+        "levels",
+    ] {
         assert!(html.contains(&format!("<td>{stage}</td>")), "{stage}");
     }
     let step = |dir: &Path| -> u64 {

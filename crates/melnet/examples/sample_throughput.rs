@@ -47,11 +47,12 @@ fn naive(
         for f in 0..bins {
             let seen = Tensor::from_slice(&x[..(t + 1) * bins], (1, t + 1, bins), &Device::Cpu)?;
             let gmm = tier.forward(&seen, cond.as_ref())?;
-            let k = gmm.means.dim(3)?;
+            let (gm, gs, gw) = (gmm.means()?, gmm.log_scales()?, gmm.log_weights()?);
+            let k = gm.dim(3)?;
             let at =
                 |p: &Tensor| -> melnet::Result<Vec<f32>> { Ok(p.i((0, t, f))?.to_vec1::<f32>()?) };
-            let (means, log_w) = (at(&gmm.means)?, at(&gmm.log_weights)?);
-            let scales: Vec<f32> = at(&gmm.log_scales)?.iter().map(|v| v.exp()).collect();
+            let (means, log_w) = (at(&gm)?, at(&gw)?);
+            let scales: Vec<f32> = at(&gs)?.iter().map(|v| v.exp()).collect();
             let mut u: f32 = rng.gen();
             let mut pick = k - 1;
             for (j, w) in log_w.iter().enumerate() {

@@ -34,6 +34,12 @@ pub struct TierConfig {
     /// unconditional tier.
     #[serde(default)]
     pub conditioning: Option<FeatureConfig>,
+    /// The data's floor per bin, in the model's (normalised) scale: values at or below it are
+    /// censored observations ("this quiet or quieter", e.g. a dB spectrogram clipped at
+    /// `top_db`), scored by the mixture's mass below the floor, and draws below it are returned
+    /// as the floor. `None`: the plain density everywhere.
+    #[serde(default)]
+    pub floor: Option<Vec<f32>>,
 }
 
 /// The feature network of an upper tier (see [`crate::feature::FeatureNetwork`]).
@@ -58,6 +64,7 @@ impl TierConfig {
             centralized: true,
             cell: Cell::Lstm,
             conditioning: None,
+            floor: None,
         }
     }
 
@@ -83,6 +90,15 @@ impl TierConfig {
                 });
             }
         }
-        Ok(())
+        match &self.floor {
+            Some(f) if f.len() != self.n_mels || f.iter().any(|v| !v.is_finite()) => {
+                Err(Error::InvalidConfig {
+                    name: "floor",
+                    value: format!("{} values", f.len()),
+                    reason: format!("must be {} finite values, one per bin", self.n_mels),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }

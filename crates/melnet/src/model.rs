@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use melspec::dataset::{CorpusStats, Normalization};
+use melspec::dataset::{CorpusStats, Levels, Normalization, DB_FLOOR};
 use melspec::AnalysisParams;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,8 @@ pub struct TierSpec {
     pub centralized: Option<bool>,
     /// Layers of an upper tier's feature network.
     pub feature_layers: usize,
+    /// Score values at a dB dataset's floor as censored observations ([`Model::floors`]).
+    pub censored: bool,
 }
 
 impl TierSpec {
@@ -88,7 +90,8 @@ impl TierSpec {
 
     /// The configuration of a tier of `shape` with these layers: its bins, and for an upper
     /// tier its split axis and feature network; the centralized stack in tier 1 only unless
-    /// [`TierSpec::centralized`] says otherwise.
+    /// [`TierSpec::centralized`] says otherwise. Without a floor: [`Model::tier_config`] adds
+    /// the data's.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for invalid layers.
@@ -120,6 +123,7 @@ impl Default for TierSpec {
             n_mixtures: small.n_mixtures,
             centralized: None,
             feature_layers: 1,
+            censored: true,
         }
     }
 }
@@ -224,7 +228,7 @@ impl Model {
     }
 
     /// The configuration of tier `g` with the layers `spec`: its bins, its split axis and
-    /// feature network (g ≥ 2).
+    /// feature network (g ≥ 2), the data's floor when `spec.censored`.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for g outside 1 … G or invalid layers.
@@ -236,7 +240,33 @@ impl Model {
                 reason: format!("the model has tiers 1 to {}", self.config.tiers),
             });
         }
-        spec.tier_config(&self.shapes(self.config.frames)[g - 1])
+        let mut config = spec.tier_config(&self.shapes(self.config.frames)[g - 1])?;
+        if spec.censored {
+            config.floor = self.floors().map(|mut f| f.swap_remove(g - 1));
+        }
+        Ok(config)
+    }
+
+    /// The data's floor for every tier, one value per bin in the model's normalised scale: a
+    /// dB dataset is clipped at `top_db` below each item's maximum, so
+    /// [`melspec::dataset::DB_FLOOR`] is where quieter values were cut. `None` for a linear
+    /// dataset.
+    pub fn floors(&self) -> Option<Vec<Vec<f32>>> {
+        if !self.config.db {
+            return None;
+        }
+        // Enough frames for every time split to have a fine part.
+        let full = self.grid(1 << self.config.tiers);
+        let mut map = vec![DB_FLOOR; full.len()];
+        self.normalize(&mut map);
+        let shapes = tier_shapes(full, self.config.tiers);
+        Some(
+            split_tiers(&map, 1, full, self.config.tiers)
+                .into_iter()
+                .zip(shapes)
+                .map(|(t, shape)| t.x[..shape.grid.bins].to_vec())
+                .collect(),
+        )
     }
 
     /// Every tier's current checkpoint, for inference.
@@ -315,8 +345,7 @@ impl Model {
         let mut total = 0.0f64;
         for (tier, (xt, coarse)) in tiers.iter().zip(&inputs) {
             let map = tier
-                .forward(xt, coarse.as_ref())?
-                .nll_elements(xt)?
+                .nll_elements(xt, coarse.as_ref())?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
             let sum: f64 = map.iter().map(|&v| f64::from(v)).sum();
@@ -422,6 +451,23 @@ impl Model {
             melspec::Scale::Linear
         };
         (mel, scale)
+    }
+
+    /// The [`Levels`] (dB) of `count` spectrograms `[count, frames, bins]` (normalised, as
+    /// [`Model::generate`] gives), leaving out their first `skip` frames (a prime); `None` for
+    /// a linear model.
+    pub fn levels(&self, x: &[f32], count: usize, skip: usize) -> Option<Levels> {
+        if !self.config.db {
+            return None;
+        }
+        let bins = self.config.n_mels;
+        let mut levels = Levels::new(bins, DB_FLOOR);
+        for one in x.chunks_exact((x.len() / count.max(1)).max(1)) {
+            let mut v = one[(skip * bins).min(one.len())..].to_vec();
+            self.denormalize(&mut v);
+            levels.add(&v);
+        }
+        Some(levels)
     }
 
     /// Audio from a spectrogram in the dataset's scale `(n_mels, frames)` (as

@@ -204,6 +204,18 @@ impl Tier {
             }
             h_f = self.freq[l].forward(&h_f, &h_t, h_c.as_ref())?;
         }
-        Ok(Gmm::from_raw(&linear(&self.head, &h_f)?)?)
+        Ok(Gmm::from_raw(linear(&self.head, &h_f)?)?)
+    }
+
+    /// Per-element negative log-likelihood of `x` `[batch, frames, bins]` given x^{<g}
+    /// `coarse` (as [`Tier::forward`]), nats, `[batch, frames, bins]`: censored at the tier's
+    /// floor ([`TierConfig::floor`]) where it has one.
+    ///
+    /// # Errors
+    /// As [`Tier::forward`].
+    pub fn nll_elements(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<Tensor> {
+        Ok(self
+            .forward(x, coarse)?
+            .nll_elements(x, self.config.floor.as_deref())?)
     }
 }

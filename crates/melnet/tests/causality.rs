@@ -8,12 +8,19 @@ use melnet::{Tier, TierConfig};
 
 fn params(tier: &Tier, x: &Tensor) -> Vec<f32> {
     let g = tier.forward(x, None).unwrap();
-    Tensor::cat(&[&g.means, &g.log_scales, &g.log_weights], 3)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
+    Tensor::cat(
+        &[
+            &g.means().unwrap(),
+            &g.log_scales().unwrap(),
+            &g.log_weights().unwrap(),
+        ],
+        3,
+    )
+    .unwrap()
+    .flatten_all()
+    .unwrap()
+    .to_vec1::<f32>()
+    .unwrap()
 }
 
 #[test]
@@ -66,11 +73,18 @@ fn each_element_sees_only_the_past() {
         }
         // The first element has no past: its mixture is the same for every input.
         let other = Tensor::randn(0f32, 1.0, (1, frames, bins), &dev).unwrap();
-        let a = tier.forward(&x, None).unwrap().means.i((0, 0, 0)).unwrap();
+        let a = tier
+            .forward(&x, None)
+            .unwrap()
+            .means()
+            .unwrap()
+            .i((0, 0, 0))
+            .unwrap();
         let b = tier
             .forward(&other, None)
             .unwrap()
-            .means
+            .means()
+            .unwrap()
             .i((0, 0, 0))
             .unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());

@@ -45,7 +45,17 @@ fn params(tier: &Tier, x: &[f32], full: Grid, axis: Axis, parts: &Parts) -> Vec<
     let xt = Tensor::from_vec(fine, (1, fg.frames, fg.bins), dev).unwrap();
     let ct = Tensor::from_vec(coarse, (1, cg.frames, cg.bins), dev).unwrap();
     let g = tier.forward(&xt, Some(&ct)).unwrap();
-    flat(&Tensor::cat(&[&g.means, &g.log_scales, &g.log_weights], 3).unwrap())
+    flat(
+        &Tensor::cat(
+            &[
+                &g.means().unwrap(),
+                &g.log_scales().unwrap(),
+                &g.log_weights().unwrap(),
+            ],
+            3,
+        )
+        .unwrap(),
+    )
 }
 
 /// Every (output element of x^g, perturbed full-resolution element) pair that breaks the rule:
@@ -197,9 +207,9 @@ fn teacher_forced_sampler_equals_the_forward_pass_on_every_tier() {
         });
         let gmm = tier.forward(&xt, coarse.as_ref()).unwrap();
         let (means, log_scales, log_weights) = (
-            flat(&gmm.means),
-            flat(&gmm.log_scales),
-            flat(&gmm.log_weights),
+            flat(&gmm.means().unwrap()),
+            flat(&gmm.log_scales().unwrap()),
+            flat(&gmm.log_weights().unwrap()),
         );
         let mut sampler = Sampler::new(&tier, 1).unwrap();
         if let Some((_, cg)) = shape.conditioning {

@@ -56,9 +56,9 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
             .unwrap();
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let (means, log_scales, log_weights) = (
-            flat(&gmm.means),
-            flat(&gmm.log_scales),
-            flat(&gmm.log_weights),
+            flat(&gmm.means().unwrap()),
+            flat(&gmm.log_scales().unwrap()),
+            flat(&gmm.log_weights().unwrap()),
         );
         let mut sampler = Sampler::new(&tier, 1).unwrap();
         let raw = sampler.teacher_force(&x, frames).unwrap();
@@ -162,4 +162,33 @@ fn wrong_weights_or_shapes_are_errors() {
     assert!(Tier::from_tensors(config.clone(), tensors.clone()).is_err());
     tensors.remove("head.bias");
     assert!(Tier::from_tensors(config, tensors).is_err());
+}
+
+#[test]
+fn draws_below_the_floor_are_the_floor() {
+    // A floor per bin in the middle of the initial mixtures' mass: many draws fall below it.
+    let floor: Vec<f32> = (0..32).map(|b| -0.2 + 0.01 * b as f32).collect();
+    let config = TierConfig {
+        floor: Some(floor.clone()),
+        ..config(true)
+    };
+    let (tier, _) = tier(config, 7);
+    let mut s = Sampler::new(&tier, 2).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let x = s
+        .generate(6, SampleOptions::default(), &mut rng, |_| {})
+        .unwrap();
+    let at_floor = x
+        .iter()
+        .enumerate()
+        .filter(|(i, &v)| {
+            assert!(v >= floor[i % 32], "element {i}: {v} below the floor");
+            v == floor[i % 32]
+        })
+        .count();
+    assert!(
+        at_floor > x.len() / 10 && at_floor < x.len(),
+        "{at_floor} of {} at the floor",
+        x.len()
+    );
 }

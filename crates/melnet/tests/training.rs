@@ -34,7 +34,7 @@ fn train<O: Optimizer>(make: impl FnOnce(Vec<candle_core::Var>) -> O, steps: usi
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..steps {
-        let loss = tier.forward(&x, None).unwrap().nll(&x).unwrap();
+        let loss = tier.nll_elements(&x, None).unwrap().mean_all().unwrap();
         last = loss.to_scalar::<f32>().unwrap();
         first.get_or_insert(last);
         opt.backward_step(&loss).unwrap();

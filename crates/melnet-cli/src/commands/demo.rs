@@ -11,11 +11,11 @@ use melnet::model::{Nll, TierSpec};
 use melnet::train::fit::check_dataset;
 use melnet::train::optim::{OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
-use melnet::{Model, ModelConfig};
+use melnet::{Model, ModelConfig, SampleOptions};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
 use melspec::dataset::{
-    prepare, Dataset, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
+    prepare, Dataset, Levels, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
 };
 use melspec::{MelSpectrogram, SpectrogramKind};
 
@@ -24,7 +24,8 @@ use crate::commands::sample::{self, Report};
 use crate::commands::stft::{source_of, write_spectrogram};
 use crate::commands::train::{train_tier, valid_nll, Budget, FitSettings, NewTier};
 use crate::output::Outputs;
-use crate::plot::{dataset_png, spectrogram_png, FreqAxis, SpectrogramPlot};
+use crate::plot::{dataset_png, levels_png, spectrogram_png, FreqAxis, SpectrogramPlot};
+use rand::SeedableRng;
 
 /// Options of `melnet demo`.
 #[derive(Debug, clap::Args)]
@@ -56,6 +57,11 @@ const TIERS: usize = 3;
 const N_MELS: usize = 64;
 /// Full-resolution training window, frames.
 const FRAMES: usize = 64;
+
+/// Unconditional spectrograms generated for the loudness comparison, and their seconds.
+const LEVEL_COUNT: usize = 8;
+/// See [`LEVEL_COUNT`].
+const LEVEL_SECONDS: f64 = 10.0;
 
 /// One stage's name and wall-clock seconds.
 struct Stage {
@@ -279,6 +285,44 @@ pub fn run(args: Args) -> Result<()> {
         level_pngs(&model, &unconditional, &samples)
     })?;
 
+    // Loudness: LEVEL_COUNT unconditional spectrograms of LEVEL_SECONDS (no audio) against
+    // the training data.
+    let loudness = timed(&mut stages, "levels", args.quiet, || {
+        let frames = (LEVEL_SECONDS * f64::from(p.sr) / p.hop_length as f64).ceil() as usize;
+        let tiers = model.load_tiers()?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let options = SampleOptions {
+            bias: 0.0,
+            range: model.range(),
+        };
+        let generated = model.generate(
+            &tiers,
+            frames,
+            LEVEL_COUNT,
+            None,
+            options,
+            &mut rng,
+            |_, _, _| {},
+        )?;
+        let ours = model
+            .levels(&generated.full, LEVEL_COUNT, 0)
+            .context("the demo's dataset is in dB")?;
+        let data = ds.levels(Some(Split::Train))?;
+        let png = samples.join("levels.png");
+        let mut outputs = Outputs::new();
+        let tmp = outputs.stage(&png)?;
+        levels_png(
+            &tmp,
+            &data,
+            &ours,
+            &format!(
+                "mean level per mel band: training data vs {LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s"
+            ),
+        )?;
+        outputs.commit()?;
+        Ok(Loudness { data, ours, png })
+    })?;
+
     let page = Page {
         args: &args,
         dir,
@@ -293,6 +337,7 @@ pub fn run(args: Args) -> Result<()> {
         primed: &primed,
         unconditional: &unconditional,
         levels: &levels,
+        loudness: &loudness,
     };
     let html = page.render()?;
     let index = dir.join("index.html");
@@ -369,6 +414,14 @@ struct Page<'a> {
     primed: &'a Report,
     unconditional: &'a Report,
     levels: &'a [(PathBuf, String)],
+    loudness: &'a Loudness,
+}
+
+/// Unconditional samples' levels against the training data's, and their figure.
+struct Loudness {
+    data: Levels,
+    ours: Levels,
+    png: PathBuf,
 }
 
 fn escape(s: &str) -> String {
@@ -529,6 +582,24 @@ impl Page<'_> {
                 data_uri(png, "image/png")?
             )?;
         }
+        let l = self.loudness;
+        let silent = l
+            .ours
+            .second_half_floor_shares()
+            .iter()
+            .filter(|&&v| v >= 0.9)
+            .count();
+        writeln!(
+            html,
+            "<h2>Loudness</h2><p>{LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s              (spectrograms only) against the training data: {:.1} % of their elements at the              −80 dB floor (the data: {:.1} %); {silent} of {LEVEL_COUNT} with a second half              ≥ 90 % floor; mean level {:.1} dB (the data: {:.1} dB). A model that has learnt              the data's loudness keeps these close; one whose samples fall silent shows a              large floor share and a low curve.</p>\
+             <figure><figcaption>Mean level per mel band</figcaption>\
+             <img alt=\"mean level per mel band, data and samples\" src=\"{}\"></figure>",
+            100.0 * l.ours.floor_share(),
+            100.0 * l.data.floor_share(),
+            l.ours.mean(),
+            l.data.mean(),
+            data_uri(&l.png, "image/png")?
+        )?;
         html.push_str("<h2>Training</h2>\n");
         for g in 1..=self.model.tiers {
             writeln!(

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use melnet::{Model, SampleOptions};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
+use melspec::dataset::{Dataset, Levels, Split};
 use melspec::npy::read_f32_2d;
 use melspec::{MelSpectrogram, Sidecar, SpectrogramKind};
 use ndarray::Array2;
@@ -69,6 +70,8 @@ pub struct Report {
     /// Seconds of audio the generated frames stand for, all spectrograms together, per second
     /// of generation.
     pub real_time_factor: f64,
+    /// The generated frames' levels (dB models), the prime left out.
+    pub levels: Option<Levels>,
 }
 
 /// The output paths of spectrogram `i` of `count`: WAV, `.npy`, `.png`.
@@ -271,6 +274,7 @@ pub fn sample(args: &Args) -> Result<Report> {
         frames,
         seconds,
         real_time_factor: (frames * n) as f64 * frame_seconds / seconds.max(1e-9),
+        levels: model.levels(&generated.full, n, prime_frames),
         generated,
     })
 }
@@ -293,5 +297,36 @@ pub fn run(args: Args) -> Result<()> {
             String::new()
         }
     );
+    if let Some(levels) = &report.levels {
+        // Against the training data, when the dataset is still where the model was trained.
+        let model = Model::open(&args.model)?;
+        let data = Dataset::open(&model.config().dataset)
+            .and_then(|ds| ds.levels(Some(Split::Train)))
+            .ok();
+        eprintln!("{}", levels_summary(levels, data.as_ref()));
+    }
     Ok(())
+}
+
+/// One line comparing generated levels with the training data's: the floor share, the
+/// spectrograms whose second half is mostly floor, the mean level.
+pub(crate) fn levels_summary(ours: &Levels, data: Option<&Levels>) -> String {
+    let silent = ours
+        .second_half_floor_shares()
+        .iter()
+        .filter(|&&s| s >= 0.9)
+        .count();
+    let (floor, mean) = match data {
+        Some(d) => (
+            format!(" (training data {:.1} %)", 100.0 * d.floor_share()),
+            format!(" (training data {:.1} dB)", d.mean()),
+        ),
+        None => (String::new(), String::new()),
+    };
+    format!(
+        "levels: {:.1} % of elements at the floor{floor}; {silent} of {} with a second half ≥ 90 % floor; mean {:.1} dB{mean}",
+        100.0 * ours.floor_share(),
+        ours.second_half_floor_shares().len(),
+        ours.mean(),
+    )
 }

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, default_value = "all")]
     pub tier: String,
     /// Tier settings as TOML: any of `layers`, `width`, `n_mixtures`, `centralized`,
-    /// `feature_layers`; flags given as well take precedence.
+    /// `feature_layers`, `censored`; flags given as well take precedence.
     #[arg(long, value_name = "TIER.toml")]
     pub config: Option<PathBuf>,
     /// Layers L of each tier [default: 2, a tier that learns in minutes on two cores].
@@ -57,6 +57,11 @@ pub struct Args {
     /// Layers of an upper tier's feature network [default: 1].
     #[arg(long)]
     pub feature_layers: Option<usize>,
+    /// Score values at a dB dataset's floor (−80 dB, where quieter values were clipped) with
+    /// the plain density instead of as censored observations (the mixture's mass below the
+    /// floor) [default: censored].
+    #[arg(long)]
+    pub no_censoring: bool,
     /// Full-resolution window length in frames, fixed when the model is made (each tier sees
     /// its split of the window).
     #[arg(long, default_value_t = 32)]
@@ -126,6 +131,7 @@ struct TierFile {
     n_mixtures: Option<usize>,
     centralized: Option<bool>,
     feature_layers: Option<usize>,
+    censored: Option<bool>,
 }
 
 /// The layers of a new tier: the defaults, then the `--config` file, then the flags.
@@ -158,6 +164,7 @@ fn tier_spec(args: &Args) -> Result<TierSpec> {
             .feature_layers
             .or(file.feature_layers)
             .unwrap_or(base.feature_layers),
+        censored: !args.no_censoring && file.censored.unwrap_or(base.censored),
     })
 }
 
@@ -251,6 +258,7 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
         || args.width.is_some()
         || args.n_mixtures.is_some()
         || args.no_centralized
+        || args.no_censoring
         || args.feature_layers.is_some();
     let opt = match args.optimizer {
         OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {

@@ -3,3 +3,4 @@
 
 pub mod fused_lstm;
 pub(crate) mod gemm;
+pub mod gmm_nll;

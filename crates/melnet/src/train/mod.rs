@@ -107,7 +107,11 @@ impl Trainer {
     /// # Errors
     /// Shape or candle errors.
     pub fn loss(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<f32> {
-        Ok(self.tier.forward(x, coarse)?.nll(x)?.to_scalar::<f32>()?)
+        Ok(self
+            .tier
+            .nll_elements(x, coarse)?
+            .mean_all()?
+            .to_scalar::<f32>()?)
     }
 
     /// One optimisation step on the batch `x` `[batch, frames, bins]` given x^{<g} `coarse`
@@ -123,7 +127,7 @@ impl Trainer {
         coarse: Option<&Tensor>,
         clip_grad: Option<f64>,
     ) -> Result<f32> {
-        let loss = self.tier.forward(x, coarse)?.nll(x)?;
+        let loss = self.tier.nll_elements(x, coarse)?.mean_all()?;
         let value = loss.to_scalar::<f32>()?;
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;

@@ -1,10 +1,12 @@
 //! Training sets of mel frames: a folder of recordings → `frames.npy` `(total_frames, n_mels)`
 //! (time-major, f32, readable with `np.load(..., mmap_mode="r")`) and `manifest.json`.
 
+pub mod levels;
 pub mod manifest;
 pub mod prepare;
 pub mod reader;
 
+pub use levels::{Levels, DB_FLOOR};
 pub use manifest::{
     CorpusStats, Item, Manifest, Normalization, PrepareSettings, Skipped, Split, Summary,
 };

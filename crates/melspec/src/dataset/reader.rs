@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use rand::Rng;
 
+use super::levels::{Levels, DB_FLOOR};
 use super::manifest::{Item, Manifest, Normalization, Split};
 use super::prepare::{FRAMES_FILE, MANIFEST_FILE};
 use crate::error::{Error, Result};
@@ -110,6 +111,28 @@ impl Dataset {
             out.as_slice_mut().expect("new arrays are contiguous"),
         )?;
         Ok(out)
+    }
+
+    /// The [`Levels`] of the items of `split` (all with `None`), for a dB dataset.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a linear dataset; as [`Dataset::read_frames`].
+    pub fn levels(&self, split: Option<Split>) -> Result<Levels> {
+        if !self.manifest.settings.db {
+            return Err(Error::InvalidInput(format!(
+                "{}: levels need a dB dataset (prepare --db)",
+                self.dir.display()
+            )));
+        }
+        let mut levels = Levels::new(self.manifest.n_mels, DB_FLOOR);
+        for item in self.items(split) {
+            levels.add(
+                self.item_frames(item)?
+                    .as_slice()
+                    .expect("new arrays are contiguous"),
+            );
+        }
+        Ok(levels)
     }
 
     /// Apply `norm` in place to time-major frames (`n_mels` values per frame).
