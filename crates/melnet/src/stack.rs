@@ -5,7 +5,7 @@
 use candle_core::{Module, Tensor, D};
 use candle_nn::{Init, Linear, VarBuilder};
 
-use crate::ops::fused_lstm::lstm;
+use crate::ops::fused_lstm::{lstm, lstm_interleaved};
 
 /// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
 /// `weight` for [`crate::init`]).
@@ -62,16 +62,7 @@ pub(crate) fn linear(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
 /// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin,
 /// forwards or backwards.
 pub(crate) fn along_time(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
-    let (b, t, f, d) = h.dims4()?;
-    let seqs = h
-        .permute((0, 2, 1, 3))?
-        .contiguous()?
-        .reshape((b * f, t, d))?;
-    let out = rnn.forward(&seqs, backwards)?;
-    let dh = out.dim(D::Minus1)?;
-    out.reshape((b, f, t, dh))?
-        .permute((0, 2, 1, 3))?
-        .contiguous()
+    lstm_interleaved(h, &rnn.w, backwards)
 }
 
 /// Run `rnn` along the bins of `h` `[batch, frames, bins, width]`, one sequence per frame

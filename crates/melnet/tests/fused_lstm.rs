@@ -1,7 +1,7 @@
 //! The fused LSTM operation against candle's op-by-op LSTM: outputs and gradients.
 
 use candle_core::{DType, Device, Tensor, Var, D};
-use melnet::ops::fused_lstm::lstm;
+use melnet::ops::fused_lstm::{lstm, lstm_interleaved};
 
 /// The textbook LSTM with candle ops, same packed weights.
 fn op_by_op(x: &Tensor, w: &Tensor, hidden: usize) -> candle_core::Result<Tensor> {
@@ -83,6 +83,60 @@ fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()
                 assert!(
                     err < 1e-4 * scale,
                     "{name} gradient ({batch},{steps},{input},{hidden}, reverse {reverse}): {err}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sequences interleaved along a middle axis (`[outer, steps, inner, input]`) give what the
+/// plain op gives on the same sequences laid out one after another, outputs and gradients —
+/// including a split into several parallel blocks of whole outer indices.
+#[test]
+fn interleaved_sequences_match_the_plain_layout() -> candle_core::Result<()> {
+    let dev = Device::Cpu;
+    for (outer, steps, inner, input, hidden) in [(2, 5, 3, 4, 6), (1, 3, 1, 2, 3), (9, 4, 16, 3, 5)]
+    {
+        let x = Var::from_tensor(&Tensor::randn(
+            0f32,
+            1.0,
+            (outer, steps, inner, input),
+            &dev,
+        )?)?;
+        let w = Var::from_tensor(&Tensor::randn(
+            0f32,
+            0.5,
+            (input + hidden + 1, 4 * hidden),
+            &dev,
+        )?)?;
+        let r = Tensor::randn(0f32, 1.0, (outer, steps, inner, hidden), &dev)?;
+        for reverse in [false, true] {
+            let ours = lstm_interleaved(x.as_tensor(), w.as_tensor(), reverse)?;
+            let plain = lstm(
+                &x.as_tensor()
+                    .permute((0, 2, 1, 3))?
+                    .contiguous()?
+                    .reshape((outer * inner, steps, input))?,
+                w.as_tensor(),
+                reverse,
+            )?
+            .reshape((outer, inner, steps, hidden))?
+            .permute((0, 2, 1, 3))?
+            .contiguous()?;
+            assert!(
+                max_abs_diff(&ours, &plain) < 1e-6,
+                "outputs (reverse {reverse})"
+            );
+            let g_ours = ours.mul(&r)?.sum_all()?.backward()?;
+            let g_plain = plain.mul(&r)?.sum_all()?.backward()?;
+            for (name, v) in [("x", &x), ("w", &w)] {
+                let (a, b) = (g_ours.get(v).unwrap(), g_plain.get(v).unwrap());
+                let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+                let err = max_abs_diff(a, b);
+                assert!(
+                    err < 1e-5 * scale,
+                    "{name} gradient ({outer},{steps},{inner}, reverse {reverse}): {err}"
                 );
             }
         }

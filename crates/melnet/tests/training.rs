@@ -59,7 +59,18 @@ fn loss_falls_on_a_fixed_window() {
     );
     assert!(end < start - 1.0, "RMSProp: {start} → {end} nats/element");
     let (start, end) = train(
-        |vars| Optim::new(vars, OptimizerConfig::Adam(AdamConfig::default())).unwrap(),
+        // At 1e-3 Adam overfits the one window until a collapsing scale makes the loss spike:
+        // which step that happens at depends on the last bits of the sums.
+        |vars| {
+            Optim::new(
+                vars,
+                OptimizerConfig::Adam(AdamConfig {
+                    lr: 3e-4,
+                    ..AdamConfig::default()
+                }),
+            )
+            .unwrap()
+        },
         200,
     );
     assert!(end < start - 1.0, "Adam: {start} → {end} nats/element");

@@ -24,7 +24,21 @@ use super::gemm::{matmul, Mat};
 /// # Errors
 /// When the shapes do not fit or the tensors are not f32 on the CPU.
 pub fn lstm(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
-    let (_, _, input) = x.dims3()?;
+    let (batch, steps, input) = x.dims3()?;
+    let h = lstm_interleaved(&x.reshape((batch, steps, 1, input))?, w, reverse)?;
+    let hidden = h.dim(3)?;
+    h.reshape((batch, steps, hidden))
+}
+
+/// [`lstm`] over `x` `[outer, steps, inner, input]`: one sequence per (outer, inner) pair
+/// along the steps axis — e.g. along the frames of a `[batch, frames, bins, width]`
+/// spectrogram, one sequence per bin — without reordering the data; returns
+/// `[outer, steps, inner, hidden]`.
+///
+/// # Errors
+/// When the shapes do not fit or the tensors are not f32 on the CPU.
+pub fn lstm_interleaved(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
+    let (_, _, _, input) = x.dims4()?;
     let (rows, gates) = w.dims2()?;
     if gates % 4 != 0 || rows != input + gates / 4 + 1 {
         candle_core::bail!(
@@ -48,17 +62,41 @@ struct FusedLstm {
     saved: std::sync::Mutex<Option<Activations>>,
 }
 
-/// Sizes and direction of one call.
+/// Sizes, layout and direction of one call: `batch` sequences of `steps` steps, `inner` of
+/// them interleaved at every step (rows are `[outer, steps, inner]`, `batch = outer·inner`).
 #[derive(Clone, Copy)]
 struct Dims {
     batch: usize,
     steps: usize,
+    inner: usize,
     input: usize,
     hidden: usize,
     reverse: bool,
 }
 
 impl Dims {
+    /// The row of sequence `s` at time `t`.
+    #[inline(always)]
+    fn row(&self, s: usize, t: usize) -> usize {
+        ((s / self.inner) * self.steps + t) * self.inner + s % self.inner
+    }
+
+    /// Rows per block of whole sequences run side by side (whole outer indices, so that a
+    /// block's rows are contiguous).
+    fn block_rows(&self) -> usize {
+        let outer = self.batch / self.inner.max(1);
+        let per = outer.div_ceil(blocks(self.batch).min(outer).max(1)).max(1);
+        per * self.steps * self.inner
+    }
+
+    /// These dimensions for a block of `rows` rows.
+    fn block(&self, rows: usize) -> Dims {
+        Dims {
+            batch: rows / self.steps,
+            ..*self
+        }
+    }
+
     /// The time index of the `k`-th step taken.
     #[inline(always)]
     fn time(&self, k: usize) -> usize {
@@ -205,17 +243,13 @@ fn forward(x: &[f32], w: &[f32], d: Dims) -> (Vec<f32>, Activations) {
     let mut out = vec![0.0f32; batch * steps * hidden];
     let mut gates = vec![0.0f32; batch * steps * g4];
     let mut cells = vec![0.0f32; batch * steps * hidden];
-    let per = batch.div_ceil(blocks(batch)).max(1);
-    out.par_chunks_mut(per * steps * hidden)
-        .zip(gates.par_chunks_mut(per * steps * g4))
-        .zip(cells.par_chunks_mut(per * steps * hidden))
-        .zip(x.par_chunks(per * steps * input))
+    let rows = d.block_rows();
+    out.par_chunks_mut(rows * hidden)
+        .zip(gates.par_chunks_mut(rows * g4))
+        .zip(cells.par_chunks_mut(rows * hidden))
+        .zip(x.par_chunks(rows * input))
         .for_each(|(((out, gates), cells), x)| {
-            let d = Dims {
-                batch: out.len() / (steps * hidden),
-                ..d
-            };
-            forward_block(x, w, d, out, gates, cells);
+            forward_block(x, w, d.block(out.len() / hidden), out, gates, cells);
         });
     (out, Activations { gates, cells })
 }
@@ -313,7 +347,7 @@ fn forward_block_body(
     for k in 0..steps {
         let t = d.time(k);
         for b in 0..batch {
-            let r = b * steps + t;
+            let r = d.row(b, t);
             z[b * g4..(b + 1) * g4].copy_from_slice(&gates[r * g4..(r + 1) * g4]);
         }
         if k > 0 {
@@ -325,7 +359,7 @@ fn forward_block_body(
             );
         }
         for b in 0..batch {
-            let r = b * steps + t;
+            let r = d.row(b, t);
             let zb = &mut z[b * g4..(b + 1) * g4];
             let cb = &mut c[b * hidden..(b + 1) * hidden];
             let hb = &mut h[b * hidden..(b + 1) * hidden];
@@ -360,31 +394,27 @@ fn backward(
     let (w_hh, _) = rest.split_at(hidden * g4);
     // Gate gradients of every step, block by block (the recurrence is per sequence).
     let mut dz_all = vec![0.0f32; batch * steps * g4];
-    let per = batch.div_ceil(blocks(batch)).max(1);
+    let rows = d.block_rows();
     dz_all
-        .par_chunks_mut(per * steps * g4)
-        .zip(dh_out.par_chunks(per * steps * hidden))
-        .zip(acts.gates.par_chunks(per * steps * g4))
-        .zip(acts.cells.par_chunks(per * steps * hidden))
+        .par_chunks_mut(rows * g4)
+        .zip(dh_out.par_chunks(rows * hidden))
+        .zip(acts.gates.par_chunks(rows * g4))
+        .zip(acts.cells.par_chunks(rows * hidden))
         .for_each(|(((dz_all, dh_out), gates), cells)| {
-            let d = Dims {
-                batch: dh_out.len() / (steps * hidden),
-                ..d
-            };
+            let d = d.block(dh_out.len() / hidden);
             backward_block(w_hh, dh_out, gates, cells, d, dz_all);
         });
     let mut dw = vec![0.0f32; (input + hidden + 1) * g4];
     // dW_hhᵀ = H_prevᵀ · DZ over all steps at once, H_prev holding the hidden state of the
-    // step taken before (zero for the first step taken).
+    // step taken before (zero for the first step taken): within each outer index, the rows
+    // of the neighbouring step, `inner` rows away.
     let mut h_prev = vec![0.0f32; batch * steps * hidden];
-    for b in 0..batch {
-        let rows = b * steps * hidden..(b + 1) * steps * hidden;
+    let (span, shift) = (steps * d.inner * hidden, d.inner * hidden);
+    for (prev, h) in h_prev.chunks_exact_mut(span).zip(hs.chunks_exact(span)) {
         if d.reverse {
-            h_prev[rows.start..rows.end - hidden]
-                .copy_from_slice(&hs[rows.start + hidden..rows.end]);
+            prev[..span - shift].copy_from_slice(&h[shift..]);
         } else {
-            h_prev[rows.start + hidden..rows.end]
-                .copy_from_slice(&hs[rows.start..rows.end - hidden]);
+            prev[shift..].copy_from_slice(&h[..span - shift]);
         }
     }
     matmul(
@@ -518,11 +548,11 @@ fn backward_block_body(
     for k in (0..steps).rev() {
         let t = d.time(k);
         for b in 0..batch {
-            let r = b * steps + t;
+            let r = d.row(b, t);
             let gr = &gates[r * g4..(r + 1) * g4];
             let cell = &cells[r * n..(r + 1) * n];
             let c_prev = if k > 0 {
-                let p = b * steps + d.time(k - 1);
+                let p = d.row(b, d.time(k - 1));
                 &cells[p * n..(p + 1) * n]
             } else {
                 &zeros[..]
@@ -557,6 +587,22 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
     }
 }
 
+impl FusedLstm {
+    /// The dimensions of a call on `x` `[outer, steps, inner, input]` with weights `w`.
+    fn dims(&self, x: &Shape, w: &Shape) -> candle_core::Result<Dims> {
+        let (outer, steps, inner, input) = x.dims4()?;
+        let (_, g4) = w.dims2()?;
+        Ok(Dims {
+            batch: outer * inner,
+            steps,
+            inner,
+            input,
+            hidden: g4 / 4,
+            reverse: self.reverse,
+        })
+    }
+}
+
 impl CustomOp2 for FusedLstm {
     fn name(&self) -> &'static str {
         "fused-lstm"
@@ -569,18 +615,14 @@ impl CustomOp2 for FusedLstm {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (batch, steps, input) = l1.shape().dims3()?;
-        let (_, g4) = l2.shape().dims2()?;
-        let d = Dims {
-            batch,
-            steps,
-            input,
-            hidden: g4 / 4,
-            reverse: self.reverse,
-        };
+        let d = self.dims(l1.shape(), l2.shape())?;
         let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d);
         *self.saved.lock().expect("activation cache lock") = Some(acts);
-        Ok((CpuStorage::F32(h), Shape::from((batch, steps, d.hidden))))
+        let (outer, steps, inner, _) = l1.shape().dims4()?;
+        Ok((
+            CpuStorage::F32(h),
+            Shape::from((outer, steps, inner, d.hidden)),
+        ))
     }
 
     fn bwd(
@@ -590,15 +632,7 @@ impl CustomOp2 for FusedLstm {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (batch, steps, input) = x.dims3()?;
-        let (_, g4) = w.dims2()?;
-        let d = Dims {
-            batch,
-            steps,
-            input,
-            hidden: g4 / 4,
-            reverse: self.reverse,
-        };
+        let d = self.dims(x.shape(), w.shape())?;
         // The tensors' own storage, without copies (made contiguous first where needed).
         let (x, w, res, grad_res) = (
             x.contiguous()?,
