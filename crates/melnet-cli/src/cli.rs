@@ -41,7 +41,7 @@ pub enum Command {
     Train(train::Args),
     /// NLL of a trained model: per tier and at full resolution, on the validation windows or a given spectrogram.
     Eval(train::EvalArgs),
-    /// New spectrograms (and audio) from a trained tier, optionally continuing a prime.
+    /// New spectrograms (and audio) from a trained model, tier by tier, optionally continuing a prime.
     Sample(sample::Args),
     /// The whole pipeline on the bundled recordings (prepare → train → eval → sample →
     /// invert) with an HTML report.

@@ -9,7 +9,7 @@ use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::multiscale::Axis;
-use crate::stack::{along_frequency, along_time, linear, Rnn};
+use crate::stack::{frequency, linear, lstms_projected, time, Rnn};
 
 /// One layer: four LSTMs over the previous layer, concatenated, projected, plus residual.
 #[derive(Debug, Clone)]
@@ -33,16 +33,17 @@ impl FeatureLayer {
     }
 
     fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        let cat = Tensor::cat(
+        lstms_projected(
             &[
-                along_time(&self.time_forward, h, false)?,
-                along_time(&self.time_backward, h, true)?,
-                along_frequency(&self.freq_forward, h, false)?,
-                along_frequency(&self.freq_backward, h, true)?,
+                &self.time_forward,
+                &self.time_backward,
+                &self.freq_forward,
+                &self.freq_backward,
             ],
-            D::Minus1,
-        )?;
-        linear(&self.proj, &cat)? + h
+            &[time(false), time(true), frequency(false), frequency(true)],
+            &self.proj,
+            h,
+        )
     }
 }
 

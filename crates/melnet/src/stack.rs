@@ -2,10 +2,10 @@
 //! frequency-delayed. Hidden states are `[batch, frames, bins, width]` (centralized:
 //! `[batch, frames, width]`).
 
-use candle_core::{Module, Tensor, D};
+use candle_core::{Module, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
 
-use crate::ops::fused_lstm::{lstm, lstm_interleaved};
+use crate::ops::fused_lstm::{lstm, lstms, Along, Direction};
 
 /// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
 /// `weight` for [`crate::init`]).
@@ -59,23 +59,35 @@ pub(crate) fn linear(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     y.reshape(out)
 }
 
-/// Run `rnn` along the frames of `h` `[batch, frames, bins, width]`, one sequence per bin,
-/// forwards or backwards.
-pub(crate) fn along_time(rnn: &Rnn, h: &Tensor, backwards: bool) -> candle_core::Result<Tensor> {
-    lstm_interleaved(h, &rnn.w, backwards)
+/// An LSTM along time (one sequence per bin) of `[batch, frames, bins, width]`, forwards or
+/// backwards.
+pub(crate) const fn time(reverse: bool) -> Direction {
+    Direction {
+        along: Along::Rows,
+        reverse,
+    }
 }
 
-/// Run `rnn` along the bins of `h` `[batch, frames, bins, width]`, one sequence per frame
-/// (restarting every frame), forwards or backwards.
-pub(crate) fn along_frequency(
-    rnn: &Rnn,
+/// An LSTM along frequency (one sequence per frame, restarting every frame) of
+/// `[batch, frames, bins, width]`, upwards or downwards.
+pub(crate) const fn frequency(reverse: bool) -> Direction {
+    Direction {
+        along: Along::Columns,
+        reverse,
+    }
+}
+
+/// The LSTMs `rnns` over `h` `[batch, frames, bins, width]` along `directions`, their outputs
+/// side by side, projected by `proj`, plus `h` (residual): a layer of the time-delayed stack
+/// and of the feature network.
+pub(crate) fn lstms_projected(
+    rnns: &[&Rnn],
+    directions: &[Direction],
+    proj: &Linear,
     h: &Tensor,
-    backwards: bool,
 ) -> candle_core::Result<Tensor> {
-    let (b, t, f, d) = h.dims4()?;
-    let out = rnn.forward(&h.reshape((b * t, f, d))?, backwards)?;
-    let dh = out.dim(D::Minus1)?;
-    out.reshape((b, t, f, dh))
+    let w = Tensor::stack(&rnns.iter().map(|r| &r.w).collect::<Vec<_>>(), 0)?;
+    linear(proj, &lstms(h, &w, directions)?)? + h
 }
 
 /// One layer of the time-delayed stack (eq. 6): LSTMs forward in time, and forward and
@@ -107,15 +119,12 @@ impl TimeDelayedStack {
     /// # Errors
     /// Shape errors.
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        let cat = Tensor::cat(
-            &[
-                along_time(&self.time, h, false)?,
-                along_frequency(&self.freq_up, h, false)?,
-                along_frequency(&self.freq_down, h, true)?,
-            ],
-            D::Minus1,
-        )?;
-        linear(&self.proj, &cat)? + h
+        lstms_projected(
+            &[&self.time, &self.freq_up, &self.freq_down],
+            &[time(false), frequency(false), frequency(true)],
+            &self.proj,
+            h,
+        )
     }
 }
 
@@ -183,6 +192,7 @@ impl FrequencyDelayedStack {
         if let Some(c) = h_c {
             input = input.broadcast_add(&c.unsqueeze(2)?)?;
         }
-        linear(&self.proj, &along_frequency(&self.freq, &input, false)?)? + h_f
+        let w = self.freq.w.unsqueeze(0)?;
+        linear(&self.proj, &lstms(&input, &w, &[frequency(false)])?)? + h_f
     }
 }

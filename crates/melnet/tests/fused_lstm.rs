@@ -1,7 +1,7 @@
 //! The fused LSTM operation against candle's op-by-op LSTM: outputs and gradients.
 
 use candle_core::{DType, Device, Tensor, Var, D};
-use melnet::ops::fused_lstm::{lstm, lstm_interleaved};
+use melnet::ops::fused_lstm::{lstm, lstms, Along, Direction};
 
 /// The textbook LSTM with candle ops, same packed weights.
 fn op_by_op(x: &Tensor, w: &Tensor, hidden: usize) -> candle_core::Result<Tensor> {
@@ -90,55 +90,98 @@ fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()
     Ok(())
 }
 
-/// Sequences interleaved along a middle axis (`[outer, steps, inner, input]`) give what the
-/// plain op gives on the same sequences laid out one after another, outputs and gradients —
-/// including a split into several parallel blocks of whole outer indices.
+/// `lstms`: several LSTMs over one `[batch, rows, columns, input]` tensor along either axis,
+/// side by side, equal what the plain op gives on each direction's sequences laid out one
+/// after another, concatenated — outputs and gradients, including splits into several
+/// parallel blocks of whole sequences.
 #[test]
-fn interleaved_sequences_match_the_plain_layout() -> candle_core::Result<()> {
+fn several_directions_match_plain_lstms_concatenated() -> candle_core::Result<()> {
     let dev = Device::Cpu;
-    for (outer, steps, inner, input, hidden) in [(2, 5, 3, 4, 6), (1, 3, 1, 2, 3), (9, 4, 16, 3, 5)]
-    {
+    let dirs = [
+        Direction {
+            along: Along::Rows,
+            reverse: false,
+        },
+        Direction {
+            along: Along::Columns,
+            reverse: false,
+        },
+        Direction {
+            along: Along::Columns,
+            reverse: true,
+        },
+        Direction {
+            along: Along::Rows,
+            reverse: true,
+        },
+    ];
+    for (batch, rows, columns, input, hidden) in [
+        (2, 5, 3, 4, 6),
+        (1, 3, 1, 2, 3),
+        (9, 4, 16, 3, 5),
+        (3, 70, 2, 2, 4),
+    ] {
         let x = Var::from_tensor(&Tensor::randn(
             0f32,
             1.0,
-            (outer, steps, inner, input),
+            (batch, rows, columns, input),
             &dev,
         )?)?;
-        let w = Var::from_tensor(&Tensor::randn(
-            0f32,
-            0.5,
-            (input + hidden + 1, 4 * hidden),
-            &dev,
-        )?)?;
-        let r = Tensor::randn(0f32, 1.0, (outer, steps, inner, hidden), &dev)?;
-        for reverse in [false, true] {
-            let ours = lstm_interleaved(x.as_tensor(), w.as_tensor(), reverse)?;
-            let plain = lstm(
-                &x.as_tensor()
+        let ws: Vec<Var> = dirs
+            .iter()
+            .map(|_| {
+                Var::from_tensor(
+                    &Tensor::randn(0f32, 0.5, (input + hidden + 1, 4 * hidden), &dev).unwrap(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let r = Tensor::randn(0f32, 1.0, (batch, rows, columns, dirs.len() * hidden), &dev)?;
+        let w = Tensor::stack(&ws.iter().map(|v| v.as_tensor()).collect::<Vec<_>>(), 0)?;
+        let ours = lstms(x.as_tensor(), &w, &dirs)?;
+        let plain: Vec<Tensor> = dirs
+            .iter()
+            .zip(&ws)
+            .map(|(d, w)| {
+                let xt = x.as_tensor();
+                match d.along {
+                    Along::Rows => lstm(
+                        &xt.permute((0, 2, 1, 3))?.contiguous()?.reshape((
+                            batch * columns,
+                            rows,
+                            input,
+                        ))?,
+                        w.as_tensor(),
+                        d.reverse,
+                    )?
+                    .reshape((batch, columns, rows, hidden))?
                     .permute((0, 2, 1, 3))?
-                    .contiguous()?
-                    .reshape((outer * inner, steps, input))?,
-                w.as_tensor(),
-                reverse,
-            )?
-            .reshape((outer, inner, steps, hidden))?
-            .permute((0, 2, 1, 3))?
-            .contiguous()?;
+                    .contiguous(),
+                    Along::Columns => lstm(
+                        &xt.reshape((batch * rows, columns, input))?,
+                        w.as_tensor(),
+                        d.reverse,
+                    )?
+                    .reshape((batch, rows, columns, hidden)),
+                }
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let plain = Tensor::cat(&plain, 3)?;
+        assert!(
+            max_abs_diff(&ours, &plain) < 1e-6,
+            "outputs {:?}",
+            ours.dims()
+        );
+        let g_ours = ours.mul(&r)?.sum_all()?.backward()?;
+        let g_plain = plain.mul(&r)?.sum_all()?.backward()?;
+        for (name, v) in std::iter::once(("x", &x)).chain(ws.iter().map(|w| ("w", w))) {
+            let (a, b) = (g_ours.get(v).unwrap(), g_plain.get(v).unwrap());
+            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+            let err = max_abs_diff(a, b);
             assert!(
-                max_abs_diff(&ours, &plain) < 1e-6,
-                "outputs (reverse {reverse})"
+                err < 1e-5 * scale,
+                "{name} gradient ({batch},{rows},{columns}): {err}"
             );
-            let g_ours = ours.mul(&r)?.sum_all()?.backward()?;
-            let g_plain = plain.mul(&r)?.sum_all()?.backward()?;
-            for (name, v) in [("x", &x), ("w", &w)] {
-                let (a, b) = (g_ours.get(v).unwrap(), g_plain.get(v).unwrap());
-                let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
-                let err = max_abs_diff(a, b);
-                assert!(
-                    err < 1e-5 * scale,
-                    "{name} gradient ({outer},{steps},{inner}, reverse {reverse}): {err}"
-                );
-            }
         }
     }
     Ok(())

@@ -25,31 +25,60 @@ use super::gemm::{matmul, Mat};
 /// When the shapes do not fit or the tensors are not f32 on the CPU.
 pub fn lstm(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
     let (batch, steps, input) = x.dims3()?;
-    let h = lstm_interleaved(&x.reshape((batch, steps, 1, input))?, w, reverse)?;
+    let h = lstms(
+        &x.reshape((batch, steps, 1, input))?,
+        &w.unsqueeze(0)?,
+        &[Direction {
+            along: Along::Rows,
+            reverse,
+        }],
+    )?;
     let hidden = h.dim(3)?;
     h.reshape((batch, steps, hidden))
 }
 
-/// [`lstm`] over `x` `[outer, steps, inner, input]`: one sequence per (outer, inner) pair
-/// along the steps axis — e.g. along the frames of a `[batch, frames, bins, width]`
-/// spectrogram, one sequence per bin — without reordering the data; returns
-/// `[outer, steps, inner, hidden]`.
+/// The axis of `[batch, rows, columns, input]` an LSTM of [`lstms`] runs along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Along {
+    /// Along axis 1: one sequence per (batch, column) — e.g. along the frames of a
+    /// `[batch, frames, bins, width]` spectrogram, one sequence per bin.
+    Rows,
+    /// Along axis 2: one sequence per (batch, row) — e.g. along the bins of every frame.
+    Columns,
+}
+
+/// One LSTM of [`lstms`]: its axis, and whether it runs from the last step to the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Direction {
+    /// The axis it runs along.
+    pub along: Along,
+    /// From the last step to the first.
+    pub reverse: bool,
+}
+
+/// Several LSTMs over the same `x` `[batch, rows, columns, input]`, LSTM k with packed
+/// weights `w[k]` (`w`: `[n, input + hidden + 1, 4·hidden]`) along `directions[k]`, from zero
+/// states, their hidden states side by side: `[batch, rows, columns, n·hidden]` (columns
+/// `k·hidden..(k+1)·hidden` are LSTM k's) — the concatenation of their outputs without
+/// reordering the data or concatenating tensors. Differentiable with respect to `x` and `w`.
 ///
 /// # Errors
-/// When the shapes do not fit or the tensors are not f32 on the CPU.
-pub fn lstm_interleaved(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
+/// When the shapes do not fit, `directions` is not `n` long, or the tensors are not f32 on the
+/// CPU.
+pub fn lstms(x: &Tensor, w: &Tensor, directions: &[Direction]) -> candle_core::Result<Tensor> {
     let (_, _, _, input) = x.dims4()?;
-    let (rows, gates) = w.dims2()?;
-    if gates % 4 != 0 || rows != input + gates / 4 + 1 {
+    let (n, rows, gates) = w.dims3()?;
+    if n != directions.len() || gates % 4 != 0 || rows != input + gates / 4 + 1 {
         candle_core::bail!(
-            "fused LSTM: weights {:?} do not fit input size {input} (expected [input + hidden + 1, 4·hidden])",
-            w.dims()
+            "fused LSTM: weights {:?} do not fit input size {input} and {} directions (expected [n, input + hidden + 1, 4·hidden])",
+            w.dims(),
+            directions.len()
         );
     }
     x.contiguous()?.apply_op2(
         &w.contiguous()?,
         FusedLstm {
-            reverse,
+            directions: directions.to_vec(),
             saved: Default::default(),
         },
     )
@@ -58,11 +87,11 @@ pub fn lstm_interleaved(x: &Tensor, w: &Tensor, reverse: bool) -> candle_core::R
 /// The op; one instance per call, so it can keep its forward activations for the backward
 /// pass instead of recomputing them.
 struct FusedLstm {
-    reverse: bool,
-    saved: std::sync::Mutex<Option<Activations>>,
+    directions: Vec<Direction>,
+    saved: std::sync::Mutex<Option<Vec<Activations>>>,
 }
 
-/// Sizes, layout and direction of one call: `batch` sequences of `steps` steps, `inner` of
+/// Sizes, layout and direction of one LSTM: `batch` sequences of `steps` steps, `inner` of
 /// them interleaved at every step (rows are `[outer, steps, inner]`, `batch = outer·inner`).
 #[derive(Clone, Copy)]
 struct Dims {
@@ -72,6 +101,10 @@ struct Dims {
     input: usize,
     hidden: usize,
     reverse: bool,
+    /// Values per row of the hidden states (and their gradient), and the first column of
+    /// this LSTM's.
+    stride: usize,
+    column: usize,
 }
 
 impl Dims {
@@ -229,29 +262,29 @@ fn blocks(batch: usize) -> usize {
     (batch / 64).clamp(1, 8)
 }
 
-/// Forward pass: hidden states `[batch·steps, hidden]` (row `b·steps + t`) and the
-/// activations for the backward pass.
-fn forward(x: &[f32], w: &[f32], d: Dims) -> (Vec<f32>, Activations) {
+/// Forward pass of one LSTM: its hidden states into columns `d.column..d.column + hidden`
+/// of `out` (`d.stride` values per row); returns the activations for the backward pass.
+fn forward(x: &[f32], w: &[f32], d: Dims, out: &mut [f32]) -> Activations {
     let Dims {
         batch,
         steps,
         input,
         hidden,
+        stride,
         ..
     } = d;
     let g4 = 4 * hidden;
-    let mut out = vec![0.0f32; batch * steps * hidden];
     let mut gates = vec![0.0f32; batch * steps * g4];
     let mut cells = vec![0.0f32; batch * steps * hidden];
     let rows = d.block_rows();
-    out.par_chunks_mut(rows * hidden)
+    out.par_chunks_mut(rows * stride)
         .zip(gates.par_chunks_mut(rows * g4))
         .zip(cells.par_chunks_mut(rows * hidden))
         .zip(x.par_chunks(rows * input))
         .for_each(|(((out, gates), cells), x)| {
-            forward_block(x, w, d.block(out.len() / hidden), out, gates, cells);
+            forward_block(x, w, d.block(out.len() / stride), out, gates, cells);
         });
-    (out, Activations { gates, cells })
+    Activations { gates, cells }
 }
 
 /// `$name(args)` calls `$body(args)` compiled for the widest vector extension the CPU has
@@ -364,16 +397,18 @@ fn forward_block_body(
             let cb = &mut c[b * hidden..(b + 1) * hidden];
             let hb = &mut h[b * hidden..(b + 1) * hidden];
             cell(zb, cb, hb);
-            out[r * hidden..(r + 1) * hidden].copy_from_slice(hb);
+            let at = r * d.stride + d.column;
+            out[at..at + hidden].copy_from_slice(hb);
             gates[r * g4..(r + 1) * g4].copy_from_slice(zb);
             cells[r * hidden..(r + 1) * hidden].copy_from_slice(cb);
         }
     }
 }
 
-/// Backward pass through time: gradients of `x` `[batch·steps, input]` and of the packed
-/// weights, given the forward pass's hidden states `hs`, its activations, and the gradient
-/// `dh` of the hidden states.
+/// Backward pass through time of one LSTM: adds its gradient of `x` `[batch·steps, input]`
+/// into `dx` and returns that of its packed weights, given the forward pass's hidden states
+/// `hs` and their gradient `dh_out` (this LSTM's columns of rows of `d.stride` values) and
+/// its activations.
 fn backward(
     x: &[f32],
     w: &[f32],
@@ -381,12 +416,16 @@ fn backward(
     dh_out: &[f32],
     d: Dims,
     acts: &Activations,
-) -> (Vec<f32>, Vec<f32>) {
+    dx: &mut [f32],
+) -> Vec<f32> {
     let Dims {
         batch,
         steps,
         input,
         hidden,
+        stride,
+        column,
+        inner,
         ..
     } = d;
     let g4 = 4 * hidden;
@@ -397,24 +436,31 @@ fn backward(
     let rows = d.block_rows();
     dz_all
         .par_chunks_mut(rows * g4)
-        .zip(dh_out.par_chunks(rows * hidden))
+        .zip(dh_out.par_chunks(rows * stride))
         .zip(acts.gates.par_chunks(rows * g4))
         .zip(acts.cells.par_chunks(rows * hidden))
         .for_each(|(((dz_all, dh_out), gates), cells)| {
-            let d = d.block(dh_out.len() / hidden);
+            let d = d.block(dh_out.len() / stride);
             backward_block(w_hh, dh_out, gates, cells, d, dz_all);
         });
     let mut dw = vec![0.0f32; (input + hidden + 1) * g4];
     // dW_hhᵀ = H_prevᵀ · DZ over all steps at once, H_prev holding the hidden state of the
-    // step taken before (zero for the first step taken): within each outer index, the rows
-    // of the neighbouring step, `inner` rows away.
+    // step taken before (zero for the first step taken): within each outer index, the row of
+    // the neighbouring step, `inner` rows away.
     let mut h_prev = vec![0.0f32; batch * steps * hidden];
-    let (span, shift) = (steps * d.inner * hidden, d.inner * hidden);
-    for (prev, h) in h_prev.chunks_exact_mut(span).zip(hs.chunks_exact(span)) {
-        if d.reverse {
-            prev[..span - shift].copy_from_slice(&h[shift..]);
-        } else {
-            prev[shift..].copy_from_slice(&h[..span - shift]);
+    let span = steps * inner;
+    for (prev, h) in h_prev
+        .chunks_exact_mut(span * hidden)
+        .zip(hs.chunks_exact(span * stride))
+    {
+        for r in inner..span {
+            let (to, from) = if d.reverse {
+                (r - inner, r)
+            } else {
+                (r, r - inner)
+            };
+            prev[to * hidden..(to + 1) * hidden]
+                .copy_from_slice(&h[from * stride + column..][..hidden]);
         }
     }
     matmul(
@@ -423,7 +469,7 @@ fn backward(
         Mat::new(&dz_all, batch * steps, g4),
         false,
     );
-    // dW_ihᵀ = Xᵀ · DZ ; dbias = Σ DZ ; dX = DZ · W_ih
+    // dW_ihᵀ = Xᵀ · DZ ; dbias = Σ DZ ; dX += DZ · W_ih
     matmul(
         &mut dw[..input * g4],
         Mat::new(x, batch * steps, input).t(),
@@ -438,14 +484,13 @@ fn backward(
         Mat::new(&dz_all, batch * steps, g4),
         false,
     );
-    let mut dx = vec![0.0f32; batch * steps * input];
     matmul(
-        &mut dx,
+        dx,
         Mat::new(&dz_all, batch * steps, g4),
         Mat::new(w_ih, input, g4).t(),
-        false,
+        true,
     );
-    (dx, dw)
+    dw
 }
 
 /// One step of backpropagation through time on `N` lanes: from the activated gates (i, f, g,
@@ -561,7 +606,10 @@ fn backward_block_body(
             bptt_row(
                 gr,
                 [cell, c_prev],
-                [&dh_out[r * n..(r + 1) * n], &dh_next[b * n..(b + 1) * n]],
+                [
+                    &dh_out[r * d.stride + d.column..][..n],
+                    &dh_next[b * n..(b + 1) * n],
+                ],
                 &mut dc_next[b * n..(b + 1) * n],
                 dzb,
             );
@@ -588,17 +636,25 @@ fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
 }
 
 impl FusedLstm {
-    /// The dimensions of a call on `x` `[outer, steps, inner, input]` with weights `w`.
-    fn dims(&self, x: &Shape, w: &Shape) -> candle_core::Result<Dims> {
-        let (outer, steps, inner, input) = x.dims4()?;
-        let (_, g4) = w.dims2()?;
+    /// The dimensions of LSTM `k` on `x` `[batch, rows, columns, input]` with weights `w`
+    /// `[n, input + hidden + 1, 4·hidden]`.
+    fn dims(&self, k: usize, x: &Shape, w: &Shape) -> candle_core::Result<Dims> {
+        let (batch, rows, columns, input) = x.dims4()?;
+        let (n, _, g4) = w.dims3()?;
+        let Direction { along, reverse } = self.directions[k];
+        let (outer, steps, inner) = match along {
+            Along::Rows => (batch, rows, columns),
+            Along::Columns => (batch * rows, columns, 1),
+        };
         Ok(Dims {
             batch: outer * inner,
             steps,
             inner,
             input,
             hidden: g4 / 4,
-            reverse: self.reverse,
+            reverse,
+            stride: n * g4 / 4,
+            column: k * g4 / 4,
         })
     }
 }
@@ -615,13 +671,20 @@ impl CustomOp2 for FusedLstm {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = self.dims(l1.shape(), l2.shape())?;
-        let (h, acts) = forward(slice(s1, l1)?, slice(s2, l2)?, d);
+        let (x, w) = (slice(s1, l1)?, slice(s2, l2)?);
+        let (batch, rows, columns, _) = l1.shape().dims4()?;
+        let (n, _, g4) = l2.shape().dims3()?;
+        let stride = n * g4 / 4;
+        let mut out = vec![0.0f32; batch * rows * columns * stride];
+        let mut acts = Vec::with_capacity(n);
+        for (k, w) in w.chunks_exact(w.len() / n.max(1)).enumerate() {
+            let d = self.dims(k, l1.shape(), l2.shape())?;
+            acts.push(forward(x, w, d, &mut out));
+        }
         *self.saved.lock().expect("activation cache lock") = Some(acts);
-        let (outer, steps, inner, _) = l1.shape().dims4()?;
         Ok((
-            CpuStorage::F32(h),
-            Shape::from((outer, steps, inner, d.hidden)),
+            CpuStorage::F32(out),
+            Shape::from((batch, rows, columns, stride)),
         ))
     }
 
@@ -632,7 +695,6 @@ impl CustomOp2 for FusedLstm {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(x.shape(), w.shape())?;
         // The tensors' own storage, without copies (made contiguous first where needed).
         let (x, w, res, grad_res) = (
             x.contiguous()?,
@@ -649,13 +711,23 @@ impl CustomOp2 for FusedLstm {
             }
         }
         let [xv, wv, hs, dh] = [views[0], views[1], views[2], views[3]];
+        let n = self.directions.len();
         let saved = self.saved.lock().expect("activation cache lock").take();
-        // Without the forward pass's activations (a second backward), recompute them.
-        let acts = match saved {
-            Some(a) => a,
-            None => forward(xv, wv, d).1,
-        };
-        let (dx, dw) = backward(xv, wv, hs, dh, d, &acts);
+        let mut dx = vec![0.0f32; xv.len()];
+        let mut dw = Vec::with_capacity(wv.len());
+        for (k, wk) in wv.chunks_exact(wv.len() / n.max(1)).enumerate() {
+            let d = self.dims(k, x.shape(), w.shape())?;
+            // Without the forward pass's activations (a second backward), recompute them.
+            let recomputed;
+            let acts = match &saved {
+                Some(a) => &a[k],
+                None => {
+                    recomputed = forward(xv, wk, d, &mut vec![0.0f32; hs.len()]);
+                    &recomputed
+                }
+            };
+            dw.extend(backward(xv, wk, hs, dh, d, acts, &mut dx));
+        }
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, w.shape(), w.device())?),

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A real speech recipe: about 1 h 45 min of acted Czech dialogue (the Debian package
+# fillets-ng-data-cs 1.0.1-1.1, voices of the game Fish Fillets NG, 22.05 kHz Ogg Vorbis,
+# GPL-2 — fetched at run time with `apt-get download`, never committed; its copyright file is
+# copied next to the data) → an 80-mel dB training set → a 3-tier MelNet trained for a budget
+# in hours on this machine's cores → per-tier and full-resolution validation NLL over time,
+# samples (unconditional, and primed from a held-out line) and the real held-out line.
+#
+#   scripts/recipes/speech.sh [HOURS] [OUT]        # default: 2 hours into out/speech
+#
+# Training runs in ROUNDS rounds; in each every tier trains HOURS/(3·ROUNDS) of the time, then
+# `melnet eval` scores the validation windows (so the NLL is known at every round). Run the
+# same command again after an interruption: finished rounds are skipped, the interrupted one
+# resumes every tier from its last checkpoint (with its whole round budget again).
+# Environment: ROUNDS (default 4), MELNET (the program; default target/release/melnet, built
+# if missing), WIDTH (default 64), FRAMES (the training window, default 128).
+set -euo pipefail
+hours="${1:-2}"
+out="${2:-out/speech}"
+rounds="${ROUNDS:-4}"
+width="${WIDTH:-64}"
+frames="${FRAMES:-128}"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+melnet="${MELNET:-$root/target/release/melnet}"
+[ -x "$melnet" ] || (cd "$root" && cargo build --release -q -p melnet-cli)
+mkdir -p "$out"
+
+# 1. The corpus.
+corpus="$out/corpus"
+if [ ! -d "$corpus/sound" ]; then
+  mkdir -p "$out/download"
+  (cd "$out/download" && apt-get download fillets-ng-data-cs=1.0.1-1.1)
+  rm -rf "$out/unpacked"
+  dpkg-deb -x "$out"/download/fillets-ng-data-cs_1.0.1-1.1_all.deb "$out/unpacked"
+  mkdir -p "$corpus"
+  cp "$out/unpacked/usr/share/doc/fillets-ng-data-cs/copyright" "$corpus/COPYRIGHT"
+  mv "$out/unpacked/usr/share/games/fillets-ng/sound" "$corpus/sound"
+  rm -rf "$out/unpacked"
+fi
+
+# 2. The training set: the `speech` preset (22.05 kHz, n_fft 1024, hop 256, 80 mels up to
+# 8 kHz), dB, leading and trailing silence below −40 dB cut, lines under a second skipped.
+"$melnet" prepare "$corpus/sound" -o "$out/dataset" --preset speech --db --trim-silence 40 \
+  --min-seconds 1 -q
+"$melnet" stats "$out/dataset" --png "$out/dataset.png"
+
+# 3. Training in rounds, with the validation NLL after each.
+model="$out/model"
+minutes="$(python3 -c "print($hours * 60 / (3 * $rounds))")"
+progress="$out/progress.csv"
+[ -f "$progress" ] || echo "round,minutes,steps,tier_nll,full_nll_nats,full_nll_bits" > "$progress"
+for round in $(seq 1 "$rounds"); do
+  if grep -q "^$round," "$progress"; then continue; fi
+  resume=()
+  [ -f "$model/model.json" ] && resume=(--resume)
+  "$melnet" train --data "$out/dataset" --out "$model" --tiers 3 --tier all --width "$width" \
+    --frames "$frames" --steps 1000000000 --minutes "$minutes" --valid-every 100 \
+    --checkpoint-every 50 -q "${resume[@]}" | tee "$out/train-$round.txt"
+  "$melnet" eval --model "$model" --data "$out/dataset" > "$out/eval-$round.txt"
+  steps="$(grep -o 'step [0-9]*' "$out/train-$round.txt" | cut -d' ' -f2 | paste -sd/)"
+  tiers="$(grep -o '^tier [0-9]*: [-0-9.]*' "$out/eval-$round.txt" | cut -d' ' -f3 | paste -sd/)"
+  full="$(grep '^full resolution' "$out/eval-$round.txt" | grep -o '[-0-9.]* nats' | cut -d' ' -f1)"
+  bits="$(grep '^full resolution' "$out/eval-$round.txt" | grep -o '[-0-9.]* bits' | cut -d' ' -f1)"
+  echo "$round,$(python3 -c "print($round * $hours * 60 / $rounds)"),$steps,$tiers,$full,$bits" >> "$progress"
+done
+cat "$progress"
+
+# 4. Samples: two unconditional of 4 s, one continuing the first 2 s of a held-out line, and
+# that line itself.
+held_out="$(python3 -c "
+import json, sys
+m = json.load(open('$out/dataset/manifest.json'))
+print(next(i['path'] for i in m['items'] if i['split'] == 'valid' and i['seconds'] >= 4))")"
+mkdir -p "$out/samples"
+"$melnet" mel "$corpus/sound/$held_out" --preset speech --db -o "$out/samples/real.npy" \
+  --png "$out/samples/real.png"
+"$melnet" sample --model "$model" -o "$out/samples/unconditional.wav" --seconds 4 --count 2 -q
+"$melnet" sample --model "$model" -o "$out/samples/primed.wav" --seconds 4 \
+  --prime "$corpus/sound/$held_out" --prime-seconds 2 -q
+echo "held-out line: $held_out"
+ls "$out/samples"
