@@ -543,3 +543,68 @@ fn validate(config: &ModelConfig) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(tiers: usize, db: bool) -> Model {
+        let bins = 6;
+        let mut params = melspec::Preset::by_name("melnet-small")
+            .expect("a preset")
+            .params;
+        params.n_mels = bins;
+        Model {
+            dir: PathBuf::new(),
+            config: ModelConfig {
+                format: MODEL_FORMAT,
+                tiers,
+                n_mels: bins,
+                frames: 8,
+                params,
+                db,
+                normalization: Normalization::StandardPerMel,
+                stats: CorpusStats {
+                    train_files: 1,
+                    train_frames: 8,
+                    valid_files: 0,
+                    valid_frames: 0,
+                    seconds: 1.0,
+                    all: melspec::dataset::Summary {
+                        min: -80.0,
+                        max: 0.0,
+                        mean: -40.0,
+                        std: 20.0,
+                    },
+                    mel_mean: (0..bins).map(|b| -30.0 - b as f64).collect(),
+                    mel_std: (0..bins).map(|b| 10.0 + b as f64).collect(),
+                },
+                dataset: PathBuf::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn floors_follow_each_tiers_bins_and_the_normalisation() {
+        let m = model(3, true);
+        // −80 dB per band in the per-band standardised scale.
+        let band = |b: usize| ((-80.0 - (-30.0 - b as f64)) / (10.0 + b as f64)) as f32;
+        let floors = m.floors().expect("a dB model has floors");
+        // Tier 3 splits time (all 6 bins), tier 2 frequency: tier 1 has the even bands,
+        // tier 2 the odd ones.
+        assert_eq!(floors[0], vec![band(0), band(2), band(4)]);
+        assert_eq!(floors[1], vec![band(1), band(3), band(5)]);
+        assert_eq!(floors[2], (0..6).map(band).collect::<Vec<_>>());
+        let spec = TierSpec::default();
+        assert_eq!(
+            m.tier_config(2, spec).unwrap().floor,
+            Some(floors[1].clone())
+        );
+        let plain = TierSpec {
+            censored: false,
+            ..spec
+        };
+        assert_eq!(m.tier_config(2, plain).unwrap().floor, None);
+        assert_eq!(model(3, false).floors(), None);
+    }
+}
