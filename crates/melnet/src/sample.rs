@@ -126,6 +126,56 @@ impl Lstm {
     }
 }
 
+impl Lstm {
+    /// A whole sequence of `steps` steps of `rows` sequences from zero states, from the last
+    /// step to the first when `reverse`: inputs `x` `[steps·rows, input]` (step-major), hidden
+    /// states into `out` `[steps·rows, hidden]`. The input projection of every step is one
+    /// product; `scratch` holds at least `steps · rows · 4·hidden + 2 · rows · hidden`.
+    fn sequence(
+        &self,
+        x: &[f32],
+        steps: usize,
+        rows: usize,
+        reverse: bool,
+        out: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        let (i, hd) = (self.input, self.hidden);
+        let g4 = 4 * hd;
+        let (z, rest) = scratch.split_at_mut(steps * rows * g4);
+        let (h, rest) = rest.split_at_mut(rows * hd);
+        let c = &mut rest[..rows * hd];
+        let (w_ih, rest) = self.w.split_at(i * g4);
+        let (w_hh, bias) = rest.split_at(hd * g4);
+        matmul(
+            z,
+            Mat::new(x, steps * rows, i),
+            Mat::new(w_ih, i, g4),
+            false,
+        );
+        for row in z.chunks_exact_mut(g4) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        h.fill(0.0);
+        c.fill(0.0);
+        for k in 0..steps {
+            let t = if reverse { steps - 1 - k } else { k };
+            let zt = &mut z[t * rows * g4..(t + 1) * rows * g4];
+            if k > 0 {
+                matmul(zt, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
+            }
+            for ((zr, cr), hr) in zt
+                .chunks_exact_mut(g4)
+                .zip(c.chunks_exact_mut(hd))
+                .zip(h.chunks_exact_mut(hd))
+            {
+                cell(zr, cr, hr);
+            }
+            out[t * rows * hd..(t + 1) * rows * hd].copy_from_slice(h);
+        }
+    }
+}
+
 /// The recurrent state and scratch buffers of a batch of `count` spectrograms.
 struct State {
     count: usize,
@@ -148,14 +198,15 @@ struct State {
     freq_h: Vec<Vec<f32>>,
     freq_c: Vec<Vec<f32>>,
     /// Scratch: time-delayed LSTM outputs (time, up, down) `[bins·count, D]`; gate
-    /// pre-activations `[bins·count, 4D]`; one-sequence-step states and inputs `[count, D]`;
+    /// pre-activations `[bins·count, 4D]`; the frequency LSTMs' gates and states
+    /// (see [`Lstm::sequence`]), one each for up and down; one-step inputs `[count, D]`;
     /// scalar inputs `[bins·count]`; head output `[count, 3K]`.
     out_time: Vec<f32>,
     out_up: Vec<f32>,
     out_down: Vec<f32>,
     z: Vec<f32>,
-    step_h: Vec<f32>,
-    step_c: Vec<f32>,
+    seq_up: Vec<f32>,
+    seq_down: Vec<f32>,
     step_in: Vec<f32>,
     scalars: Vec<f32>,
     raw: Vec<f32>,
@@ -183,8 +234,8 @@ impl State {
             out_up: vec![0.0; f * count * d],
             out_down: vec![0.0; f * count * d],
             z: vec![0.0; f * count * 4 * d],
-            step_h: vec![0.0; count * d],
-            step_c: vec![0.0; count * d],
+            seq_up: vec![0.0; (f * 4 + 2) * count * d],
+            seq_down: vec![0.0; (f * 4 + 2) * count * d],
             step_in: vec![0.0; count * d],
             scalars: vec![0.0; f * count],
             raw: vec![0.0; count * 3 * config.n_mixtures],
@@ -389,26 +440,20 @@ impl Sampler {
                 .time
                 .step(input, f * n, &mut s.time_h[l], &mut s.time_c[l], &mut s.z);
             s.out_time.copy_from_slice(&s.time_h[l]);
-            // Frequency LSTMs over this frame's input, fresh every frame.
-            for (lstm, out_dir, backwards) in [
-                (&layer.up, &mut s.out_up, false),
-                (&layer.down, &mut s.out_down, true),
-            ] {
-                s.step_h.fill(0.0);
-                s.step_c.fill(0.0);
-                for i in 0..f {
-                    let bin = if backwards { f - 1 - i } else { i };
-                    let rows = bin * n * d..(bin + 1) * n * d;
-                    lstm.step(
-                        &input[rows.clone()],
-                        n,
-                        &mut s.step_h,
-                        &mut s.step_c,
-                        &mut s.z,
-                    );
-                    out_dir[rows].copy_from_slice(&s.step_h);
-                }
-            }
+            // Frequency LSTMs over this frame's input, fresh every frame: up and down side by
+            // side.
+            rayon::join(
+                || {
+                    layer
+                        .up
+                        .sequence(input, f, n, false, &mut s.out_up, &mut s.seq_up)
+                },
+                || {
+                    layer
+                        .down
+                        .sequence(input, f, n, true, &mut s.out_down, &mut s.seq_down)
+                },
+            );
             let proj = &layer.time_proj;
             proj.apply_rows(&s.out_time, f * n, out, 0..d);
             proj.apply_rows(&s.out_up, f * n, out, d..2 * d);
