@@ -31,6 +31,10 @@ struct Dense {
     input: usize,
 }
 
+/// Weights (input + hidden rows times gate columns) from which one sequence's LSTM step is
+/// split over two threads.
+const PARALLEL_STEP: usize = 1 << 18;
+
 /// A packed LSTM (see [`crate::ops::fused_lstm`]): `[input + hidden + 1, 4·hidden]`.
 struct Lstm {
     w: Vec<f32>,
@@ -111,11 +115,25 @@ impl Lstm {
         let z = &mut z[..rows * g4];
         let (w_ih, rest) = self.w.split_at(i * g4);
         let (w_hh, bias) = rest.split_at(hd * g4);
-        matmul(z, Mat::new(x, rows, i), Mat::new(w_ih, i, g4), false);
-        for row in z.chunks_exact_mut(g4) {
-            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        // z[:, cols] = x·W_ih[:, cols] + h·W_hh[:, cols] + b[cols]
+        let gates = |z: &mut [f32], cols: std::ops::Range<usize>| {
+            let (x, h) = (Mat::new(x, rows, i), Mat::new(h, rows, hd));
+            matmul(z, x, Mat::new(w_ih, i, g4).columns(cols.clone()), false);
+            matmul(z, h, Mat::new(w_hh, hd, g4).columns(cols.clone()), true);
+            for row in z.chunks_exact_mut(cols.len()) {
+                row.iter_mut()
+                    .zip(&bias[cols.clone()])
+                    .for_each(|(v, b)| *v += b);
+            }
+        };
+        if rows == 1 && (i + hd) * g4 >= PARALLEL_STEP {
+            // One sequence of a wide LSTM: the two halves of its gates on two threads (the
+            // product of one row runs on one core).
+            let (lo, hi) = z.split_at_mut(g4 / 2);
+            rayon::join(|| gates(lo, 0..g4 / 2), || gates(hi, g4 / 2..g4));
+        } else {
+            gates(z, 0..g4);
         }
-        matmul(z, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
         for ((zr, cr), hr) in z
             .chunks_exact_mut(g4)
             .zip(c.chunks_exact_mut(hd))

@@ -42,10 +42,16 @@ fn config(centralized: bool) -> TierConfig {
 
 #[test]
 fn teacher_forced_sampler_equals_the_training_forward_pass() {
-    let frames = 24;
-    let x = real_spectrogram(frames);
-    for centralized in [true, false] {
-        let config = config(centralized);
+    // With and without the centralized stack; and a wide tier, whose one-sequence steps run
+    // split over two threads.
+    let wide = TierConfig {
+        layers: 1,
+        width: 192,
+        ..config(true)
+    };
+    for (config, frames) in [(config(true), 24), (config(false), 24), (wide, 5)] {
+        let x = real_spectrogram(frames);
+        let centralized = (config.centralized, config.width);
         let (k, f) = (config.n_mixtures, config.n_mels);
         let (tier, _) = tier(config.clone(), 11);
         let gmm = tier
@@ -82,7 +88,7 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
         }
         assert!(
             worst < 2e-5,
-            "centralized {centralized}: worst relative difference {worst}"
+            "(centralized, width) {centralized:?}: worst relative difference {worst}"
         );
     }
 }
