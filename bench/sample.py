@@ -35,7 +35,8 @@ def main():
         naive = "; ".join(
             f"{t['naive_short_s']:.2f}, {t['naive_long_s']:.2f} -> {t['naive_extrapolated_s']:.0f}"
             f" ({t['naive_exponent']:.2f})" for t in r["per_tier"])
-        print(f"{name:32} {r['frames']:>6} {r['incremental_s']:>7.3f} "
+        per_tier = "/".join(f"{t['incremental_s']:.3f}" for t in r["per_tier"])
+        print(f"{name:32} {r['frames']:>6} {r['incremental_s']:>7.3f} ({per_tier}) "
               f"{r['incremental_elements_per_s']:>8.0f} {r['frames_per_s']:>9.0f} "
               f"{r['real_time_factor']:>6.1f}x {naive:>50} {r['naive_extrapolated_s']:>8.1f} "
               f"{r['speedup']:>8.0f}x", flush=True)
