@@ -31,9 +31,10 @@ struct Dense {
     input: usize,
 }
 
-/// Weights (input + hidden rows times gate columns) from which one sequence's LSTM step is
-/// split over two threads.
-const PARALLEL_STEP: usize = 1 << 18;
+/// Rows times squared width of a frame from which its two frequency LSTMs run on two threads
+/// (waking a thread costs tens of microseconds: at the default width the frame is faster
+/// than that on one).
+const PARALLEL_FRAME: usize = 1 << 20;
 
 /// A packed LSTM (see [`crate::ops::fused_lstm`]): `[input + hidden + 1, 4·hidden]`.
 struct Lstm {
@@ -115,25 +116,11 @@ impl Lstm {
         let z = &mut z[..rows * g4];
         let (w_ih, rest) = self.w.split_at(i * g4);
         let (w_hh, bias) = rest.split_at(hd * g4);
-        // z[:, cols] = x·W_ih[:, cols] + h·W_hh[:, cols] + b[cols]
-        let gates = |z: &mut [f32], cols: std::ops::Range<usize>| {
-            let (x, h) = (Mat::new(x, rows, i), Mat::new(h, rows, hd));
-            matmul(z, x, Mat::new(w_ih, i, g4).columns(cols.clone()), false);
-            matmul(z, h, Mat::new(w_hh, hd, g4).columns(cols.clone()), true);
-            for row in z.chunks_exact_mut(cols.len()) {
-                row.iter_mut()
-                    .zip(&bias[cols.clone()])
-                    .for_each(|(v, b)| *v += b);
-            }
-        };
-        if rows == 1 && (i + hd) * g4 >= PARALLEL_STEP {
-            // One sequence of a wide LSTM: the two halves of its gates on two threads (the
-            // product of one row runs on one core).
-            let (lo, hi) = z.split_at_mut(g4 / 2);
-            rayon::join(|| gates(lo, 0..g4 / 2), || gates(hi, g4 / 2..g4));
-        } else {
-            gates(z, 0..g4);
+        matmul(z, Mat::new(x, rows, i), Mat::new(w_ih, i, g4), false);
+        for row in z.chunks_exact_mut(g4) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
         }
+        matmul(z, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
         for ((zr, cr), hr) in z
             .chunks_exact_mut(g4)
             .zip(c.chunks_exact_mut(hd))
@@ -459,19 +446,23 @@ impl Sampler {
                 .step(input, f * n, &mut s.time_h[l], &mut s.time_c[l], &mut s.z);
             s.out_time.copy_from_slice(&s.time_h[l]);
             // Frequency LSTMs over this frame's input, fresh every frame: up and down side by
-            // side.
-            rayon::join(
-                || {
-                    layer
-                        .up
-                        .sequence(input, f, n, false, &mut s.out_up, &mut s.seq_up)
-                },
-                || {
-                    layer
-                        .down
-                        .sequence(input, f, n, true, &mut s.out_down, &mut s.seq_down)
-                },
-            );
+            // side when there is enough work to pay for waking a second thread.
+            let mut up = || {
+                layer
+                    .up
+                    .sequence(input, f, n, false, &mut s.out_up, &mut s.seq_up)
+            };
+            let mut down = || {
+                layer
+                    .down
+                    .sequence(input, f, n, true, &mut s.out_down, &mut s.seq_down)
+            };
+            if f * n * d * d >= PARALLEL_FRAME {
+                rayon::join(up, down);
+            } else {
+                up();
+                down();
+            }
             let proj = &layer.time_proj;
             proj.apply_rows(&s.out_time, f * n, out, 0..d);
             proj.apply_rows(&s.out_up, f * n, out, d..2 * d);
