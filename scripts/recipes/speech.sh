@@ -28,10 +28,11 @@ mkdir -p "$out"
 # 1. The corpus.
 corpus="$out/corpus"
 if [ ! -d "$corpus/sound" ]; then
+  deb="$out/download/fillets-ng-data-cs_1.0.1-1.1_all.deb"
   mkdir -p "$out/download"
-  (cd "$out/download" && apt-get download fillets-ng-data-cs=1.0.1-1.1)
+  [ -f "$deb" ] || (cd "$out/download" && apt-get download fillets-ng-data-cs=1.0.1-1.1)
   rm -rf "$out/unpacked"
-  dpkg-deb -x "$out"/download/fillets-ng-data-cs_1.0.1-1.1_all.deb "$out/unpacked"
+  dpkg-deb -x "$deb" "$out/unpacked"
   mkdir -p "$corpus"
   cp "$out/unpacked/usr/share/doc/fillets-ng-data-cs/copyright" "$corpus/COPYRIGHT"
   mv "$out/unpacked/usr/share/games/fillets-ng/sound" "$corpus/sound"

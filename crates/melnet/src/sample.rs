@@ -31,11 +31,6 @@ struct Dense {
     input: usize,
 }
 
-/// Rows times squared width of a frame from which its two frequency LSTMs run on two threads
-/// (waking a thread costs tens of microseconds: at the default width the frame is faster
-/// than that on one).
-const PARALLEL_FRAME: usize = 1 << 20;
-
 /// A packed LSTM (see [`crate::ops::fused_lstm`]): `[input + hidden + 1, 4·hidden]`.
 struct Lstm {
     w: Vec<f32>,
@@ -131,55 +126,50 @@ impl Lstm {
     }
 }
 
-impl Lstm {
-    /// A whole sequence of `steps` steps of `rows` sequences from zero states, from the last
-    /// step to the first when `reverse`: inputs `x` `[steps·rows, input]` (step-major), hidden
-    /// states into `out` `[steps·rows, hidden]`. The input projection of every step is one
-    /// product; `scratch` holds at least `steps · rows · 4·hidden + 2 · rows · hidden`.
-    fn sequence(
-        &self,
-        x: &[f32],
-        steps: usize,
-        rows: usize,
-        reverse: bool,
-        out: &mut [f32],
-        scratch: &mut [f32],
-    ) {
-        let (i, hd) = (self.input, self.hidden);
-        let g4 = 4 * hd;
-        let (z, rest) = scratch.split_at_mut(steps * rows * g4);
-        let (h, rest) = rest.split_at_mut(rows * hd);
-        let c = &mut rest[..rows * hd];
-        let (w_ih, rest) = self.w.split_at(i * g4);
-        let (w_hh, bias) = rest.split_at(hd * g4);
-        matmul(
-            z,
-            Mat::new(x, steps * rows, i),
-            Mat::new(w_ih, i, g4),
-            false,
-        );
-        for row in z.chunks_exact_mut(g4) {
-            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+/// One frame's run of a time-delayed layer's frequency LSTM: its outputs `[bins·count, D]`,
+/// states `[count, D]` and gate scratch `[count, 4D]`.
+struct FrequencyRun {
+    out: Vec<f32>,
+    h: Vec<f32>,
+    c: Vec<f32>,
+    z: Vec<f32>,
+}
+
+impl FrequencyRun {
+    fn new(bins: usize, count: usize, width: usize) -> Self {
+        FrequencyRun {
+            out: vec![0.0; bins * count * width],
+            h: vec![0.0; count * width],
+            c: vec![0.0; count * width],
+            z: vec![0.0; count * 4 * width],
         }
-        h.fill(0.0);
-        c.fill(0.0);
-        for k in 0..steps {
-            let t = if reverse { steps - 1 - k } else { k };
-            let zt = &mut z[t * rows * g4..(t + 1) * rows * g4];
-            if k > 0 {
-                matmul(zt, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
-            }
-            for ((zr, cr), hr) in zt
-                .chunks_exact_mut(g4)
-                .zip(c.chunks_exact_mut(hd))
-                .zip(h.chunks_exact_mut(hd))
-            {
-                cell(zr, cr, hr);
-            }
-            out[t * rows * hd..(t + 1) * rows * hd].copy_from_slice(h);
+    }
+
+    /// Run `lstm` over the `bins` bins of `input` `[bins·count, D]` from zero states, upwards
+    /// or (`backwards`) downwards.
+    fn run(&mut self, lstm: &Lstm, input: &[f32], bins: usize, count: usize, backwards: bool) {
+        let d = self.h.len() / count.max(1);
+        self.h.fill(0.0);
+        self.c.fill(0.0);
+        for i in 0..bins {
+            let bin = if backwards { bins - 1 - i } else { i };
+            let rows = bin * count * d..(bin + 1) * count * d;
+            lstm.step(
+                &input[rows.clone()],
+                count,
+                &mut self.h,
+                &mut self.c,
+                &mut self.z,
+            );
+            self.out[rows].copy_from_slice(&self.h);
         }
     }
 }
+
+/// Rows times squared width of a frame from which its two frequency LSTMs run on two threads
+/// (waking a thread costs tens of microseconds: at the default width a frame takes less than
+/// that on one).
+const PARALLEL_FRAME: usize = 1 << 20;
 
 /// The recurrent state and scratch buffers of a batch of `count` spectrograms.
 struct State {
@@ -202,16 +192,13 @@ struct State {
     /// Frequency-delayed LSTM states per layer, `[count, D]`.
     freq_h: Vec<Vec<f32>>,
     freq_c: Vec<Vec<f32>>,
-    /// Scratch: time-delayed LSTM outputs (time, up, down) `[bins·count, D]`; gate
-    /// pre-activations `[bins·count, 4D]`; the frequency LSTMs' gates and states
-    /// (see [`Lstm::sequence`]), one each for up and down; one-step inputs `[count, D]`;
-    /// scalar inputs `[bins·count]`; head output `[count, 3K]`.
+    /// Scratch: time-delayed LSTM outputs (time `[bins·count, D]`, up, down); gate
+    /// pre-activations `[bins·count, 4D]`; one-step inputs `[count, D]`; scalar inputs
+    /// `[bins·count]`; head output `[count, 3K]`.
     out_time: Vec<f32>,
-    out_up: Vec<f32>,
-    out_down: Vec<f32>,
+    up: FrequencyRun,
+    down: FrequencyRun,
     z: Vec<f32>,
-    seq_up: Vec<f32>,
-    seq_down: Vec<f32>,
     step_in: Vec<f32>,
     scalars: Vec<f32>,
     raw: Vec<f32>,
@@ -236,11 +223,9 @@ impl State {
             freq_h: rows(l),
             freq_c: rows(l),
             out_time: vec![0.0; f * count * d],
-            out_up: vec![0.0; f * count * d],
-            out_down: vec![0.0; f * count * d],
+            up: FrequencyRun::new(f, count, d),
+            down: FrequencyRun::new(f, count, d),
             z: vec![0.0; f * count * 4 * d],
-            seq_up: vec![0.0; (f * 4 + 2) * count * d],
-            seq_down: vec![0.0; (f * 4 + 2) * count * d],
             step_in: vec![0.0; count * d],
             scalars: vec![0.0; f * count],
             raw: vec![0.0; count * 3 * config.n_mixtures],
@@ -447,26 +432,19 @@ impl Sampler {
             s.out_time.copy_from_slice(&s.time_h[l]);
             // Frequency LSTMs over this frame's input, fresh every frame: up and down side by
             // side when there is enough work to pay for waking a second thread.
-            let mut up = || {
-                layer
-                    .up
-                    .sequence(input, f, n, false, &mut s.out_up, &mut s.seq_up)
-            };
-            let mut down = || {
-                layer
-                    .down
-                    .sequence(input, f, n, true, &mut s.out_down, &mut s.seq_down)
-            };
+            let (up, down) = (&mut s.up, &mut s.down);
+            let mut run_up = || up.run(&layer.up, input, f, n, false);
+            let mut run_down = || down.run(&layer.down, input, f, n, true);
             if f * n * d * d >= PARALLEL_FRAME {
-                rayon::join(up, down);
+                rayon::join(run_up, run_down);
             } else {
-                up();
-                down();
+                run_up();
+                run_down();
             }
             let proj = &layer.time_proj;
             proj.apply_rows(&s.out_time, f * n, out, 0..d);
-            proj.apply_rows(&s.out_up, f * n, out, d..2 * d);
-            proj.apply_rows(&s.out_down, f * n, out, 2 * d..3 * d);
+            proj.apply_rows(&s.up.out, f * n, out, d..2 * d);
+            proj.apply_rows(&s.down.out, f * n, out, 2 * d..3 * d);
             for (row, res) in out.chunks_exact_mut(d).zip(input.chunks_exact(d)) {
                 row.iter_mut()
                     .zip(&proj.b)
@@ -576,18 +554,12 @@ impl Sampler {
         let (n, f, k) = (self.count(), self.config.n_mels, self.config.n_mixtures);
         let mut out = vec![0.0f32; n * frames * f];
         let mut weights = vec![0.0f32; k];
-        // Draws below the floor (censored values) are the floor.
-        let floor = self.config.floor.clone();
         for t in 0..frames {
             self.frame(|bin, head, values| {
-                let lo = floor
-                    .as_ref()
-                    .map_or(options.range.0, |fl| fl[bin].max(options.range.0));
                 for (sample, v) in values.iter_mut().enumerate() {
                     let raw = &head[sample * 3 * k..(sample + 1) * 3 * k];
-                    *v = draw(raw, options.bias, &mut weights, rng)
-                        .max(lo)
-                        .min(options.range.1);
+                    let (lo, hi) = options.range;
+                    *v = draw(raw, options.bias, &mut weights, rng).clamp(lo, hi);
                     out[(sample * frames + t) * f + bin] = *v;
                 }
             })?;
