@@ -554,12 +554,18 @@ impl Sampler {
         let (n, f, k) = (self.count(), self.config.n_mels, self.config.n_mixtures);
         let mut out = vec![0.0f32; n * frames * f];
         let mut weights = vec![0.0f32; k];
+        // Draws below the floor (censored values) are the floor.
+        let floor = self.config.floor.clone();
         for t in 0..frames {
             self.frame(|bin, head, values| {
+                let lo = floor
+                    .as_ref()
+                    .map_or(options.range.0, |fl| fl[bin].max(options.range.0));
                 for (sample, v) in values.iter_mut().enumerate() {
                     let raw = &head[sample * 3 * k..(sample + 1) * 3 * k];
-                    let (lo, hi) = options.range;
-                    *v = draw(raw, options.bias, &mut weights, rng).clamp(lo, hi);
+                    *v = draw(raw, options.bias, &mut weights, rng)
+                        .max(lo)
+                        .min(options.range.1);
                     out[(sample * frames + t) * f + bin] = *v;
                 }
             })?;
