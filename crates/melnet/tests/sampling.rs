@@ -42,8 +42,8 @@ fn config(centralized: bool) -> TierConfig {
 
 #[test]
 fn teacher_forced_sampler_equals_the_training_forward_pass() {
-    // With and without the centralized stack; and a wide tier, whose one-sequence steps run
-    // split over two threads.
+    // With and without the centralized stack; and a wide tier, whose frequency LSTMs run
+    // side by side on two threads.
     let wide = TierConfig {
         layers: 1,
         width: 192,
