@@ -22,6 +22,11 @@ use melnet::multiscale::{tier_shapes, Grid, TierShape};
 use melnet::{SampleOptions, Tier};
 use rand::{Rng, SeedableRng};
 
+/// Draws are clamped to a range like a standardised dataset's, as `melnet sample` does: random
+/// weights fed their own unclamped draws overflow, and arithmetic on overflowed values is not
+/// that of real sampling (NaN runs fast, huge and subnormal values slowly).
+const RANGE: (f32, f32) = (-3.0, 3.0);
+
 /// Seconds to sample `frames` frames of tier `shape` naively: for every element a forward pass
 /// over all frames so far (with the same frames of `coarse`, x^{<g} `[frames', bins']`), then
 /// a draw from the mixture at that element.
@@ -63,7 +68,7 @@ fn naive(
                 }
             }
             let z: f32 = rng.sample(rand_distr::StandardNormal);
-            x[t * bins + f] = means[pick] + scales[pick] * z;
+            x[t * bins + f] = (means[pick] + scales[pick] * z).clamp(RANGE.0, RANGE.1);
         }
     }
     Ok(start.elapsed().as_secs_f64())
@@ -98,7 +103,10 @@ fn main() -> melnet::Result<()> {
         })
         .collect::<melnet::Result<_>>()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let options = SampleOptions::default();
+    let options = SampleOptions {
+        bias: 0.0,
+        range: RANGE,
+    };
 
     let warm = Grid { frames: 4, ..full };
     melnet::generate(&models, warm, 1, None, options, &mut rng, |_, _, _| {})?;
