@@ -591,7 +591,12 @@ impl Page<'_> {
             .count();
         writeln!(
             html,
-            "<h2>Loudness</h2><p>{LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s              (spectrograms only) against the training data: {:.1} % of their elements at the              −80 dB floor (the data: {:.1} %); {silent} of {LEVEL_COUNT} with a second half              ≥ 90 % floor; mean level {:.1} dB (the data: {:.1} dB). A model that has learnt              the data's loudness keeps these close; one whose samples fall silent shows a              large floor share and a low curve.</p>\
+            "<h2>Loudness</h2><p>{LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s \
+             (spectrograms only) against the training data: {:.1} % of their elements at the \
+             −80 dB floor (the data: {:.1} %); {silent} of {LEVEL_COUNT} with a second half \
+             ≥ 90 % floor; mean level {:.1} dB (the data: {:.1} dB). A model that has learnt \
+             the data's loudness keeps these close; one whose samples fall silent shows a \
+             large floor share and a low curve.</p>\
              <figure><figcaption>Mean level per mel band</figcaption>\
              <img alt=\"mean level per mel band, data and samples\" src=\"{}\"></figure>",
             100.0 * l.ours.floor_share(),
