@@ -5,22 +5,24 @@
 # 8 unconditional samples of 10 s against the training data's (share of elements at the −80 dB
 # floor, samples whose second half is ≥ 90 % floor, mean level).
 #   bench/censoring.sh [MINUTES] [WORK_DIR]        # default 5 minutes, a temporary directory
+# SEED (default 0) seeds the training; the samples use SEED + 2.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 melnet="${MELNET:-$root/target/release/melnet}"
 minutes="${1:-5}"
 work="${2:-$(mktemp -d)}"
 per_tier="$(python3 -c "print($minutes / 3)")"
+seed="${SEED:-0}"
 "$melnet" prepare "$root/data" -o "$work/dataset" --preset melnet-small --n-mels 64 --db -q
 for variant in density censored; do
   flag=()
   [ "$variant" = density ] && flag=(--no-censoring)
   rm -rf "${work:?}/$variant"
   "$melnet" train --data "$work/dataset" --out "$work/$variant" --tiers 3 --frames 64 \
-    --steps 1000000000 --minutes "$per_tier" -q "${flag[@]}"
+    --steps 1000000000 --minutes "$per_tier" --seed "$seed" -q "${flag[@]}"
   echo "== $variant"
   "$melnet" eval --model "$work/$variant" --data "$work/dataset"
   mkdir -p "$work/$variant-samples"
   "$melnet" sample --model "$work/$variant" -o "$work/$variant-samples/s.wav" --count 8 \
-    --seconds 10 --seed 2 -q 2>&1 | grep -v '^/'
+    --seconds 10 --seed "$((seed + 2))" -q 2>&1 | grep -v '^/'
 done
