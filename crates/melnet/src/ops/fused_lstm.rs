@@ -14,6 +14,11 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 
 use rayon::prelude::*;
 
+use super::{slice, with_values};
+
+/// The op's name in errors.
+const OP: &str = "fused LSTM";
+
 use super::gemm::{matmul, Mat};
 
 /// Run an LSTM over `x` `[batch, steps, input]` with packed weights `w`
@@ -627,14 +632,6 @@ fn backward_block_body(
     }
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("fused LSTM: non-contiguous input"),
-    }
-}
-
 impl FusedLstm {
     /// The dimensions of LSTM `k` on `x` `[batch, rows, columns, input]` with weights `w`
     /// `[n, input + hidden + 1, 4·hidden]`.
@@ -671,7 +668,7 @@ impl CustomOp2 for FusedLstm {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, w) = (slice(s1, l1)?, slice(s2, l2)?);
+        let (x, w) = (slice(s1, l1, OP)?, slice(s2, l2, OP)?);
         let (batch, rows, columns, _) = l1.shape().dims4()?;
         let (n, _, g4) = l2.shape().dims3()?;
         let stride = n * g4 / 4;
@@ -695,43 +692,29 @@ impl CustomOp2 for FusedLstm {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        // The tensors' own storage, without copies (made contiguous first where needed).
-        let (x, w, res, grad_res) = (
-            x.contiguous()?,
-            w.contiguous()?,
-            res.contiguous()?,
-            grad_res.contiguous()?,
-        );
-        let guards = [&x, &w, &res, &grad_res].map(|t| t.storage_and_layout());
-        let mut views = Vec::with_capacity(4);
-        for (storage, layout) in &guards {
-            match &**storage {
-                candle_core::Storage::Cpu(cpu) => views.push(slice(cpu, layout)?),
-                _ => candle_core::bail!("fused LSTM: CPU tensors only"),
+        with_values([x, w, res, grad_res], OP, |[xv, wv, hs, dh]| {
+            let n = self.directions.len();
+            let saved = self.saved.lock().expect("activation cache lock").take();
+            let mut dx = vec![0.0f32; xv.len()];
+            let mut dw = Vec::with_capacity(wv.len());
+            for (k, wk) in wv.chunks_exact(wv.len() / n.max(1)).enumerate() {
+                let d = self.dims(k, x.shape(), w.shape())?;
+                // Without the forward pass's activations (a second backward), recompute them.
+                let recomputed;
+                let acts = match &saved {
+                    Some(a) => &a[k],
+                    None => {
+                        recomputed = forward(xv, wk, d, &mut vec![0.0f32; hs.len()]);
+                        &recomputed
+                    }
+                };
+                dw.extend(backward(xv, wk, hs, dh, d, acts, &mut dx));
             }
-        }
-        let [xv, wv, hs, dh] = [views[0], views[1], views[2], views[3]];
-        let n = self.directions.len();
-        let saved = self.saved.lock().expect("activation cache lock").take();
-        let mut dx = vec![0.0f32; xv.len()];
-        let mut dw = Vec::with_capacity(wv.len());
-        for (k, wk) in wv.chunks_exact(wv.len() / n.max(1)).enumerate() {
-            let d = self.dims(k, x.shape(), w.shape())?;
-            // Without the forward pass's activations (a second backward), recompute them.
-            let recomputed;
-            let acts = match &saved {
-                Some(a) => &a[k],
-                None => {
-                    recomputed = forward(xv, wk, d, &mut vec![0.0f32; hs.len()]);
-                    &recomputed
-                }
-            };
-            dw.extend(backward(xv, wk, hs, dh, d, acts, &mut dx));
-        }
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), x.device())?),
-            Some(Tensor::from_vec(dw, w.shape(), w.device())?),
-        ))
+            Ok((
+                Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+                Some(Tensor::from_vec(dw, w.shape(), w.device())?),
+            ))
+        })
     }
 }
 

@@ -11,6 +11,11 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::{slice, with_values};
+
+/// The op's name in errors.
+const OP: &str = "GMM NLL";
+
 use crate::gmm::MIN_LOG_SCALE;
 
 /// ½·ln(2π).
@@ -157,14 +162,6 @@ impl Element {
     }
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("GMM NLL: non-contiguous input"),
-    }
-}
-
 impl GmmNll {
     fn floor_at(&self, element: usize, bins: usize) -> Option<f32> {
         self.floor.as_ref().map(|f| f[element % bins])
@@ -183,7 +180,7 @@ impl CustomOp2 for GmmNll {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (raw, x) = (slice(s1, l1)?, slice(s2, l2)?);
+        let (raw, x) = (slice(s1, l1, OP)?, slice(s2, l2, OP)?);
         let (b, t, f, k3) = l1.shape().dims4()?;
         let mut nll = vec![0.0f32; b * t * f];
         nll.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
@@ -205,32 +202,24 @@ impl CustomOp2 for GmmNll {
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, _, f, k3) = raw.dims4()?;
-        let (raw_c, x_c, g_c) = (raw.contiguous()?, x.contiguous()?, grad_res.contiguous()?);
-        let guards = [&raw_c, &x_c, &g_c].map(|t| t.storage_and_layout());
-        let mut views = Vec::with_capacity(3);
-        for (storage, layout) in &guards {
-            match &**storage {
-                candle_core::Storage::Cpu(cpu) => views.push(slice(cpu, layout)?),
-                _ => candle_core::bail!("GMM NLL: CPU tensors only"),
-            }
-        }
-        let [rv, xv, gv] = [views[0], views[1], views[2]];
-        let mut d_raw = vec![0.0f32; rv.len()];
-        d_raw
-            .par_chunks_mut(CHUNK * k3)
-            .enumerate()
-            .for_each(|(c, out)| {
-                let mut e = Element::new(k3 / 3);
-                for (i, d) in out.chunks_exact_mut(k3).enumerate() {
-                    let at = c * CHUNK + i;
-                    let p = &rv[at * k3..(at + 1) * k3];
-                    e.compute(p, xv[at], self.floor_at(at, f));
-                    e.gradient(p, f64::from(gv[at]), d);
-                }
-            });
-        Ok((
-            Some(Tensor::from_vec(d_raw, raw.shape(), raw.device())?),
-            None,
-        ))
+        with_values([raw, x, grad_res], OP, |[rv, xv, gv]| {
+            let mut d_raw = vec![0.0f32; rv.len()];
+            d_raw
+                .par_chunks_mut(CHUNK * k3)
+                .enumerate()
+                .for_each(|(c, out)| {
+                    let mut e = Element::new(k3 / 3);
+                    for (i, d) in out.chunks_exact_mut(k3).enumerate() {
+                        let at = c * CHUNK + i;
+                        let p = &rv[at * k3..(at + 1) * k3];
+                        e.compute(p, xv[at], self.floor_at(at, f));
+                        e.gradient(p, f64::from(gv[at]), d);
+                    }
+                });
+            Ok((
+                Some(Tensor::from_vec(d_raw, raw.shape(), raw.device())?),
+                None,
+            ))
+        })
     }
 }
