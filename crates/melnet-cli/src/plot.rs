@@ -515,6 +515,24 @@ pub fn dataset_png(path: &Path, m: &melspec::dataset::Manifest, name: &str) -> R
     Ok(())
 }
 
+/// The legend of a chart's labelled series, framed on a translucent white box.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
 /// Training curves: train NLL per step (thin) and validation NLL (thick), nats/element.
 /// `rows` are (step, train, valid); NaN validation values are skipped.
 pub fn loss_png(path: &Path, rows: &[(f64, f64, f64)], title: &str) -> Result<()> {
@@ -562,12 +580,7 @@ pub fn loss_png(path: &Path, rows: &[(f64, f64, f64)], title: &str) -> Result<()
         ))?
         .label("valid")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], valid.stroke_width(3)));
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart)?;
     root.present()?;
     Ok(())
 }
@@ -625,12 +638,7 @@ pub fn levels_png(
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart)?;
     root.present()?;
     Ok(())
 }
