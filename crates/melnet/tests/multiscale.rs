@@ -3,12 +3,11 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use melnet::gmm::MIN_LOG_SCALE;
 use melnet::multiscale::{split, split_tiers, tier_shapes, Axis, Grid};
 use melnet::{FeatureConfig, Sampler, Tier, TierConfig};
 
 mod support;
-use support::real_spectrogram;
+use support::{real_spectrogram, worst_difference};
 
 fn new_tier(config: TierConfig, seed: u64) -> Tier {
     let varmap = VarMap::new();
@@ -194,7 +193,6 @@ fn teacher_forced_sampler_equals_the_forward_pass_on_every_tier() {
                 .map(|(axis, _)| FeatureConfig { axis, layers: 1 }),
             ..TierConfig::small(g.bins)
         };
-        let k = config.n_mixtures;
         let tier = new_tier(config, 20 + shape.tier as u64);
         let xt = Tensor::from_vec(part.x.clone(), (1, g.frames, g.bins), dev).unwrap();
         let coarse = shape.conditioning.map(|(_, cg)| {
@@ -206,11 +204,6 @@ fn teacher_forced_sampler_equals_the_forward_pass_on_every_tier() {
             .unwrap()
         });
         let gmm = tier.forward(&xt, coarse.as_ref()).unwrap();
-        let (means, log_scales, log_weights) = (
-            flat(&gmm.means().unwrap()),
-            flat(&gmm.log_scales().unwrap()),
-            flat(&gmm.log_weights().unwrap()),
-        );
         let mut sampler = Sampler::new(&tier, 1).unwrap();
         if let Some((_, cg)) = shape.conditioning {
             // Without conditioning an upper tier refuses to step.
@@ -221,24 +214,7 @@ fn teacher_forced_sampler_equals_the_forward_pass_on_every_tier() {
                 .unwrap();
         }
         let raw = sampler.teacher_force(&part.x, g.frames).unwrap();
-        let mut worst = 0.0f32;
-        for e in 0..g.len() {
-            let r = &raw[e * 3 * k..(e + 1) * 3 * k];
-            let logits = &r[2 * k..];
-            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let lse = max + logits.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
-            for j in 0..k {
-                let ours = [r[j], r[k + j].max(MIN_LOG_SCALE as f32), logits[j] - lse];
-                let theirs = [
-                    means[e * k + j],
-                    log_scales[e * k + j],
-                    log_weights[e * k + j],
-                ];
-                for (a, b) in ours.iter().zip(theirs) {
-                    worst = worst.max((a - b).abs() / (1.0 + b.abs()));
-                }
-            }
-        }
+        let worst = worst_difference(&raw, &gmm);
         assert!(
             worst < 2e-5,
             "tier {} ({:?}): worst relative difference {worst}",

@@ -7,12 +7,11 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use melnet::gmm::MIN_LOG_SCALE;
 use melnet::{SampleOptions, Sampler, Tier, TierConfig};
 use rand::SeedableRng;
 
 mod support;
-use support::real_spectrogram;
+use support::{real_spectrogram, worst_difference};
 
 /// A tier initialised from `seed`, with its weights by name.
 fn tier(config: TierConfig, seed: u64) -> (Tier, HashMap<String, Tensor>) {
@@ -52,7 +51,7 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
     for (config, frames) in [(config(true), 24), (config(false), 24), (wide, 5)] {
         let x = real_spectrogram(frames);
         let centralized = (config.centralized, config.width);
-        let (k, f) = (config.n_mixtures, config.n_mels);
+        let f = config.n_mels;
         let (tier, _) = tier(config.clone(), 11);
         let gmm = tier
             .forward(
@@ -60,32 +59,9 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
                 None,
             )
             .unwrap();
-        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let (means, log_scales, log_weights) = (
-            flat(&gmm.means().unwrap()),
-            flat(&gmm.log_scales().unwrap()),
-            flat(&gmm.log_weights().unwrap()),
-        );
         let mut sampler = Sampler::new(&tier, 1).unwrap();
         let raw = sampler.teacher_force(&x, frames).unwrap();
-        let mut worst = 0.0f32;
-        for e in 0..frames * f {
-            let r = &raw[e * 3 * k..(e + 1) * 3 * k];
-            let logits = &r[2 * k..];
-            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let lse = max + logits.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
-            for j in 0..k {
-                let ours = [r[j], r[k + j].max(MIN_LOG_SCALE as f32), logits[j] - lse];
-                let theirs = [
-                    means[e * k + j],
-                    log_scales[e * k + j],
-                    log_weights[e * k + j],
-                ];
-                for (a, b) in ours.iter().zip(theirs) {
-                    worst = worst.max((a - b).abs() / (1.0 + b.abs()));
-                }
-            }
-        }
+        let worst = worst_difference(&raw, &gmm);
         assert!(
             worst < 2e-5,
             "(centralized, width) {centralized:?}: worst relative difference {worst}"

@@ -22,3 +22,33 @@ pub fn real_spectrogram(frames: usize) -> Vec<f32> {
     let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / x.len() as f32).sqrt();
     x.iter().map(|v| (v - mean) / std).collect()
 }
+
+/// The largest relative difference, over every element and component, between the mixture
+/// parameters of the sampler's raw head output `raw` `[elements, 3K]` and those of the training
+/// forward pass `gmm`.
+pub fn worst_difference(raw: &[f32], gmm: &melnet::Gmm) -> f32 {
+    let flat = |t: candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let means = flat(gmm.means().unwrap());
+    let log_scales = flat(gmm.log_scales().unwrap());
+    let log_weights = flat(gmm.log_weights().unwrap());
+    let k = gmm.means().unwrap().dim(3).unwrap();
+    let mut worst = 0.0f32;
+    for (e, r) in raw.chunks_exact(3 * k).enumerate() {
+        let logits = &r[2 * k..];
+        let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let lse = max + logits.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
+        for j in 0..k {
+            let min_log_scale = melnet::gmm::MIN_LOG_SCALE as f32;
+            let ours = [r[j], r[k + j].max(min_log_scale), logits[j] - lse];
+            let theirs = [
+                means[e * k + j],
+                log_scales[e * k + j],
+                log_weights[e * k + j],
+            ];
+            for (a, b) in ours.iter().zip(theirs) {
+                worst = worst.max((a - b).abs() / (1.0 + b.abs()));
+            }
+        }
+    }
+    worst
+}
