@@ -102,3 +102,21 @@ impl TierConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_floor_must_have_one_finite_value_per_bin() {
+        let with = |floor: Vec<f32>| TierConfig {
+            floor: Some(floor),
+            ..TierConfig::small(3)
+        };
+        assert!(with(vec![-1.0; 3]).validate().is_ok());
+        for bad in [vec![-1.0; 2], vec![-1.0, f32::NAN, -1.0]] {
+            let e = with(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("floor") && !e.contains('\n'), "{e}");
+        }
+    }
+}
