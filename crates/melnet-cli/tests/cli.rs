@@ -357,6 +357,17 @@ fn write_npy(path: &Path, a: &Array2<f32>) {
     a.write_npy(std::fs::File::create(path).unwrap()).unwrap();
 }
 
+/// Write `a` as a Fortran-order `.npy` (what `np.save(p, S.T)` writes for a C-order `S.T`).
+fn write_fortran_npy(path: &Path, a: &Array2<f32>) {
+    use ndarray_npy::WriteNpyExt;
+    let fortran = a.t().as_standard_layout().into_owned().reversed_axes();
+    assert!(fortran.t().is_standard_layout() && fortran.dim() == a.dim());
+    let mut bytes = Vec::new();
+    fortran.write_npy(&mut bytes).unwrap();
+    assert!(String::from_utf8_lossy(&bytes[..128]).contains("'fortran_order': True"));
+    std::fs::write(path, bytes).unwrap();
+}
+
 #[test]
 fn invert_uses_the_sidecar() {
     let dir = tempfile::tempdir().unwrap();
@@ -390,6 +401,19 @@ fn invert_uses_the_sidecar() {
     let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
     let ratio = rms(&out.samples) / rms(&original.samples);
     assert!((0.5..2.0).contains(&ratio), "level ratio {ratio}");
+    // The same spectrogram in Fortran order inverts to the same audio.
+    let values: Array2<f32> = ndarray_npy::read_npy(&mel).unwrap();
+    write_fortran_npy(&mel, &values);
+    let again = dir.path().join("again.wav");
+    let run = melnet(&[
+        "invert",
+        mel.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(melspec::audio::load(&again).unwrap().samples, out.samples);
 }
 
 #[test]
@@ -1062,9 +1086,10 @@ fn sample_writes_audio_spectrograms_and_pictures() {
     let mel: ndarray::Array2<f32> = ndarray_npy::read_npy(w.join("p.npy")).unwrap();
     let prime_frames = (0.5f64 * 24000.0 / 512.0).round() as usize;
     assert_eq!(mel.dim(), (32, prime_frames + 5));
-    // Primed from its own .npy: the same prime frames.
+    // Primed from its own .npy, rewritten in Fortran order: the same prime frames.
     let again = w.join("q.wav");
     let p_npy = w.join("p.npy");
+    write_fortran_npy(&p_npy, &mel);
     let mut args = vec![
         "sample",
         "--run",

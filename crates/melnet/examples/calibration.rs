@@ -206,7 +206,11 @@ fn main() -> melnet::Result<()> {
                 }
             }
         }
-        print!(" {:.1}/{:.0}%", s / cnt as f64, 100.0 * fl as f64 / cnt as f64);
+        print!(
+            " {:.1}/{:.0}%",
+            s / cnt as f64,
+            100.0 * fl as f64 / cnt as f64
+        );
     }
     println!();
     Ok(())

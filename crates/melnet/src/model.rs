@@ -486,7 +486,7 @@ impl Model {
     ) -> Result<Vec<f32>> {
         let p = &self.config.params;
         let mut linear = mel.as_standard_layout().into_owned();
-        scale.to_linear(linear.as_slice_mut().expect("standard layout"), p.power);
+        scale.to_linear(linear.as_slice_mut().expect("standard layout"), p.power)?;
         let mut signal = melspec::inverse::mel_to_audio(linear.view(), p, options, None, progress)?;
         let peak = signal.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         if peak > 0.0 {

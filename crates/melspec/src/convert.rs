@@ -139,18 +139,28 @@ pub fn amplitude_to_db(
 /// The dB range librosa keeps below the maximum by default.
 pub const TOP_DB: f32 = 80.0;
 
-/// librosa's dB floor for `|X|^power`: 1e-10 for power 2 (`power_to_db`), 1e-5 for
-/// magnitudes (`amplitude_to_db`).
+/// librosa's dB floor for `S = |X|^power`, in units of `S`: 1e-10 for power 2
+/// (`power_to_db`), 1e-5 for magnitudes (`amplitude_to_db`), `1e-10^(power/2)` otherwise (the
+/// same floor on `|X|²`).
 fn default_amin(power: f32) -> f32 {
-    if power == 2.0 {
-        1e-10
+    match power {
+        2.0 => 1e-10,
+        1.0 => 1e-5,
+        p => 10f64.powf(-5.0 * f64::from(p)) as f32,
+    }
+}
+
+/// Refuse a power that is not positive and finite.
+fn check_power(power: f32) -> Result<()> {
+    if power.is_finite() && power > 0.0 {
+        Ok(())
     } else {
-        1e-5
+        Err(Error::param("power", power, "must be positive"))
     }
 }
 
 /// The dB scale of librosa's defaults (floor by the power, [`TOP_DB`] range) with `reference`
-/// in power (or magnitude) units.
+/// in units of `|X|^power`.
 pub fn db_scale(power: f32, reference: f32) -> crate::sidecar::Scale {
     crate::sidecar::Scale::Db {
         reference,
@@ -159,20 +169,56 @@ pub fn db_scale(power: f32, reference: f32) -> crate::sidecar::Scale {
     }
 }
 
-/// A spectrogram of `|X|^power` to dB in place with librosa's defaults relative to its maximum:
-/// `power_to_db(S, ref=max, amin=1e-10, top_db=80)` for power 2, else (magnitude)
-/// `amplitude_to_db(S, ref=max, amin=1e-5, top_db=80)`. Returns the scale to record.
-pub fn to_db_ref_max(s: &mut [f32], power: f32) -> crate::sidecar::Scale {
+/// A spectrogram of `S = |X|^power` to dB in place with librosa's defaults relative to its
+/// maximum. The decibels are always those of the power `|X|²`, `10·log10(S^(2/power))`:
+/// `power_to_db(S, ref=max, amin=1e-10, top_db=80)` for power 2, `amplitude_to_db(S, ref=max,
+/// amin=1e-5, top_db=80)` for power 1, and for any other power `power_to_db` of `S^(2/power)`
+/// with the reference and floor raised likewise. [`Scale::to_linear`] undoes it for every
+/// power. Returns the scale to record (reference in units of `S`).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when `power` is not positive and finite.
+///
+/// [`Scale::to_linear`]: crate::sidecar::Scale::to_linear
+pub fn to_db_ref_max(s: &mut [f32], power: f32) -> Result<crate::sidecar::Scale> {
+    check_power(power)?;
     let amin = default_amin(power);
-    let reference = if power == 2.0 {
-        power_to_db(s, DbRef::Max, amin, Some(TOP_DB))
-    } else {
-        amplitude_to_db(s, DbRef::Max, amin, Some(TOP_DB))
+    let reference = match power {
+        2.0 => power_to_db(s, DbRef::Max, amin, Some(TOP_DB))?,
+        1.0 => amplitude_to_db(s, DbRef::Max, amin, Some(TOP_DB))?,
+        p => {
+            let e = 2.0 / p;
+            let reference = s.iter().map(|x| x.abs()).fold(f32::NEG_INFINITY, f32::max);
+            s.iter_mut().for_each(|x| *x = x.abs().powf(e));
+            power_to_db(
+                s,
+                DbRef::Value(reference.powf(e)),
+                amin.powf(e),
+                Some(TOP_DB),
+            )?;
+            reference
+        }
     };
-    db_scale(
-        power,
-        reference.expect("constant amin and top_db are valid"),
-    )
+    Ok(db_scale(power, reference))
+}
+
+/// dB (of the power `|X|²`, as [`to_db_ref_max`] writes them) → `S = |X|^power` in place,
+/// with `reference` in units of `S`: `librosa.db_to_power` for power 2, `db_to_amplitude`
+/// for power 1, `(reference^(2/power) · 10^(S/10))^(power/2)` otherwise.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] when `power` is not positive and finite.
+pub fn db_to_linear(s: &mut [f32], reference: f32, power: f32) -> Result<()> {
+    check_power(power)?;
+    match power {
+        2.0 => db_to_power(s, reference),
+        1.0 => db_to_amplitude(s, reference),
+        p => {
+            db_to_power(s, reference.powf(2.0 / p));
+            s.iter_mut().for_each(|x| *x = x.powf(p / 2.0));
+        }
+    }
+    Ok(())
 }
 
 /// dB → power in place: `ref · 10^(S/10)` (`librosa.db_to_power`).
@@ -218,5 +264,44 @@ mod tests {
         db_to_amplitude(&mut a, r);
         assert!((a[1] - 0.2).abs() < 1e-6);
         assert!(power_to_db(&mut [1.0], DbRef::Max, 0.0, None).is_err());
+    }
+
+    #[test]
+    fn db_of_every_power_is_the_db_of_the_power_and_round_trips() {
+        let x = [3.0f32, 0.5, 0.02, 1e-3, 0.0];
+        let power_db = {
+            let mut p: Vec<f32> = x.iter().map(|v| v * v).collect();
+            power_to_db(&mut p, DbRef::Max, 1e-10, Some(TOP_DB)).unwrap();
+            p
+        };
+        for power in [0.5f32, 1.0, 1.5, 2.0, 3.0] {
+            let s: Vec<f32> = x.iter().map(|v| v.powf(power)).collect();
+            let mut db = s.clone();
+            let scale = to_db_ref_max(&mut db, power).unwrap();
+            for (a, b) in db.iter().zip(&power_db) {
+                assert!((a - b).abs() < 1e-3, "power {power}: {a} dB vs {b} dB");
+            }
+            let crate::sidecar::Scale::Db {
+                reference, amin, ..
+            } = scale
+            else {
+                panic!("a dB scale")
+            };
+            assert!((amin.powf(2.0 / power) / 1e-10 - 1.0).abs() < 1e-4);
+            db_to_linear(&mut db, reference, power).unwrap();
+            // Values above the 80 dB floor come back; the floor stays the floor.
+            for (i, (a, b)) in db.iter().zip(&s).enumerate().take(3) {
+                assert!(
+                    (a / b - 1.0).abs() < 1e-4,
+                    "power {power}, value {i}: {a} vs {b}"
+                );
+            }
+        }
+        assert_eq!(default_amin(1.0), 1e-5);
+        assert_eq!(default_amin(2.0), 1e-10);
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert!(to_db_ref_max(&mut [1.0], bad).is_err());
+            assert!(db_to_linear(&mut [1.0], 1.0, bad).is_err());
+        }
     }
 }

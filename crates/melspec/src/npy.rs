@@ -9,7 +9,8 @@ use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
 use crate::error::{Error, Result};
 
-/// Read a 2-D array from `path`; f32 is read as is, f64 is converted to f32.
+/// Read a 2-D array from `path` in any memory order, returned in row-major (standard) layout;
+/// f32 is read as is, f64 is converted to f32.
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened, [`Error::Npy`] when it is not a 2-D f32/f64
@@ -20,16 +21,23 @@ pub fn read_f32_2d(path: &Path) -> Result<Array2<f32>> {
             .map(BufReader::new)
             .map_err(|e| Error::io(path, e))
     };
-    match Array2::<f32>::read_npy(open()?) {
-        Ok(a) => Ok(a),
+    let a = match Array2::<f32>::read_npy(open()?) {
+        Ok(a) => a,
         Err(first) => match Array2::<f64>::read_npy(open()?) {
-            Ok(a) => Ok(a.mapv(|v| v as f32)),
-            Err(_) => Err(Error::Npy {
-                path: path.to_owned(),
-                reason: format!("not a 2-D float32 .npy array ({first})"),
-            }),
+            Ok(a) => a.mapv(|v| v as f32),
+            Err(_) => {
+                return Err(Error::Npy {
+                    path: path.to_owned(),
+                    reason: format!("not a 2-D float32 .npy array ({first})"),
+                })
+            }
         },
-    }
+    };
+    Ok(if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    })
 }
 
 /// Write a 2-D f32 array to `path` in C order.
@@ -122,6 +130,23 @@ mod tests {
         write_f32_2d(&path, a.t()).unwrap();
         let b = read_f32_2d(&path).unwrap();
         assert_eq!(b, a.t());
+        assert!(b.is_standard_layout());
+        // A Fortran-order file (`np.save(p, S.T)` writes one) of either float width.
+        let f = a.t().as_standard_layout().into_owned();
+        let mut bytes = Vec::new();
+        a.t().write_npy(&mut bytes).unwrap();
+        assert!(String::from_utf8_lossy(&bytes[..128]).contains("'fortran_order': True"));
+        std::fs::write(&path, &bytes).unwrap();
+        let b = read_f32_2d(&path).unwrap();
+        assert_eq!(b, f);
+        assert!(b.as_slice().is_some());
+        let mut bytes = Vec::new();
+        a.t().mapv(f64::from).write_npy(&mut bytes).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            read_f32_2d(&path).unwrap().as_slice().unwrap(),
+            f.as_slice().unwrap()
+        );
         std::fs::write(&path, b"not npy").unwrap();
         assert!(read_f32_2d(&path).is_err());
     }

@@ -37,16 +37,17 @@ pub enum Scale {
 }
 
 impl Scale {
-    /// Undo the scale in place: dB values back to linear units (power for `power = 2`,
-    /// magnitude for `power = 1`) with the stored reference; values clipped at `max − top_db`
+    /// Undo the scale in place: dB values back to linear units of `|X|^power` with the
+    /// stored reference ([`crate::convert::db_to_linear`], the inverse of
+    /// [`crate::convert::to_db_ref_max`] for every power); values clipped at `max − top_db`
     /// stay clipped. Linear values are left as they are.
-    pub fn to_linear(&self, values: &mut [f32], power: f32) {
-        if let Scale::Db { reference, .. } = *self {
-            if power == 1.0 {
-                crate::convert::db_to_amplitude(values, reference);
-            } else {
-                crate::convert::db_to_power(values, reference);
-            }
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `power` is not positive and finite.
+    pub fn to_linear(&self, values: &mut [f32], power: f32) -> Result<()> {
+        match *self {
+            Scale::Db { reference, .. } => crate::convert::db_to_linear(values, reference, power),
+            Scale::Linear => Ok(()),
         }
     }
 }

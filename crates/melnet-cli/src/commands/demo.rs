@@ -221,7 +221,7 @@ pub fn run(args: Args) -> Result<()> {
         let scale = to_db_ref_max(
             mel.as_slice_mut().expect("mel spectrogram is contiguous"),
             p.power,
-        );
+        )?;
         let sidecar = melspec::Sidecar {
             kind: SpectrogramKind::Mel,
             params: p,

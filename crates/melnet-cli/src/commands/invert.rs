@@ -90,7 +90,7 @@ pub fn run(args: Args) -> Result<()> {
     scale.to_linear(
         values.as_slice_mut().expect("read arrays are contiguous"),
         params.power,
-    );
+    )?;
     let length = args.length.or_else(|| {
         sidecar
             .as_ref()

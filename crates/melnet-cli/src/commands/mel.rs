@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
         to_db_ref_max(
             mel.as_slice_mut().expect("mel spectrogram is contiguous"),
             params.power,
-        )
+        )?
     } else {
         Scale::Linear
     };

@@ -69,12 +69,12 @@ struct Report {
     timing_seconds: Timing,
 }
 
-fn to_db(mut a: Array2<f32>, power: f32) -> Array2<f32> {
+fn to_db(mut a: Array2<f32>, power: f32) -> Result<Array2<f32>> {
     to_db_ref_max(
         a.as_slice_mut().expect("owned arrays are contiguous"),
         power,
-    );
-    a
+    )?;
+    Ok(a)
 }
 
 /// Run `melnet roundtrip`.
@@ -165,6 +165,8 @@ pub fn run(args: Args) -> Result<()> {
         report.timing_seconds.total_inversion
     );
     let filterbank = plan.basis().to_dense();
+    let stft_db = [to_db(target, 1.0)?, to_db(rebuilt, 1.0)?];
+    let mel_db = to_db(mel, params.power)?;
     comparison_png(
         &tmp,
         &Comparison {
@@ -172,10 +174,10 @@ pub fn run(args: Args) -> Result<()> {
             input: &audio.samples,
             output: &output,
             sr: f64::from(params.sr),
-            stft_db: [to_db(target, 1.0).view(), to_db(rebuilt, 1.0).view()],
+            stft_db: [stft_db[0].view(), stft_db[1].view()],
             frame_seconds: params.hop_length as f64 / f64::from(params.sr),
             filterbank: filterbank.view(),
-            mel_db: to_db(mel, params.power).view(),
+            mel_db: mel_db.view(),
             mel: params.mel(),
         },
     )

@@ -107,8 +107,7 @@ pub(crate) fn read_spectrogram(
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let mel = if is_npy {
-        // Any memory order (a Fortran-order file is copied to row-major).
-        let mut mel = read_f32_2d(path)?.as_standard_layout().into_owned();
+        let mut mel = read_f32_2d(path)?;
         if mel.nrows() != p.n_mels {
             bail!(
                 "{name}: {} rows, the model has {} mels",
@@ -122,9 +121,9 @@ pub(crate) fn read_spectrogram(
         let sidecar = Sidecar::path_for(path);
         if sidecar.is_file() {
             let v = mel.as_slice_mut().expect("standard layout");
-            Sidecar::read(&sidecar)?.scale.to_linear(v, p.power);
+            Sidecar::read(&sidecar)?.scale.to_linear(v, p.power)?;
             if c.db {
-                to_db_ref_max(v, p.power);
+                to_db_ref_max(v, p.power)?;
             }
         }
         mel
@@ -137,7 +136,7 @@ pub(crate) fn read_spectrogram(
             to_db_ref_max(
                 mel.as_slice_mut().expect("mel spectrogram is contiguous"),
                 p.power,
-            );
+            )?;
         }
         mel
     };

@@ -68,7 +68,7 @@ pub fn write_spectrogram(
     }
     if let Some(png) = png {
         let tmp = outputs.stage(png)?;
-        let db = display_db(values, sidecar);
+        let db = display_db(values, sidecar)?;
         let p = &sidecar.params;
         let name = sidecar
             .source
@@ -99,13 +99,13 @@ pub fn write_spectrogram(
 
 /// Values in dB for display: as they are if already dB, else converted with ref = max and an
 /// 80 dB range.
-fn display_db(values: ArrayView2<f32>, sidecar: &Sidecar) -> Array2<f32> {
+fn display_db(values: ArrayView2<f32>, sidecar: &Sidecar) -> Result<Array2<f32>> {
     let mut db = values.to_owned();
     if let Scale::Linear = sidecar.scale {
         let v = db.as_slice_mut().expect("owned array is contiguous");
-        to_db_ref_max(v, sidecar.params.power);
+        to_db_ref_max(v, sidecar.params.power)?;
     }
-    db
+    Ok(db)
 }
 
 /// Run `melnet stft`.

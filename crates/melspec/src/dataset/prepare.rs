@@ -390,7 +390,7 @@ fn compute_part(
     let mut mel = plan.process(y).map_err(|e| e.to_string())?;
     let db_reference = if s.db {
         let v = mel.as_slice_mut().expect("mel spectrogram is contiguous");
-        match to_db_ref_max(v, p.power) {
+        match to_db_ref_max(v, p.power).map_err(|e| e.to_string())? {
             crate::sidecar::Scale::Db { reference, .. } => Some(reference),
             crate::sidecar::Scale::Linear => None,
         }
