@@ -28,6 +28,11 @@ if [ "$what" = all ] || [ "$what" = mel ]; then
 fi
 if [ "$what" = all ] || [ "$what" = invert ]; then
   "$venv/bin/python" -c "import pesq, pystoi" 2>/dev/null || "$venv/bin/pip" install -q pesq==0.0.4 pystoi==0.4.1
+  # PyPI lws 1.2.8 (Apache-2.0) builds on Python 3.11 only from its Cython source.
+  if ! "$venv/bin/python" -c "import lws" 2>/dev/null; then
+    "$venv/bin/pip" install -q Cython==3.0.11 wheel==0.45.1 setuptools==65.5.0
+    LWS_USE_CYTHON=1 "$venv/bin/pip" install -q --no-build-isolation --no-binary lws lws==1.2.8
+  fi
   "$venv/bin/python" "$here/invert.py" --root "$root"
 fi
 if [ "$what" = all ] || [ "$what" = prepare ]; then

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use clap::Args;
 use melspec::inverse::{InversionOptions, MelInverse, NnlsOptions};
+use melspec::phase::lws::LwsOptions;
 use melspec::phase::{PhaseInit, PhaseMethod, PhaseOptions};
 use melspec::{AnalysisParams, Audio, MelNorm, PadMode, Preset, Window};
 
@@ -145,12 +146,19 @@ pub fn load_audio(path: &Path, sr: u32) -> Result<Audio> {
 #[derive(Debug, Clone, Args)]
 pub struct InversionArgs {
     /// Phase retrieval: gla (Griffin–Lim), fgla (fast Griffin–Lim), pghi (phase-gradient heap
-    /// integration, non-iterative) or pghi+fgla (PGHI, then FGLA).
+    /// integration, non-iterative), pghi+fgla (PGHI, then FGLA), lws (local weighted sums) or
+    /// lws+fgla (LWS, then FGLA).
     #[arg(long, default_value = "pghi+fgla")]
     pub phase: PhaseMethod,
-    /// Griffin–Lim iterations (gla, fgla, pghi+fgla).
+    /// Griffin–Lim iterations (gla, fgla, pghi+fgla, lws+fgla).
     #[arg(long, default_value_t = 32)]
     pub iters: usize,
+    /// LWS iterations (lws, lws+fgla).
+    #[arg(long, default_value_t = 100)]
+    pub lws_iters: usize,
+    /// Run LWS' no-future pass (each frame from the past frames only) before its iterations.
+    #[arg(long)]
+    pub lws_no_future: bool,
     /// FGLA momentum (fgla, pghi+fgla).
     #[arg(long, default_value_t = 0.99)]
     pub momentum: f32,
@@ -197,6 +205,11 @@ impl InversionArgs {
                 momentum: self.momentum,
                 seed: self.seed,
                 init: self.init,
+                lws: LwsOptions {
+                    iterations: self.lws_iters,
+                    no_future: self.lws_no_future,
+                    ..LwsOptions::default()
+                },
             },
         }
     }

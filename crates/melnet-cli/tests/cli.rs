@@ -455,6 +455,61 @@ fn roundtrip_writes_wav_report_and_figure() {
 }
 
 #[test]
+fn invert_retrieves_the_phase_with_lws() {
+    let dir = tempfile::tempdir().unwrap();
+    let mag = dir.path().join("s.npy");
+    let wav = dir.path().join("out.wav");
+    let run = melnet(&[
+        "stft",
+        speech().to_str().unwrap(),
+        "-o",
+        mag.to_str().unwrap(),
+        "--sr",
+        "16000",
+        "--n-fft",
+        "1024",
+        "--hop",
+        "256",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let target: Array2<f32> = ndarray_npy::read_npy(&mag).unwrap();
+    let params = melspec::Sidecar::read(&dir.path().join("s.json"))
+        .unwrap()
+        .params;
+    for (phase, bound) in [("lws", -25.0), ("lws+fgla", -27.0)] {
+        let args = [
+            "invert",
+            mag.to_str().unwrap(),
+            "--linear",
+            "--phase",
+            phase,
+            "-o",
+            wav.to_str().unwrap(),
+            "-q",
+        ];
+        let run = melnet(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out = melspec::audio::load(&wav).unwrap().samples;
+        let estimate = melspec::Stft::new(params.stft())
+            .unwrap()
+            .process(&out)
+            .unwrap()
+            .mapv(|c| c.norm());
+        let sc = melspec::metrics::spectral_convergence_db(target.view(), estimate.view()).unwrap();
+        assert!(sc < bound, "{phase}: spectral convergence {sc} dB");
+    }
+    let run = melnet(&[
+        "invert",
+        mag.to_str().unwrap(),
+        "--linear",
+        "--phase",
+        "lsw",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("lws+fgla"), "{}", run.stderr);
+}
+
+#[test]
 fn invert_rejects_bad_spectrograms() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

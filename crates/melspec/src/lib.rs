@@ -13,7 +13,7 @@
 //! - Mel filterbanks are built in f64 and stored as f32; power spectrograms are `|X|²`,
 //!   magnitude spectrograms `|X|`; dB values are `10·log10(power / ref)` floored at `amin`
 //!   and optionally at `max − top_db`.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod audio;
@@ -28,6 +28,7 @@ pub mod phase;
 pub mod preset;
 pub mod sidecar;
 pub mod stft;
+mod vectorised;
 pub mod window;
 
 pub use audio::Audio;

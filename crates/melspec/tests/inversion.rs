@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use melspec::inverse::{mel_to_audio, mel_to_power, InversionOptions, MelInverse, NnlsOptions};
 use melspec::metrics::spectral_convergence_db;
 use melspec::phase::gla::GriffinLim;
+use melspec::phase::lws::LwsOptions;
 use melspec::phase::{reconstruct, PhaseMethod, PhaseOptions};
 use melspec::{AnalysisParams, MelBasis, MelSpectrogram, Preset, Stft};
 use ndarray::Array2;
@@ -164,6 +165,50 @@ fn pghi_alone_reaches_minus_18_db() {
 fn pghi_then_fgla_reaches_minus_24_db() {
     let sc = oracle(PhaseMethod::PghiFgla);
     assert!(sc <= -24.0, "PGHI+FGLA: {sc} dB");
+}
+
+#[test]
+fn lws_alone_reaches_minus_27_db() {
+    let sc = oracle(PhaseMethod::Lws);
+    assert!(sc <= -27.0, "LWS: {sc} dB");
+}
+
+#[test]
+fn lws_then_fgla_reaches_minus_29_db() {
+    let sc = oracle(PhaseMethod::LwsFgla);
+    assert!(sc <= -29.0, "LWS+FGLA: {sc} dB");
+}
+
+#[test]
+fn lws_no_future_pass_improves_on_zero_phase() {
+    let y = clip();
+    let a = magnitude(&y);
+    let run = |no_future| {
+        let opts = PhaseOptions {
+            method: PhaseMethod::Lws,
+            lws: LwsOptions {
+                iterations: 0,
+                no_future,
+                ..LwsOptions::default()
+            },
+            ..PhaseOptions::default()
+        };
+        let out = reconstruct(
+            a.view(),
+            &params().stft(),
+            &opts,
+            None,
+            Some(y.len()),
+            &mut |_, _| {},
+        );
+        sc_of(&out.unwrap(), &a)
+    };
+    let (zero, no_future) = (run(false), run(true));
+    eprintln!("zero {zero} no_future {no_future}");
+    assert!(
+        no_future < zero - 3.0,
+        "zero phase {zero} dB, no-future pass {no_future} dB"
+    );
 }
 
 #[test]

@@ -292,39 +292,7 @@ fn forward(x: &[f32], w: &[f32], d: Dims, out: &mut [f32]) -> Activations {
     Activations { gates, cells }
 }
 
-/// `$name(args)` calls `$body(args)` compiled for the widest vector extension the CPU has
-/// (AVX-512, AVX2 + FMA, else the baseline), chosen at run time: the gate loops are most of an
-/// LSTM's time at small widths and the baseline x86-64 target has only 4-lane SSE. Results do
-/// not depend on the choice (no contraction into FMA: Rust does not fuse float operations).
-macro_rules! vectorised {
-    ($(#[$doc:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
-        $(#[$doc])*
-        fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                fn avx512($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
-                    $body($($arg),*)
-                }
-                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: the CPU has every feature `avx512` is compiled for (checked above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has every feature `avx2` is compiled for (checked above).
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $body($($arg),*)
-        }
-    };
-}
-
-vectorised! {
+melspec::vectorised! {
     /// [`forward`] on one block of whole sequences, into its rows of the outputs.
     fn forward_block = forward_block_body(
         x: &[f32],
@@ -336,7 +304,7 @@ vectorised! {
     )
 }
 
-vectorised! {
+melspec::vectorised! {
     /// The recurrence of [`backward`] for one block of whole sequences: gate gradients
     /// `dz_all` `[batch·steps, 4·hidden]` from the hidden-state gradients and the block's
     /// activations.

@@ -2,10 +2,13 @@
 //!
 //! - [`gla`]: Griffin–Lim and its fast variant (FGLA, with momentum), from any initial phase.
 //! - [`pghi`]: phase-gradient heap integration, non-iterative.
+//! - [`lws`]: local weighted sums, in-place updates from each coefficient's neighbours.
 //!
 //! [`reconstruct`] runs the method a user picks, by default PGHI followed by 32 FGLA iterations.
 
 pub mod gla;
+#[allow(unsafe_code)] // only in the expansion of `vectorised!`
+pub mod lws;
 pub mod pghi;
 
 use ndarray::{Array2, ArrayView2};
@@ -31,6 +34,12 @@ pub enum PhaseMethod {
     #[default]
     #[serde(rename = "pghi+fgla")]
     PghiFgla,
+    /// Local weighted sums only.
+    #[serde(rename = "lws")]
+    Lws,
+    /// LWS, then FGLA iterations from its phase.
+    #[serde(rename = "lws+fgla")]
+    LwsFgla,
 }
 
 impl PhaseMethod {
@@ -41,6 +50,8 @@ impl PhaseMethod {
             PhaseMethod::Fgla => "fgla",
             PhaseMethod::Pghi => "pghi",
             PhaseMethod::PghiFgla => "pghi+fgla",
+            PhaseMethod::Lws => "lws",
+            PhaseMethod::LwsFgla => "lws+fgla",
         }
     }
 }
@@ -53,10 +64,12 @@ impl std::str::FromStr for PhaseMethod {
             "fgla" => Ok(PhaseMethod::Fgla),
             "pghi" => Ok(PhaseMethod::Pghi),
             "pghi+fgla" => Ok(PhaseMethod::PghiFgla),
+            "lws" => Ok(PhaseMethod::Lws),
+            "lws+fgla" => Ok(PhaseMethod::LwsFgla),
             _ => Err(Error::param(
                 "phase",
                 s,
-                "expected gla, fgla, pghi or pghi+fgla",
+                "expected gla, fgla, pghi, pghi+fgla, lws or lws+fgla",
             )),
         }
     }
@@ -76,6 +89,8 @@ pub struct PhaseOptions {
     pub seed: u64,
     /// Initial phase of `gla`/`fgla` when no phase is given.
     pub init: PhaseInit,
+    /// LWS iterations and thresholds (`lws`, `lws+fgla`).
+    pub lws: lws::LwsOptions,
 }
 
 /// Initial phase of Griffin–Lim when none is given.
@@ -108,14 +123,16 @@ impl Default for PhaseOptions {
             momentum: 0.99,
             seed: 0,
             init: PhaseInit::Random,
+            lws: lws::LwsOptions::default(),
         }
     }
 }
 
 /// Signal of `length` samples whose STFT magnitude approximates `magnitude`
-/// `(n_fft/2 + 1, frames)`. `init_phase` (radians, same shape) warm-starts the Griffin–Lim
-/// iterations of `gla`, `fgla` and `pghi+fgla` (replacing `opts.init` or PGHI);
-/// `progress(done, total)` is called after every iteration.
+/// `(n_fft/2 + 1, frames)`. `init_phase` (radians, same shape) warm-starts the iterations of
+/// `gla`, `fgla` and `pghi+fgla` (replacing `opts.init` or PGHI) and of `lws`/`lws+fgla`
+/// (replacing zero phase); `progress(done, total)` is called after every iteration (LWS and
+/// Griffin–Lim counted together).
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when `magnitude` or `init_phase` do not fit `params`;
@@ -139,7 +156,26 @@ pub fn reconstruct(
         }
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let (n_iter, momentum) = match opts.method {
+        PhaseMethod::Pghi | PhaseMethod::Lws => (0, 0.0),
+        PhaseMethod::Gla => (opts.n_iter, 0.0),
+        PhaseMethod::Fgla | PhaseMethod::PghiFgla | PhaseMethod::LwsFgla => {
+            (opts.n_iter, opts.momentum)
+        }
+    };
+    let lws_iter = match opts.method {
+        PhaseMethod::Lws | PhaseMethod::LwsFgla => {
+            opts.lws.iterations + usize::from(opts.lws.no_future)
+        }
+        _ => 0,
+    };
+    let total = lws_iter + n_iter;
     let phase: Array2<f32> = match (opts.method, init_phase, opts.init) {
+        (PhaseMethod::Lws | PhaseMethod::LwsFgla, p, _) => {
+            lws::lws(magnitude, p, params, &opts.lws, &mut |done, _| {
+                progress(done, total)
+            })?
+        }
         (PhaseMethod::Pghi, _, _) => pghi::pghi(magnitude, params, &mut rng)?,
         (_, Some(p), _) => p.to_owned(),
         (PhaseMethod::PghiFgla, None, _) => pghi::pghi(magnitude, params, &mut rng)?,
@@ -148,15 +184,10 @@ pub fn reconstruct(
             rng.gen_range(-std::f32::consts::PI..std::f32::consts::PI)
         }),
     };
-    let (n_iter, momentum) = match opts.method {
-        PhaseMethod::Pghi => (0, 0.0),
-        PhaseMethod::Gla => (opts.n_iter, 0.0),
-        PhaseMethod::Fgla | PhaseMethod::PghiFgla => (opts.n_iter, opts.momentum),
-    };
     let mut gla = gla::GriffinLim::new(magnitude, phase.view(), params, momentum, length)?;
     for i in 0..n_iter {
         gla.step();
-        progress(i + 1, n_iter);
+        progress(lws_iter + i + 1, total);
     }
     Ok(gla.finish())
 }
