@@ -510,6 +510,96 @@ fn invert_retrieves_the_phase_with_lws() {
 }
 
 #[test]
+fn invert_many_files_in_parallel_skipping_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mels = dir.path().join("mels");
+    std::fs::create_dir(&mels).unwrap();
+    for name in ["goforward", "numbers", "something"] {
+        let wav = repo().join(format!("data/speech/{name}.wav"));
+        let out = mels.join(format!("{name}.npy"));
+        let args = [
+            "mel",
+            wav.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--preset",
+            "speech",
+        ];
+        let run = melnet(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let mut bad = Array2::from_elem((80, 10), 1.0f32);
+    bad[[3, 3]] = f32::NAN;
+    ndarray_npy::write_npy(mels.join("broken.npy"), &bad).unwrap();
+    // A folder: the good files are written, the bad one is reported and skipped.
+    let out = dir.path().join("wavs");
+    let run = melnet(&[
+        "invert",
+        mels.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("broken.npy"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 of 4 files"), "{}", run.stderr);
+    assert_eq!(
+        files_in(&out),
+        ["goforward.wav", "numbers.wav", "something.wav"]
+    );
+    let one = melspec::audio::load(&out.join("numbers.wav")).unwrap();
+    let sidecar = melspec::Sidecar::read(&mels.join("numbers.json")).unwrap();
+    let analysed = sidecar.source.unwrap().analysed_samples;
+    assert_eq!(one.samples.len(), analysed);
+    // Listed files into a new folder; the same as inverting each alone.
+    let listed = dir.path().join("listed");
+    let a = mels.join("numbers.npy");
+    let b = mels.join("something.npy");
+    let run = melnet(&[
+        "invert",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        listed.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(files_in(&listed), ["numbers.wav", "something.wav"]);
+    let alone = dir.path().join("alone.wav");
+    let run = melnet(&["invert", a.to_str().unwrap(), "-o", alone.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(&alone).unwrap(),
+        std::fs::read(listed.join("numbers.wav")).unwrap()
+    );
+    // Two inputs that would write one file, and one-file options with several: refused.
+    let copy = dir.path().join("numbers.npy");
+    std::fs::copy(&a, &copy).unwrap();
+    let run = melnet(&[
+        "invert",
+        a.to_str().unwrap(),
+        copy.to_str().unwrap(),
+        "-o",
+        listed.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("would both be written"),
+        "{}",
+        run.stderr
+    );
+    let run = melnet(&[
+        "invert",
+        mels.to_str().unwrap(),
+        "-o",
+        listed.to_str().unwrap(),
+        "--length",
+        "100",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("one input file"), "{}", run.stderr);
+}
+
+#[test]
 fn invert_rejects_bad_spectrograms() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
