@@ -74,8 +74,10 @@ impl GriffinLim {
             }
         }
         // Blocks of frames are processed in parallel. Their number depends on the length only,
-        // not on the machine, so that the result (summation order) is the same everywhere.
-        let blocks = (n_frames / 256).clamp(1, 8);
+        // not on the machine, so that the result (summation order) is the same everywhere;
+        // 64 frames per block keep both cores busy on 3-second clips (0.087 → 0.070 s for a
+        // whole `melnet invert` of 175 frames).
+        let blocks = (n_frames / 64).clamp(1, 8);
         Ok(GriffinLim {
             stft_scratch: (0..blocks).map(|_| stft.scratch()).collect(),
             istft_scratch: (0..blocks).map(|_| istft.scratch()).collect(),
