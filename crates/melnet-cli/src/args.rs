@@ -8,6 +8,7 @@ use clap::Args;
 use melspec::inverse::{InversionOptions, MelInverse, NnlsOptions};
 use melspec::phase::lws::LwsOptions;
 use melspec::phase::{PhaseInit, PhaseMethod, PhaseOptions};
+use melspec::refine::{Compression, RefineOptions};
 use melspec::{AnalysisParams, Audio, MelNorm, PadMode, Preset, Window};
 
 /// Preset, sample rate and FFT size.
@@ -169,6 +170,13 @@ pub struct InversionArgs {
     /// Iteration limit of the NNLS solver per frame.
     #[arg(long, default_value_t = 1000)]
     pub nnls_iters: usize,
+    /// Signal-domain refinement after phase retrieval: L-BFGS iterations adjusting the samples
+    /// so that the output's mel spectrogram matches the input (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub refine: usize,
+    /// Distance the refinement minimises: log (log mel) or an exponent γ in (0, 1] (mel^γ).
+    #[arg(long, default_value = "0.3")]
+    pub refine_compression: Compression,
     /// Seed of the random initial phase (for `melnet sample` also of the draws).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -211,10 +219,14 @@ impl InversionArgs {
                     ..LwsOptions::default()
                 },
             },
+            refine: RefineOptions {
+                iterations: self.refine,
+                compression: self.refine_compression,
+            },
         }
     }
 
-    /// A progress bar over phase-retrieval iterations (hidden with `--quiet` or when stderr is
+    /// A progress bar over phase-retrieval and refinement iterations (hidden with `--quiet` or when stderr is
     /// not a terminal).
     pub fn progress_bar(&self) -> indicatif::ProgressBar {
         let bar = progress_bar(
@@ -222,7 +234,7 @@ impl InversionArgs {
             0,
             "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
         );
-        bar.set_message("phase retrieval");
+        bar.set_message("inversion");
         bar
     }
 }

@@ -350,6 +350,16 @@ fn usage_errors_exit_2() {
     assert_eq!(run.code, 2);
     let run = melnet(&["mel", "x.wav", "-o", "y.npy", "--power", "3"]);
     assert_eq!(run.code, 2);
+    let run = melnet(&[
+        "invert",
+        "m.npy",
+        "-o",
+        "y.wav",
+        "--refine-compression",
+        "2",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("exponent in (0, 1]"), "{}", run.stderr);
 }
 
 fn write_npy(path: &Path, a: &Array2<f32>) {
@@ -420,9 +430,10 @@ fn invert_uses_the_sidecar() {
 fn roundtrip_writes_wav_report_and_figure() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rt");
-    let run = melnet(&[
+    let input = speech();
+    let args = [
         "roundtrip",
-        speech().to_str().unwrap(),
+        input.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
         "--sr",
@@ -436,7 +447,8 @@ fn roundtrip_writes_wav_report_and_figure() {
         "--fmax",
         "8000",
         "-q",
-    ]);
+    ];
+    let run = melnet(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         files_in(&out),
@@ -452,6 +464,28 @@ fn roundtrip_writes_wav_report_and_figure() {
     let sc = report["spectral_convergence_db"].as_f64().unwrap();
     assert!(sc < -8.0, "SC {sc}");
     assert!(report["timing_seconds"]["phase"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["refine"], 0);
+    // Refinement brings the output's mel spectrogram closer to the input's.
+    let refined = dir.path().join("refined");
+    let mut with_refine = args.to_vec();
+    with_refine[3] = refined.to_str().unwrap();
+    with_refine.extend(["--refine", "20", "--refine-compression", "0.5"]);
+    let run = melnet(&with_refine);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let again: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(refined.join("goforward.report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["refine"], 20);
+    assert_eq!(again["refine_compression"], "0.5");
+    assert!(again["timing_seconds"]["refine"].as_f64().unwrap() > 0.0);
+    let error = |r: &serde_json::Value| r["mel_relative_error"].as_f64().unwrap();
+    assert!(
+        error(&again) < 0.5 * error(&report),
+        "mel error {} → {}",
+        error(&report),
+        error(&again)
+    );
 }
 
 #[test]
@@ -630,6 +664,20 @@ fn invert_rejects_bad_spectrograms() {
     assert_fails_cleanly(
         &["invert", linear.to_str().unwrap(), "--linear", "-o", out],
         "bins",
+        d,
+    );
+    write_npy(&linear, &Array2::from_elem((1025, 10), 1.0f32));
+    assert_fails_cleanly(
+        &[
+            "invert",
+            linear.to_str().unwrap(),
+            "--linear",
+            "--refine",
+            "5",
+            "-o",
+            out,
+        ],
+        "--refine matches a mel spectrogram",
         d,
     );
     let not_npy = d.join("text.npy");

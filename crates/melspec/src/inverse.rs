@@ -129,12 +129,16 @@ pub struct InversionOptions {
     pub nnls: NnlsOptions,
     /// Phase retrieval.
     pub phase: crate::phase::PhaseOptions,
+    /// Signal-domain refinement after phase retrieval (off when its iteration count is 0).
+    pub refine: crate::refine::RefineOptions,
 }
 
 /// Audio from a mel spectrogram `(n_mels, frames)` in linear units (`|X|^power` summed by the
 /// filterbank, as [`crate::MelSpectrogram`] computes it): solve `W·S ≈ M` for
-/// `S = |X|^power ≥ 0`, take `|X| = S^(1/power)`, then retrieve the phase. Returns `length`
-/// samples at `params.sr` (default: the iSTFT's natural length).
+/// `S = |X|^power ≥ 0`, take `|X| = S^(1/power)`, retrieve the phase, then (with
+/// `opts.refine.iterations > 0`) refine the signal so that its mel spectrogram approaches `mel`
+/// ([`crate::refine`]). Returns `length` samples at `params.sr` (default: the iSTFT's natural
+/// length). `progress(done, total)` counts phase-retrieval and refinement iterations together.
 ///
 /// # Errors
 /// Invalid parameters, a band count other than `n_mels`, an empty array, negative or
@@ -147,16 +151,51 @@ pub fn mel_to_audio(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
     params.validate()?;
-    let basis = MelBasis::new(params.mel())?;
-    let magnitude = mel_to_magnitude(&basis, mel, params.power, opts)?;
-    crate::phase::reconstruct(
+    let plan = crate::MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
+    let magnitude = mel_to_magnitude(plan.basis(), mel, params.power, opts)?;
+    let n_refine = opts.refine.iterations;
+    let mut phase_total = 0;
+    let signal = crate::phase::reconstruct(
         magnitude.view(),
         &params.stft(),
         &opts.phase,
         None,
         length,
-        progress,
-    )
+        &mut |done, total| {
+            phase_total = total;
+            progress(done, total + n_refine)
+        },
+    )?;
+    if n_refine == 0 {
+        return Ok(signal);
+    }
+    refine_signal(&plan, mel, signal, &opts.refine, &mut |done, _| {
+        progress(phase_total + done, phase_total + n_refine)
+    })
+}
+
+/// [`crate::refine::refine`] of `signal` towards `mel` `(n_mels, frames)`, at a length whose
+/// STFT has `frames` frames: the signal's own when it has, else the iSTFT's natural length,
+/// trimmed or zero-padded back afterwards.
+///
+/// # Errors
+/// As [`crate::refine::refine`].
+pub fn refine_signal(
+    plan: &crate::MelSpectrogram,
+    mel: ArrayView2<f32>,
+    mut signal: Vec<f32>,
+    opts: &crate::refine::RefineOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
+    let params = *plan.stft().params();
+    let length = signal.len();
+    let fits = params.n_frames(length).ok() == Some(mel.ncols());
+    if !fits {
+        signal.resize(crate::Istft::new(params)?.default_len(mel.ncols()), 0.0);
+    }
+    crate::refine::refine(plan, mel, &mut signal, opts, progress)?;
+    signal.resize(length, 0.0);
+    Ok(signal)
 }
 
 /// STFT magnitude `(n_fft/2 + 1, frames)` from a mel spectrogram of `|X|^power`.

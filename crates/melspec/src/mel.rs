@@ -305,6 +305,11 @@ impl MelSpectrogram {
         &self.stft
     }
 
+    /// The exponent `p` of `|X|^p` the filterbank sums (2 for power, 1 for magnitude).
+    pub fn power(&self) -> f32 {
+        self.power
+    }
+
     /// Mel spectrogram of `y`, shape `(n_mels, frames)`, in power (`power = 2`) or magnitude
     /// (`power = 1`) units.
     ///

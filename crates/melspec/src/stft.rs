@@ -343,18 +343,24 @@ impl Stft {
 
 /// Sample `i` of `y` extended beyond its ends by `mode` (`y` non-empty).
 fn padded_sample(y: &[f32], i: isize, mode: PadMode) -> f32 {
-    let len = y.len() as isize;
-    if (0..len).contains(&i) {
-        return y[i as usize];
+    padded_index(y.len(), i, mode).map_or(0.0, |j| y[j])
+}
+
+/// Which sample of a signal of `len > 0` samples position `i` of its extension by `mode` holds:
+/// `None` for a constant (zero) pad.
+pub(crate) fn padded_index(len: usize, i: isize, mode: PadMode) -> Option<usize> {
+    let n = len as isize;
+    if (0..n).contains(&i) {
+        return Some(i as usize);
     }
     match mode {
-        PadMode::Constant => 0.0,
-        PadMode::Reflect if len == 1 => y[0],
+        PadMode::Constant => None,
+        PadMode::Reflect if n == 1 => Some(0),
         PadMode::Reflect => {
             // numpy's reflect repeats the mirror image with period 2(len − 1).
-            let period = 2 * (len - 1);
+            let period = 2 * (n - 1);
             let m = i.rem_euclid(period);
-            y[(if m < len { m } else { period - m }) as usize]
+            Some((if m < n { m } else { period - m }) as usize)
         }
     }
 }
@@ -455,32 +461,13 @@ impl Istft {
         scratches: &mut [IstftScratch],
     ) -> Result<()> {
         let p = &self.params;
-        let (n_bins, n_frames) = stft.dim();
-        if n_bins != p.n_bins() {
-            return Err(Error::ShapeMismatch {
-                what: "STFT bins".into(),
-                expected: format!("{} (n_fft/2 + 1 for n_fft = {})", p.n_bins(), p.n_fft),
-                got: n_bins.to_string(),
-            });
-        }
-        if scratches.is_empty() {
-            return Err(Error::param("scratches", 0, "need at least one"));
-        }
         let start = if p.center { p.n_fft / 2 } else { 0 };
-        let out_len = length.unwrap_or_else(|| self.default_len(n_frames));
+        let out_len = length.unwrap_or_else(|| self.default_len(stft.ncols()));
         // Frames starting at or after the end of the requested output contribute nothing.
-        let n_frames = n_frames.min((start + out_len).div_ceil(p.hop_length));
-        let full_len = p.n_fft + p.hop_length * n_frames.saturating_sub(1);
+        let n_frames = stft.ncols().min((start + out_len).div_ceil(p.hop_length));
         let stft = stft.slice_axis(Axis(1), ndarray::Slice::from(..n_frames));
-        self.overlap_add_blocks(stft, 0, scratches);
-        out.clear();
-        out.resize(full_len, 0.0);
-        for scratch in scratches.iter() {
-            let offset = scratch.block_first * p.hop_length;
-            for (o, x) in out[offset..].iter_mut().zip(&scratch.full) {
-                *o += x;
-            }
-        }
+        self.overlap_add_into(stft, out, scratches)?;
+        let full_len = out.len();
         let env = &mut scratches[0];
         if env.envelope_frames != n_frames || env.inv_envelope.len() != full_len {
             self.inverse_envelope(n_frames, &mut env.inv_envelope);
@@ -491,6 +478,45 @@ impl Istft {
         }
         out.drain(..start.min(full_len));
         out.resize(out_len, 0.0);
+        Ok(())
+    }
+
+    /// The windowed inverse FFTs of the frames of `stft` `(n_fft/2 + 1, frames)` overlap-added
+    /// into `out` (resized to `n_fft + hop·(frames − 1)` samples of the padded signal), without
+    /// the envelope division and without removing the centre padding:
+    /// `out[u] = Σ_t w[u − t·hop] · irfft(X_t)[u − t·hop]`. With every bin scaled by `n_fft` and
+    /// the bins other than DC and Nyquist halved, this is the adjoint of the (padded) STFT —
+    /// what a gradient through the STFT needs. Parallel over `scratches.len()` blocks.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the bin count is not `n_fft/2 + 1`;
+    /// [`Error::InvalidParameter`] without scratches.
+    pub fn overlap_add_into(
+        &self,
+        stft: ArrayView2<Complex32>,
+        out: &mut Vec<f32>,
+        scratches: &mut [IstftScratch],
+    ) -> Result<()> {
+        let p = &self.params;
+        if stft.nrows() != p.n_bins() {
+            return Err(Error::ShapeMismatch {
+                what: "STFT bins".into(),
+                expected: format!("{} (n_fft/2 + 1 for n_fft = {})", p.n_bins(), p.n_fft),
+                got: stft.nrows().to_string(),
+            });
+        }
+        if scratches.is_empty() {
+            return Err(Error::param("scratches", 0, "need at least one"));
+        }
+        self.overlap_add_blocks(stft, 0, scratches);
+        out.clear();
+        out.resize(p.n_fft + p.hop_length * stft.ncols().saturating_sub(1), 0.0);
+        for scratch in scratches.iter() {
+            let offset = scratch.block_first * p.hop_length;
+            for (o, x) in out[offset..].iter_mut().zip(&scratch.full) {
+                *o += x;
+            }
+        }
         Ok(())
     }
 

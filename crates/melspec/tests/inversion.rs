@@ -7,6 +7,7 @@ use melspec::metrics::spectral_convergence_db;
 use melspec::phase::gla::GriffinLim;
 use melspec::phase::lws::LwsOptions;
 use melspec::phase::{reconstruct, PhaseMethod, PhaseOptions};
+use melspec::refine::{refine, Compression, RefineOptions};
 use melspec::{AnalysisParams, MelBasis, MelSpectrogram, Preset, Stft};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -222,6 +223,89 @@ fn mel_to_audio_reaches_minus_11_db_and_is_deterministic() {
     let sc = sc_of(&out, &magnitude(&y));
     assert!(sc <= -11.0, "mel → audio: {sc} dB");
     assert_eq!(out, run(), "same seed, same output");
+}
+
+/// ‖mel(y) − M‖ / ‖M‖.
+fn mel_relative_error(y: &[f32], m: &Array2<f32>) -> f32 {
+    let (_, got) = mel(y);
+    melspec::metrics::relative_error(m.view(), got.view()).unwrap()
+}
+
+#[test]
+fn refinement_lowers_the_mel_error_at_every_step() {
+    let y = clip();
+    let (_, m) = mel(&y);
+    let p = params();
+    let start = mel_to_audio(
+        m.view(),
+        &p,
+        &InversionOptions::default(),
+        Some(y.len()),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let plan = MelSpectrogram::new(p.stft(), p.mel(), p.power).unwrap();
+    for compression in [Compression::Power(0.5), Compression::Log] {
+        let mut x = start.clone();
+        let opts = RefineOptions {
+            iterations: 30,
+            compression,
+        };
+        let mut steps = 0;
+        let values = refine(&plan, m.view(), &mut x, &opts, &mut |done, total| {
+            assert_eq!((done, total), (steps + 1, 30));
+            steps = done;
+        })
+        .unwrap();
+        assert_eq!(
+            values.len(),
+            31,
+            "{compression:?}: stopped early: {values:?}"
+        );
+        assert!(
+            values.windows(2).all(|w| w[1] < w[0]),
+            "{compression:?}: {values:?}"
+        );
+        assert!(
+            values[30] < 0.5 * values[0],
+            "{compression:?}: {} → {}",
+            values[0],
+            values[30]
+        );
+        if compression == Compression::Power(0.5) {
+            let (before, after) = (mel_relative_error(&start, &m), mel_relative_error(&x, &m));
+            assert!(after < 0.5 * before, "mel error {before} → {after}");
+        }
+    }
+}
+
+#[test]
+fn refinement_in_mel_to_audio_keeps_the_requested_length() {
+    let y = clip();
+    let (_, m) = mel(&y);
+    // 300 samples short of the analysed length: a different frame count, so the refinement runs
+    // at the natural length and trims.
+    let length = y.len() - 300;
+    let run = |iterations| {
+        let opts = InversionOptions {
+            refine: RefineOptions {
+                iterations,
+                ..RefineOptions::default()
+            },
+            ..InversionOptions::default()
+        };
+        mel_to_audio(m.view(), &params(), &opts, Some(length), &mut |_, _| {}).unwrap()
+    };
+    let (plain, refined) = (run(0), run(10));
+    assert_eq!(refined.len(), length);
+    let mut full = y.clone();
+    full.truncate(length);
+    let (_, m_short) = mel(&full);
+    let (before, after) = (
+        mel_relative_error(&plain, &m_short),
+        mel_relative_error(&refined, &m_short),
+    );
+    assert!(after < before, "mel error {before} → {after}");
 }
 
 #[test]

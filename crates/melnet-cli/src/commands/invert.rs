@@ -207,6 +207,9 @@ fn invert(
             melspec::inverse::mel_to_audio(values.view(), &params, &opts, length, progress)
         }
         SpectrogramKind::Linear => {
+            if opts.refine.iterations > 0 {
+                bail!("{name}: --refine matches a mel spectrogram; this one is linear");
+            }
             let init = match &args.init_phase {
                 Some(p) => Some(read_f32_2d(p)?),
                 None => None,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
-use melspec::inverse::mel_to_magnitude;
+use melspec::inverse::{mel_to_magnitude, refine_signal};
 use melspec::metrics::{
     log_spectral_distance_db, relative_error, snr_db, spectral_convergence_db, LSD_FLOOR,
 };
@@ -45,6 +45,7 @@ struct Timing {
     analysis: f64,
     mel_inverse: f64,
     phase: f64,
+    refine: f64,
     total_inversion: f64,
 }
 
@@ -57,6 +58,9 @@ struct Report {
     mel_inverse: &'static str,
     phase: &'static str,
     iters: usize,
+    /// Signal-domain refinement iterations and the distance they minimise.
+    refine: usize,
+    refine_compression: String,
     /// Spectral convergence of the reconstruction's STFT magnitude vs the input's, dB.
     spectral_convergence_db: f32,
     /// Log-spectral distance, dB (power floored at 1e-10 of the peak).
@@ -104,6 +108,12 @@ pub fn run(args: Args) -> Result<()> {
     let t_mel_inverse = t0.elapsed().as_secs_f64();
     let bar = args.inversion.progress_bar();
     let t0 = Instant::now();
+    let mut phase_total = 0;
+    let n_refine = opts.refine.iterations;
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
     let output = melspec::phase::reconstruct(
         magnitude.view(),
         &params.stft(),
@@ -111,12 +121,22 @@ pub fn run(args: Args) -> Result<()> {
         None,
         Some(audio.samples.len()),
         &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+            phase_total = total;
+            progress(done, total + n_refine)
         },
     )
     .with_context(|| name.clone())?;
     let t_phase = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let output = if n_refine > 0 {
+        refine_signal(&plan, mel.view(), output, &opts.refine, &mut |done, _| {
+            progress(phase_total + done, phase_total + n_refine)
+        })
+        .with_context(|| name.clone())?
+    } else {
+        output
+    };
+    let t_refine = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
     let stft = Stft::new(params.stft())?;
@@ -130,6 +150,8 @@ pub fn run(args: Args) -> Result<()> {
         mel_inverse: opts.mel_inverse.name(),
         phase: opts.phase.method.name(),
         iters: opts.phase.n_iter,
+        refine: n_refine,
+        refine_compression: opts.refine.compression.name(),
         spectral_convergence_db: spectral_convergence_db(target.view(), rebuilt.view())?,
         log_spectral_distance_db: log_spectral_distance_db(target.view(), rebuilt.view())?,
         lsd_floor_relative: LSD_FLOOR,
@@ -140,7 +162,8 @@ pub fn run(args: Args) -> Result<()> {
             analysis: t_analysis,
             mel_inverse: t_mel_inverse,
             phase: t_phase,
-            total_inversion: t_mel_inverse + t_phase,
+            refine: t_refine,
+            total_inversion: t_mel_inverse + t_phase + t_refine,
         },
     };
 
