@@ -72,9 +72,66 @@ def timed(fn, repeats=3):
     return best, out
 
 
+# melnet's mel → audio chains (all start with NNLS): the default, the fast chains without the
+# signal-domain refinement, more refinement, LWS, and the other distances the refinement offers.
+MEL_CHAINS = [
+    ("default (pghi+fgla 8, refine 60)", []),
+    ("pghi+fgla 8, no refine", ["--refine", "0"]),
+    ("pghi+fgla 32, no refine", ["--refine", "0", "--iters", "32"]),
+    ("pghi+fgla 8, refine 30", ["--refine", "30"]),
+    ("pghi+fgla 8, refine 100", ["--refine", "100"]),
+    ("pghi, refine 60", ["--phase", "pghi"]),
+    ("lws 100, no refine", ["--phase", "lws", "--refine", "0"]),
+    ("lws 100+fgla 8, refine 60", ["--phase", "lws+fgla"]),
+    ("refine 60 on log mel", ["--refine-compression", "log"]),
+    ("refine 60 on mel^0.3", ["--refine-compression", "0.3"]),
+    ("refine 60 on mel", ["--refine-compression", "1"]),
+]
+
+
+def per_clip(root, melnet, out_dir, rows):
+    """Every bundled clip on its own: melnet's whole `invert` process (default chain and
+    without refinement) against librosa's in-process mel_to_audio, time and quality."""
+    print("\nPer clip: whole `melnet invert` process vs librosa mel_to_audio (32) in-process,"
+          " best of 3")
+    print(f"{'clip':<44} {'s':>5} {'librosa':>8} {'default':>8} {'ratio':>6} {'no refine':>9}"
+          f" {'ratio':>6}  quality (librosa / default / no refine)")
+    files = [(f, 16000, 1024, 256, 80, 8000) for f in sorted(glob.glob(
+        os.path.join(root, "data/speech/*.wav")))]
+    files += [(f, 22050, 2048, 512, 128, None) for f in sorted(glob.glob(
+        os.path.join(root, "data/music/*")))]
+    for path, sr, n_fft, hop, n_mels, fmax in files:
+        y = librosa.load(path, sr=sr)[0]
+        wav = os.path.join(out_dir, "clip.wav")
+        sf.write(wav, y, sr, subtype="FLOAT")
+        mel_npy = os.path.join(out_dir, "clip_mel.npy")
+        subprocess.check_call([melnet, "mel", wav, "-o", mel_npy, "--sr", str(sr), "--n-fft",
+                               str(n_fft), "--hop", str(hop), "--n-mels", str(n_mels)]
+                              + (["--fmax", str(fmax)] if fmax else []))
+        mel = np.load(mel_npy)
+        t_lib, out_lib = timed(lambda: librosa.feature.inverse.mel_to_audio(
+            mel, sr=sr, n_fft=n_fft, hop_length=hop, fmax=fmax, n_iter=32, length=len(y)))
+        out_wav = os.path.join(out_dir, "clip_out.wav")
+        result = dict(clip=os.path.basename(path), seconds=len(y) / sr, librosa_s=t_lib,
+                      librosa=quality(y, out_lib, sr, n_fft, hop))
+        for key, extra in [("default", []), ("no_refine", ["--refine", "0"])]:
+            t, _ = timed(lambda: subprocess.check_call(
+                [melnet, "invert", mel_npy, "-o", out_wav, "-q"] + extra))
+            result[key + "_s"] = t
+            result[key] = quality(y, sf.read(out_wav, dtype="float32")[0], sr, n_fft, hop)
+        rows.append(result)
+        metric = "pesq_wb" if sr == 16000 else "sc"
+        q = " / ".join(f"{result[k][metric]:.2f}" for k in ["librosa", "default", "no_refine"])
+        print(f"{result['clip'][:44]:<44} {result['seconds']:>5.1f} {t_lib:>7.3f}s"
+              f" {result['default_s']:>7.3f}s {result['default_s'] / t_lib:>6.3f}"
+              f" {result['no_refine_s']:>8.3f}s {result['no_refine_s'] / t_lib:>6.3f}"
+              f"  {'PESQ' if sr == 16000 else 'SC dB'} {q}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
+    ap.add_argument("--clips-only", action="store_true", help="only the per-clip table")
     args = ap.parse_args()
     root = args.root
     out_dir = os.path.join(root, "bench", "out")
@@ -92,7 +149,7 @@ def main():
         ("music", music, 22050, dict(n_fft=2048, hop=512, n_mels=128, fmax=None)),
     ]
     rows = []
-    for name, y, sr, p in clips:
+    for name, y, sr, p in ([] if args.clips_only else clips):
         n_fft, hop, n_mels, fmax = p["n_fft"], p["hop"], p["n_mels"], p["fmax"]
         wav = os.path.join(out_dir, f"inv_{name}.wav")
         sf.write(wav, y, sr, subtype="FLOAT")
@@ -114,11 +171,10 @@ def main():
                   f" {q.get('pesq_wb', float('nan')):>8.2f} {q.get('stoi', float('nan')):>6.3f}")
 
         out_wav = os.path.join(out_dir, f"inv_{name}_melnet.wav")
-        for phase, label in [("pghi+fgla", "pghi+fgla 32"), ("lws", "lws 100"),
-                             ("lws+fgla", "lws 100+fgla 32")]:
+        for label, extra in MEL_CHAINS:
             t, _ = timed(lambda: subprocess.check_call(
-                [melnet, "invert", mel_npy, "-o", out_wav, "-q", "--phase", phase]))
-            report(f"melnet invert (nnls, {label})", t, sf.read(out_wav, dtype="float32")[0])
+                [melnet, "invert", mel_npy, "-o", out_wav, "-q"] + extra))
+            report(f"melnet {label}", t, sf.read(out_wav, dtype="float32")[0])
 
         t, out = timed(lambda: librosa.feature.inverse.mel_to_audio(
             mel, sr=sr, n_fft=n_fft, hop_length=hop, fmax=fmax, n_iter=32, length=len(y)))
@@ -162,8 +218,10 @@ def main():
             return librosa.istft(X.T, hop_length=hop, n_fft=n_fft, length=len(y))
         t, out = timed(pypi_lws)
         report("oracle |X|: PyPI lws 1.2.8 (batch 100)", t, out)
+    clip_rows = []
+    per_clip(root, melnet, out_dir, clip_rows)
     with open(os.path.join(out_dir, "invert.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+        json.dump(dict(corpora=rows, clips=clip_rows), f, indent=1)
 
 
 if __name__ == "__main__":

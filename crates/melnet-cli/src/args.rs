@@ -151,9 +151,10 @@ pub struct InversionArgs {
     /// lws+fgla (LWS, then FGLA).
     #[arg(long, default_value = "pghi+fgla")]
     pub phase: PhaseMethod,
-    /// Griffin–Lim iterations (gla, fgla, pghi+fgla, lws+fgla).
-    #[arg(long, default_value_t = 32)]
-    pub iters: usize,
+    /// Griffin–Lim iterations (gla, fgla, pghi+fgla, lws+fgla) [default: 32 for gla and fgla,
+    /// 8 after PGHI or LWS].
+    #[arg(long)]
+    pub iters: Option<usize>,
     /// LWS iterations (lws, lws+fgla).
     #[arg(long, default_value_t = 100)]
     pub lws_iters: usize,
@@ -171,11 +172,12 @@ pub struct InversionArgs {
     #[arg(long, default_value_t = 1000)]
     pub nnls_iters: usize,
     /// Signal-domain refinement after phase retrieval: L-BFGS iterations adjusting the samples
-    /// so that the output's mel spectrogram matches the input (0 = off).
-    #[arg(long, default_value_t = 0)]
-    pub refine: usize,
+    /// so that the output's mel spectrogram matches the input (0 = off, fastest) [default: 60
+    /// for mel spectrograms; linear ones are not refined].
+    #[arg(long)]
+    pub refine: Option<usize>,
     /// Distance the refinement minimises: log (log mel) or an exponent γ in (0, 1] (mel^γ).
-    #[arg(long, default_value = "0.3")]
+    #[arg(long, default_value = "0.5")]
     pub refine_compression: Compression,
     /// Seed of the random initial phase (for `melnet sample` also of the draws).
     #[arg(long, default_value_t = 0)]
@@ -209,7 +211,7 @@ impl InversionArgs {
             },
             phase: PhaseOptions {
                 method: self.phase,
-                n_iter: self.iters,
+                n_iter: self.iters.unwrap_or(self.phase.default_iterations()),
                 momentum: self.momentum,
                 seed: self.seed,
                 init: self.init,
@@ -220,14 +222,14 @@ impl InversionArgs {
                 },
             },
             refine: RefineOptions {
-                iterations: self.refine,
+                iterations: self.refine.unwrap_or(RefineOptions::default().iterations),
                 compression: self.refine_compression,
             },
         }
     }
 
-    /// A progress bar over phase-retrieval and refinement iterations (hidden with `--quiet` or when stderr is
-    /// not a terminal).
+    /// A progress bar over phase-retrieval and refinement iterations (hidden with `--quiet` or
+    /// when stderr is not a terminal).
     pub fn progress_bar(&self) -> indicatif::ProgressBar {
         let bar = progress_bar(
             self.quiet,

@@ -464,27 +464,27 @@ fn roundtrip_writes_wav_report_and_figure() {
     let sc = report["spectral_convergence_db"].as_f64().unwrap();
     assert!(sc < -8.0, "SC {sc}");
     assert!(report["timing_seconds"]["phase"].as_f64().unwrap() > 0.0);
-    assert_eq!(report["refine"], 0);
-    // Refinement brings the output's mel spectrogram closer to the input's.
-    let refined = dir.path().join("refined");
-    let mut with_refine = args.to_vec();
-    with_refine[3] = refined.to_str().unwrap();
-    with_refine.extend(["--refine", "20", "--refine-compression", "0.5"]);
-    let run = melnet(&with_refine);
+    assert_eq!(report["refine"], 60);
+    assert_eq!(report["refine_compression"], "0.5");
+    assert!(report["timing_seconds"]["refine"].as_f64().unwrap() > 0.0);
+    // The refinement (on by default) brings the output's mel spectrogram closer to the input's.
+    let plain = dir.path().join("plain");
+    let mut without = args.to_vec();
+    without[3] = plain.to_str().unwrap();
+    without.extend(["--refine", "0"]);
+    let run = melnet(&without);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let again: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(refined.join("goforward.report.json")).unwrap(),
+    let unrefined: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(plain.join("goforward.report.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(again["refine"], 20);
-    assert_eq!(again["refine_compression"], "0.5");
-    assert!(again["timing_seconds"]["refine"].as_f64().unwrap() > 0.0);
+    assert_eq!(unrefined["refine"], 0);
     let error = |r: &serde_json::Value| r["mel_relative_error"].as_f64().unwrap();
     assert!(
-        error(&again) < 0.5 * error(&report),
-        "mel error {} → {}",
-        error(&report),
-        error(&again)
+        error(&report) < 0.5 * error(&unrefined),
+        "mel error {} without refinement, {} with",
+        error(&unrefined),
+        error(&report)
     );
 }
 

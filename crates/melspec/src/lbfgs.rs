@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use rayon::prelude::*;
+
 use crate::error::Result;
 
 /// Stopping rule and memory of [`minimise`].
@@ -70,21 +72,16 @@ pub fn minimise(
             // Steepest descent, scaled to move the signal by a small fraction of its norm.
             memory.clear();
             let x_norm = norm(x);
-            let scale = if x_norm > 0.0 { 1e-3 * x_norm } else { 1.0 } / grad_norm;
-            direction
-                .iter_mut()
-                .zip(&grad)
-                .for_each(|(d, g)| *d = -(f64::from(*g) * scale) as f32);
+            let step_scale = if x_norm > 0.0 { 1e-3 * x_norm } else { 1.0 } / grad_norm;
+            direction.copy_from_slice(&grad);
+            scale(-(step_scale as f32), &mut direction);
             slope = dot(&direction, &grad);
         }
         let mut step = 1.0f64;
         let mut accepted = None;
         for _ in 0..opts.max_evals_per_step {
-            trial
-                .iter_mut()
-                .zip(x.iter())
-                .zip(&direction)
-                .for_each(|((t, xi), d)| *t = xi + (step as f32) * d);
+            let a = step as f32;
+            zip_map(&mut trial, x, &direction, |xi, d| xi + a * d);
             let v = eval(&trial, &mut trial_grad)?;
             if v.is_finite() && v <= value + ARMIJO * step * slope && v < value {
                 accepted = Some(v);
@@ -146,12 +143,8 @@ impl Memory {
         } else {
             (vec![0.0; x.len()], vec![0.0; x.len()])
         };
-        s.iter_mut()
-            .zip(x_new.iter().zip(x))
-            .for_each(|(o, (a, b))| *o = a - b);
-        y.iter_mut()
-            .zip(g_new.iter().zip(g))
-            .for_each(|(o, (a, b))| *o = a - b);
+        zip_map(&mut s, x_new, x, |a, b| a - b);
+        zip_map(&mut y, g_new, g, |a, b| a - b);
         let sy = dot(&s, &y);
         if sy > 1e-12 * dot(&y, &y) && sy > 0.0 {
             self.pairs.push_back((s, y, 1.0 / sy));
@@ -160,15 +153,15 @@ impl Memory {
 
     /// `d = −H·g` by the two-loop recursion, `H₀ = (sᵀy / yᵀy)·I` from the newest pair.
     fn direction(&mut self, g: &[f32], d: &mut [f32]) {
-        d.iter_mut().zip(g).for_each(|(d, g)| *d = -g);
+        d.copy_from_slice(g);
+        scale(-1.0, d);
         for (i, (s, y, rho)) in self.pairs.iter().enumerate().rev() {
             let a = rho * dot(s, d);
             self.alphas[i] = a;
             axpy(-a, y, d);
         }
         if let Some((s, y, _)) = self.pairs.back() {
-            let gamma = (dot(s, y) / dot(y, y)) as f32;
-            d.iter_mut().for_each(|d| *d *= gamma);
+            scale((dot(s, y) / dot(y, y)) as f32, d);
         }
         for (i, (s, y, rho)) in self.pairs.iter().enumerate() {
             let b = rho * dot(y, d);
@@ -180,26 +173,57 @@ impl Memory {
 /// `d += a·v`.
 fn axpy(a: f64, v: &[f32], d: &mut [f32]) {
     let a = a as f32;
-    d.iter_mut().zip(v).for_each(|(d, v)| *d += a * v);
+    d.par_chunks_mut(BLOCK)
+        .zip(v.par_chunks(BLOCK))
+        .for_each(|(d, v)| d.iter_mut().zip(v).for_each(|(d, v)| *d += a * v));
 }
 
-/// Dot product accumulated in f64 over blocks of f32 partial sums.
+/// `d *= a`.
+fn scale(a: f32, d: &mut [f32]) {
+    d.par_chunks_mut(BLOCK)
+        .for_each(|d| d.iter_mut().for_each(|d| *d *= a));
+}
+
+/// Length of the blocks the vector operations are split into across threads (fixed, so that
+/// sums are taken in the same order on every machine).
+const BLOCK: usize = 1 << 14;
+
+/// `out[i] = f(a[i], b[i])`, in parallel blocks.
+fn zip_map(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) {
+    out.par_chunks_mut(BLOCK)
+        .zip(a.par_chunks(BLOCK).zip(b.par_chunks(BLOCK)))
+        .for_each(|(o, (a, b))| {
+            o.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (a, b))| *o = f(*a, *b));
+        });
+}
+
+/// Dot product: f32 partial sums within blocks (eight lanes, so that it vectorises), the
+/// blocks' sums added in order in f64.
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.chunks(1024)
-        .zip(b.chunks(1024))
+    let partial: Vec<f64> = a
+        .par_chunks(BLOCK)
+        .zip(b.par_chunks(BLOCK))
         .map(|(a, b)| {
-            let mut acc = [0.0f32; 8];
-            let (a8, a_rest) = a.split_at(a.len() - a.len() % 8);
-            let (b8, b_rest) = b.split_at(a8.len());
-            for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
-                for i in 0..8 {
-                    acc[i] += x[i] * y[i];
-                }
-            }
-            let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-            f64::from(acc.iter().sum::<f32>() + tail)
+            a.chunks(1024)
+                .zip(b.chunks(1024))
+                .map(|(a, b)| {
+                    let mut acc = [0.0f32; 8];
+                    let (a8, a_rest) = a.split_at(a.len() - a.len() % 8);
+                    let (b8, b_rest) = b.split_at(a8.len());
+                    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+                        for i in 0..8 {
+                            acc[i] += x[i] * y[i];
+                        }
+                    }
+                    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+                    f64::from(acc.iter().sum::<f32>() + tail)
+                })
+                .sum::<f64>()
         })
-        .sum()
+        .collect();
+    partial.iter().sum()
 }
 
 fn norm(v: &[f32]) -> f64 {

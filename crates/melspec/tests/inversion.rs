@@ -142,6 +142,7 @@ fn oracle(method: PhaseMethod) -> f32 {
     let a = magnitude(&y);
     let opts = PhaseOptions {
         method,
+        n_iter: 32,
         ..PhaseOptions::default()
     };
     let out = reconstruct(
@@ -236,14 +237,14 @@ fn refinement_lowers_the_mel_error_at_every_step() {
     let y = clip();
     let (_, m) = mel(&y);
     let p = params();
-    let start = mel_to_audio(
-        m.view(),
-        &p,
-        &InversionOptions::default(),
-        Some(y.len()),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let no_refine = InversionOptions {
+        refine: RefineOptions {
+            iterations: 0,
+            ..RefineOptions::default()
+        },
+        ..InversionOptions::default()
+    };
+    let start = mel_to_audio(m.view(), &p, &no_refine, Some(y.len()), &mut |_, _| {}).unwrap();
     let plan = MelSpectrogram::new(p.stft(), p.mel(), p.power).unwrap();
     for compression in [Compression::Power(0.5), Compression::Log] {
         let mut x = start.clone();

@@ -207,7 +207,7 @@ fn invert(
             melspec::inverse::mel_to_audio(values.view(), &params, &opts, length, progress)
         }
         SpectrogramKind::Linear => {
-            if opts.refine.iterations > 0 {
+            if args.inversion.refine.is_some_and(|n| n > 0) {
                 bail!("{name}: --refine matches a mel spectrogram; this one is linear");
             }
             let init = match &args.init_phase {
