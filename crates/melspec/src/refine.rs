@@ -150,7 +150,10 @@ impl<'a> MelDistance<'a> {
             )));
         }
         let eps = floor(target, power);
-        let target = target.t().mapv(|v| compression.apply(v, eps).0);
+        let target = target
+            .t()
+            .as_standard_layout()
+            .mapv(|v| compression.apply(v, eps).0);
         let params = *plan.stft().params();
         // As in Griffin–Lim: a block count set by the length only, for the same result on
         // every machine.

@@ -483,7 +483,7 @@ impl Page<'_> {
             "<p>A {}-tier MelNet trained for {:.1} minutes in all ({} threads) on {} recordings \
              ({:.1} minutes of audio, {} frames; {} files for training, {} held out), then \
              sampled tier by tier with the incremental sampler and inverted to audio by melspec \
-             (NNLS mel inversion, PGHI + fast Griffin–Lim).</p>",
+             (NNLS mel inversion, PGHI + fast Griffin–Lim, signal-domain refinement).</p>",
             self.model.tiers,
             self.args.minutes,
             rayon::current_num_threads(),
