@@ -1,0 +1,28 @@
+"""melnet: librosa's spectrogram, dB and inversion functions, computed by melspec (Rust).
+
+Names, keyword-only arguments and defaults follow librosa; outputs are float32 (complex64 for
+STFTs); any leading batch axes are kept and their items computed in parallel, without the GIL.
+"""
+
+from . import feature, filters
+from ._core import (
+    amplitude_to_db,
+    db_to_amplitude,
+    db_to_power,
+    istft,
+    load,
+    power_to_db,
+    stft,
+)
+
+__all__ = [
+    "amplitude_to_db",
+    "db_to_amplitude",
+    "db_to_power",
+    "feature",
+    "filters",
+    "istft",
+    "load",
+    "power_to_db",
+    "stft",
+]

@@ -1,0 +1,372 @@
+//! Python bindings of melspec: the extension module `melnet._melnet` behind the Python package
+//! `melnet` (`python/melnet`). The functions here take explicit arguments (no defaults): the
+//! package gives them librosa's names, keyword-only defaults and batch-shape handling. Each
+//! one converts arrays, releases the GIL while melspec computes, and turns melspec's errors
+//! into Python exceptions (`ValueError` for bad arguments and arrays, `OSError` for files).
+//! Nothing here computes a number itself.
+//!
+//! Batches are 2-D or 3-D arrays whose first axis is the batch; its items are computed in
+//! parallel (rayon).
+
+// The functions mirror librosa's signatures, argument for argument.
+#![allow(clippy::too_many_arguments)]
+
+use std::path::PathBuf;
+
+use melspec::inverse::InversionOptions;
+use melspec::{
+    AnalysisParams, Complex32, Istft, MelBasis, MelNorm, MelParams, MelSpectrogram, PadMode, Stft,
+    StftParams, Window,
+};
+use ndarray::{Array2, Array3, ArrayView, ArrayView2, Axis, RemoveAxis};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2, PyReadonlyArray3};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use rayon::prelude::*;
+
+/// A melspec error as the Python exception a librosa user expects.
+fn to_py(e: melspec::Error) -> PyErr {
+    match e {
+        melspec::Error::Io { .. } | melspec::Error::Decode { .. } | melspec::Error::Npy { .. } => {
+            PyOSError::new_err(e.to_string())
+        }
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// Parse a melspec name (window, padding, norm) into its type, as a `ValueError` when unknown.
+fn parse<T: std::str::FromStr<Err = melspec::Error>>(s: &str) -> PyResult<T> {
+    s.parse().map_err(to_py)
+}
+
+/// STFT parameters from librosa's arguments (lengths in samples).
+fn stft_params(
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    pad_mode: &str,
+) -> PyResult<StftParams> {
+    let params = StftParams {
+        n_fft,
+        hop_length,
+        win_length,
+        window: parse::<Window>(window)?,
+        center,
+        pad_mode: parse::<PadMode>(pad_mode)?,
+    };
+    params.validate().map_err(to_py)?;
+    Ok(params)
+}
+
+/// Mel filterbank parameters (frequencies in Hz).
+fn mel_params(
+    sr: f64,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+) -> PyResult<MelParams> {
+    let params = MelParams {
+        sr,
+        n_fft,
+        n_mels,
+        fmin,
+        fmax,
+        htk,
+        norm: parse::<MelNorm>(norm)?,
+    };
+    params.validate().map_err(to_py)?;
+    Ok(params)
+}
+
+/// `f` on every item (index along the first axis) of `batch`, in parallel, in order.
+fn par_items<A: Sync, D: RemoveAxis, R: Send>(
+    batch: ArrayView<A, D>,
+    f: impl Fn(ArrayView<A, D::Smaller>) -> melspec::Result<R> + Sync,
+) -> melspec::Result<Vec<R>> {
+    (0..batch.len_of(Axis(0)))
+        .into_par_iter()
+        .map(|i| f(batch.index_axis(Axis(0), i)))
+        .collect()
+}
+
+/// `f` on every signal (row) of `batch` `(items, n)`, the results stacked into
+/// `(items, rows, cols)`.
+fn map_signals<T: Clone + Send>(
+    batch: ArrayView2<f32>,
+    f: impl Fn(&[f32]) -> melspec::Result<Array2<T>> + Sync,
+) -> melspec::Result<Array3<T>> {
+    let items = par_items(batch, |row| match row.as_slice() {
+        Some(s) => f(s),
+        None => f(&row.to_vec()),
+    })?;
+    let views: Vec<_> = items.iter().map(|a| a.view()).collect();
+    ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
+}
+
+/// Signals of equal length as `(items, length)`.
+fn stack_signals(items: Vec<Vec<f32>>) -> melspec::Result<Array2<f32>> {
+    let n = items.first().map_or(0, Vec::len);
+    Array2::from_shape_vec((items.len(), n), items.concat())
+        .map_err(|e| melspec::Error::InvalidInput(e.to_string()))
+}
+
+/// Mel spectrograms `(items, n_mels, frames)` of the signals `y` `(items, n)`.
+#[pyfunction]
+fn melspectrogram<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray2<'py, f32>,
+    sr: f64,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    pad_mode: &str,
+    power: f32,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let stft = stft_params(n_fft, hop_length, win_length, window, center, pad_mode)?;
+    let mel = mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?;
+    let plan = MelSpectrogram::new(stft, mel, power).map_err(to_py)?;
+    let y = y.as_array();
+    let out = py
+        .detach(|| map_signals(y, |s| plan.process(s)))
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Mel filterbank applied to power spectrograms `s` `(items, n_fft/2 + 1, frames)`, giving
+/// `(items, n_mels, frames)`.
+#[pyfunction]
+fn mel_apply<'py>(
+    py: Python<'py>,
+    s: PyReadonlyArray3<'py, f32>,
+    sr: f64,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let basis =
+        MelBasis::new(mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?).map_err(to_py)?;
+    let s = s.as_array();
+    let out = py
+        .detach(|| {
+            let items = par_items(s, |item| basis.apply(item))?;
+            let views: Vec<_> = items.iter().map(|a| a.view()).collect();
+            ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// The mel filterbank `(n_mels, n_fft/2 + 1)`.
+#[pyfunction]
+fn mel_filters<'py>(
+    py: Python<'py>,
+    sr: f64,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let basis =
+        MelBasis::new(mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?).map_err(to_py)?;
+    Ok(basis.to_dense().into_pyarray(py))
+}
+
+/// Complex STFTs `(items, n_fft/2 + 1, frames)` of the signals `y` `(items, n)`.
+#[pyfunction]
+fn stft<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray2<'py, f32>,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    pad_mode: &str,
+) -> PyResult<Bound<'py, PyArray3<Complex32>>> {
+    let plan = Stft::new(stft_params(
+        n_fft, hop_length, win_length, window, center, pad_mode,
+    )?)
+    .map_err(to_py)?;
+    let y = y.as_array();
+    let out = py
+        .detach(|| map_signals(y, |s| plan.process(s)))
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Signals `(items, length)` from complex STFTs `(items, n_fft/2 + 1, frames)`; `length`
+/// defaults to the iSTFT's natural length.
+#[pyfunction]
+fn istft<'py>(
+    py: Python<'py>,
+    s: PyReadonlyArray3<'py, Complex32>,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    length: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let plan = Istft::new(stft_params(
+        n_fft, hop_length, win_length, window, center, "constant",
+    )?)
+    .map_err(to_py)?;
+    let s = s.as_array();
+    let out = py
+        .detach(|| stack_signals(par_items(s, |item| plan.process(item, length))?))
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Audio from mel spectrograms `m` `(items, n_mels, frames)` of `|X|^power`, by melspec's
+/// chain: NNLS mel inversion, the phase method `phase` (Griffin–Lim iterations `n_iter`,
+/// melspec's default for the method when `None`), then `refine` signal-domain refinement
+/// iterations. Returns `(items, length)`.
+#[pyfunction]
+fn mel_to_audio<'py>(
+    py: Python<'py>,
+    m: PyReadonlyArray3<'py, f32>,
+    sr: u32,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    pad_mode: &str,
+    power: f32,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+    phase: &str,
+    n_iter: Option<usize>,
+    momentum: f32,
+    refine: usize,
+    length: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let m = m.as_array();
+    let params = AnalysisParams {
+        sr,
+        n_fft,
+        hop_length,
+        win_length,
+        window: parse(window)?,
+        center,
+        pad_mode: parse(pad_mode)?,
+        n_mels: m.shape()[1],
+        fmin,
+        fmax: Some(fmax),
+        htk,
+        norm: parse(norm)?,
+        power,
+    };
+    params.validate().map_err(to_py)?;
+    let mut opts = InversionOptions::default();
+    opts.phase.method = parse(phase)?;
+    opts.phase.n_iter = n_iter.unwrap_or(opts.phase.method.default_iterations());
+    opts.phase.momentum = momentum;
+    opts.refine.iterations = refine;
+    let out = py
+        .detach(|| {
+            stack_signals(par_items(m, |item| {
+                melspec::inverse::mel_to_audio(item, &params, &opts, length, &mut |_, _| {})
+            })?)
+        })
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Decode an audio file to mono float32, resampled to `sr` Hz unless `None`; returns
+/// `(samples, sr)`.
+#[pyfunction]
+fn load(
+    py: Python<'_>,
+    path: PathBuf,
+    sr: Option<u32>,
+) -> PyResult<(Bound<'_, PyArray1<f32>>, u32)> {
+    let audio = py
+        .detach(|| {
+            let audio = melspec::audio::load(&path)?;
+            match sr {
+                Some(sr) => audio.resampled(sr),
+                None => Ok(audio),
+            }
+        })
+        .map_err(to_py)?;
+    Ok((audio.samples.into_pyarray(py), audio.sr))
+}
+
+/// `librosa.power_to_db` (or `amplitude_to_db` with `amplitude`) of `s`, any shape, against a
+/// fixed reference value.
+#[pyfunction]
+fn to_db<'py>(
+    py: Python<'py>,
+    s: numpy::PyReadonlyArrayDyn<'py, f32>,
+    reference: f32,
+    amin: f32,
+    top_db: Option<f32>,
+    amplitude: bool,
+) -> PyResult<Bound<'py, numpy::PyArrayDyn<f32>>> {
+    let mut out = s.as_array().as_standard_layout().into_owned();
+    let values = out.as_slice_mut().expect("standard layout");
+    let reference = melspec::DbRef::Value(reference);
+    py.detach(|| {
+        if amplitude {
+            melspec::convert::amplitude_to_db(values, reference, amin, top_db)
+        } else {
+            melspec::convert::power_to_db(values, reference, amin, top_db)
+        }
+    })
+    .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// `librosa.db_to_power` (or `db_to_amplitude` with `amplitude`) of `s`, any shape.
+#[pyfunction]
+fn from_db<'py>(
+    py: Python<'py>,
+    s: numpy::PyReadonlyArrayDyn<'py, f32>,
+    reference: f32,
+    amplitude: bool,
+) -> PyResult<Bound<'py, numpy::PyArrayDyn<f32>>> {
+    let mut out = s.as_array().as_standard_layout().into_owned();
+    let values = out.as_slice_mut().expect("standard layout");
+    if amplitude {
+        melspec::convert::db_to_amplitude(values, reference);
+    } else {
+        melspec::convert::db_to_power(values, reference);
+    }
+    Ok(out.into_pyarray(py))
+}
+
+/// The extension module.
+#[pymodule]
+fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(melspectrogram, m)?)?;
+    m.add_function(wrap_pyfunction!(mel_apply, m)?)?;
+    m.add_function(wrap_pyfunction!(mel_filters, m)?)?;
+    m.add_function(wrap_pyfunction!(stft, m)?)?;
+    m.add_function(wrap_pyfunction!(istft, m)?)?;
+    m.add_function(wrap_pyfunction!(mel_to_audio, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(to_db, m)?)?;
+    m.add_function(wrap_pyfunction!(from_db, m)?)?;
+    Ok(())
+}
