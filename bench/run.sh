@@ -4,6 +4,7 @@
 #   bench/run.sh            all benchmarks
 #   bench/run.sh mel        mel-spectrogram analysis only
 #   bench/run.sh invert     mel inversion and phase retrieval only
+#   bench/run.sh python     the Python package in-process vs librosa / torchaudio
 #   bench/run.sh prepare    dataset preparation only
 #   bench/run.sh model      MelNet training throughput vs PyTorch
 #   bench/run.sh sample     MelNet sampling: incremental vs naive
@@ -34,6 +35,13 @@ if [ "$what" = all ] || [ "$what" = invert ]; then
     LWS_USE_CYTHON=1 "$venv/bin/pip" install -q --no-build-isolation --no-binary lws lws==1.2.8
   fi
   "$venv/bin/python" "$here/invert.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = python ]; then
+  "$venv/bin/python" -c "import pesq" 2>/dev/null || "$venv/bin/pip" install -q pesq==0.0.4
+  "$venv/bin/pip" install -q --force-reinstall --no-deps "$root/crates/melnet-py"
+  for threads in 1 2; do
+    "$venv/bin/python" "$here/python.py" --root "$root" --threads "$threads"
+  done
 fi
 if [ "$what" = all ] || [ "$what" = prepare ]; then
   "$venv/bin/python" "$here/prepare.py" --root "$root"

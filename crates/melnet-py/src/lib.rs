@@ -293,6 +293,170 @@ fn mel_to_audio<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// Phase retrieval: signals `(items, length)` whose STFT magnitudes approach `s`
+/// `(items, n_fft/2 + 1, frames)`, by `method` (`gla`, `fgla`, `pghi`, `pghi+fgla`, `lws`,
+/// `lws+fgla`) with `n_iter` Griffin–Lim iterations from the initial phase `init` (`random`
+/// from `seed`, or `zero`).
+#[pyfunction]
+fn reconstruct<'py>(
+    py: Python<'py>,
+    s: PyReadonlyArray3<'py, f32>,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: &str,
+    center: bool,
+    method: &str,
+    n_iter: usize,
+    momentum: f32,
+    init: &str,
+    seed: u64,
+    length: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let params = stft_params(n_fft, hop_length, win_length, window, center, "constant")?;
+    let opts = melspec::phase::PhaseOptions {
+        method: parse(method)?,
+        n_iter,
+        momentum,
+        seed,
+        init: parse(init)?,
+        ..Default::default()
+    };
+    let s = s.as_array();
+    let out = py
+        .detach(|| {
+            stack_signals(par_items(s, |item| {
+                melspec::phase::reconstruct(item, &params, &opts, None, length, &mut |_, _| {})
+            })?)
+        })
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// STFT magnitudes `(items, n_fft/2 + 1, frames)` from mel spectrograms `m`
+/// `(items, n_mels, frames)` of `|X|^power`, by non-negative least squares.
+#[pyfunction]
+fn mel_to_stft<'py>(
+    py: Python<'py>,
+    m: PyReadonlyArray3<'py, f32>,
+    sr: f64,
+    n_fft: usize,
+    power: f32,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: &str,
+) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let m = m.as_array();
+    let basis = MelBasis::new(mel_params(sr, n_fft, m.shape()[1], fmin, fmax, htk, norm)?)
+        .map_err(to_py)?;
+    let opts = InversionOptions::default();
+    let out = py
+        .detach(|| {
+            let items = par_items(m, |item| {
+                melspec::inverse::mel_to_magnitude(&basis, item, power, &opts)
+            })?;
+            let views: Vec<_> = items.iter().map(|a| a.view()).collect();
+            ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
+        })
+        .map_err(to_py)?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Spectral convergence (dB) of the magnitude `estimate` against `target`, both
+/// `(bins, frames)`; with `log_spectral`, the log-spectral distance (dB) instead.
+#[pyfunction]
+fn spectral_distance(
+    target: PyReadonlyArray2<'_, f32>,
+    estimate: PyReadonlyArray2<'_, f32>,
+    log_spectral: bool,
+) -> PyResult<f32> {
+    let (t, e) = (target.as_array(), estimate.as_array());
+    if log_spectral {
+        melspec::metrics::log_spectral_distance_db(t, e)
+    } else {
+        melspec::metrics::spectral_convergence_db(t, e)
+    }
+    .map_err(to_py)
+}
+
+/// A prepared dataset (`melnet prepare`) as numbered windows of one split.
+#[pyclass(module = "melnet._melnet")]
+struct Windows {
+    dataset: melspec::dataset::Dataset,
+    index: melspec::dataset::WindowIndex,
+    norm: melspec::dataset::Normalization,
+}
+
+#[pymethods]
+impl Windows {
+    /// Open `path` and number the windows of `frames` frames of `split` (`train` or `valid`)
+    /// that start every `hop` frames of each item; items shorter than `frames` are skipped,
+    /// or with `pad` padded with the corpus minimum.
+    #[new]
+    fn new(
+        path: PathBuf,
+        frames: usize,
+        split: &str,
+        normalization: &str,
+        hop: usize,
+        pad: bool,
+    ) -> PyResult<Self> {
+        let split = match split {
+            "train" => melspec::dataset::Split::Train,
+            "valid" => melspec::dataset::Split::Valid,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "split={split:?}: expected 'train' or 'valid'"
+                )))
+            }
+        };
+        let dataset = melspec::dataset::Dataset::open(&path).map_err(to_py)?;
+        let index = dataset
+            .window_index(split, frames, hop, pad)
+            .map_err(to_py)?;
+        Ok(Windows {
+            dataset,
+            index,
+            norm: parse(normalization)?,
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.index.len() as usize
+    }
+
+    /// Window `i` as `(n_mels, frames)`, normalised.
+    fn window<'py>(&self, py: Python<'py>, i: u64) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let n_mels = self.dataset.manifest().n_mels;
+        let mut out = vec![0.0f32; self.index.n_frames() * n_mels];
+        py.detach(|| {
+            self.dataset
+                .read_window(&self.index, i, self.norm, &mut out)
+        })
+        .map_err(to_py)?;
+        let time_major = Array2::from_shape_vec((self.index.n_frames(), n_mels), out)
+            .expect("the window holds frames × n_mels values");
+        Ok(time_major
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned()
+            .into_pyarray(py))
+    }
+
+    /// The training split's statistics (`manifest.json`'s `stats`) as JSON.
+    fn stats_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.dataset.manifest().stats)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The analysis parameters of the dataset as JSON.
+    fn params_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.dataset.manifest().params)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+}
+
 /// Decode an audio file to mono float32, resampled to `sr` Hz unless `None`; returns
 /// `(samples, sr)`.
 #[pyfunction]
@@ -368,5 +532,9 @@ fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(to_db, m)?)?;
     m.add_function(wrap_pyfunction!(from_db, m)?)?;
+    m.add_function(wrap_pyfunction!(reconstruct, m)?)?;
+    m.add_function(wrap_pyfunction!(mel_to_stft, m)?)?;
+    m.add_function(wrap_pyfunction!(spectral_distance, m)?)?;
+    m.add_class::<Windows>()?;
     Ok(())
 }

@@ -1,8 +1,11 @@
 """melnet against librosa 0.11 on random and real signals, batch shapes, memory layouts and
 errors. Tolerances as the Rust golden tests: relative 1e-5 of the peak for spectrograms."""
 
+import json
 import os
 import pathlib
+import pickle
+import subprocess
 
 import librosa
 import numpy as np
@@ -194,3 +197,96 @@ def test_the_readme_example_runs():
     finally:
         os.chdir(cwd)
     assert scope["M"].shape[0] == 80 and scope["audio"].dtype == np.float32
+
+
+def sc_db(y, out, n_fft=1024, hop=256):
+    a = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+    b = np.abs(librosa.stft(out[: len(y)], n_fft=n_fft, hop_length=hop))
+    return 20 * np.log10(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+def test_phase_retrieval_beats_librosa_griffinlim(speech):
+    y = speech[0]
+    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=256))
+    theirs = sc_db(y, librosa.griffinlim(S, n_iter=32, hop_length=256, length=len(y),
+                                         random_state=0))
+    fgla = melnet.griffinlim(S, n_iter=32, hop_length=256, length=len(y), random_state=0)
+    assert fgla.shape == y.shape
+    assert sc_db(y, fgla) < theirs
+    gla = melnet.griffinlim(S, n_iter=32, hop_length=256, length=len(y), momentum=0.0)
+    assert sc_db(y, fgla) < sc_db(y, gla)  # momentum helps
+    assert sc_db(y, melnet.pghi(S, hop_length=256, n_iter=32, length=len(y))) < -24
+    assert sc_db(y, melnet.lws(S, hop_length=256, length=len(y))) < -24
+    seeded = melnet.griffinlim(S, n_iter=4, hop_length=256, random_state=3)
+    np.testing.assert_array_equal(
+        seeded, melnet.griffinlim(S, n_iter=4, hop_length=256, random_state=3))
+
+
+def test_mel_to_stft_fits_the_mel_spectrogram_better_than_librosa(speech):
+    y, sr = speech
+    M = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, n_mels=80)
+    W = librosa.filters.mel(sr=sr, n_fft=1024, n_mels=80)
+    ours = melnet.feature.inverse.mel_to_stft(M, sr=sr, n_fft=1024)
+    theirs = librosa.feature.inverse.mel_to_stft(M, sr=sr, n_fft=1024)
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    fit = lambda S: np.linalg.norm(W @ S ** 2 - M) / np.linalg.norm(M)  # noqa: E731
+    assert fit(ours) < fit(theirs), (fit(ours), fit(theirs))
+
+
+def test_metrics_follow_their_definitions(speech):
+    y = speech[0]
+    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=256)).astype(np.float32)
+    noisy = S * np.float32(1.1)
+    expected = 20 * np.log10(np.linalg.norm(S - noisy) / np.linalg.norm(S))
+    assert abs(melnet.metrics.spectral_convergence(S, noisy) - expected) < 1e-3
+    # A uniform gain of 1.1 in magnitude is 20·log10(1.1) dB in every bin above the floor.
+    assert abs(melnet.metrics.log_spectral_distance(S, noisy) - 20 * np.log10(1.1)) < 0.05
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds")
+    binary = ROOT / "target" / "release" / "melnet"
+    if not binary.exists():
+        pytest.fail(f"{binary} missing: scripts/test builds it with cargo test first")
+    subprocess.run([str(binary), "prepare", str(ROOT / "data" / "speech"), "-o", str(out),
+                    "--preset", "speech", "--db", "--valid-fraction", "0.25", "-q"], check=True)
+    return out
+
+
+def test_mel_dataset_reads_windows_and_statistics(dataset):
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    ds = melnet.data.MelDataset(dataset, frames=64, normalization="none")
+    n_mels = manifest["n_mels"]
+    items = [i for i in manifest["items"] if i["split"] == "train"]
+    assert len(ds) == sum((i["frames"][1] - i["frames"][0]) // 64 for i in items)
+    frames = np.load(dataset / "frames.npy")
+    first = items[0]["frames"][0]
+    np.testing.assert_array_equal(ds[0], frames[first:first + 64].T)
+    assert ds[0].shape == (n_mels, 64) and ds[0].dtype == np.float32
+    np.testing.assert_array_equal(ds[-1], ds[len(ds) - 1])
+    assert ds.stats == manifest["stats"]
+    std = melnet.data.MelDataset(dataset, frames=64)
+    mean, sd = manifest["stats"]["all"]["mean"], manifest["stats"]["all"]["std"]
+    np.testing.assert_allclose(std[0], (ds[0] - mean) / sd, rtol=1e-5, atol=1e-5)
+    assert len(melnet.data.MelDataset(dataset, frames=64, split="valid", hop=16)) > 0
+    clone = pickle.loads(pickle.dumps(std))
+    np.testing.assert_array_equal(clone[3], std[3])
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+    with pytest.raises(ValueError, match="split"):
+        melnet.data.MelDataset(dataset, frames=64, split="test")
+    with pytest.raises(ValueError, match="normalization"):
+        melnet.data.MelDataset(dataset, frames=64, normalization="zscore")
+    with pytest.raises(ValueError, match="frames"):
+        melnet.data.MelDataset(dataset, frames=100000)
+    with pytest.raises(OSError):
+        melnet.data.MelDataset(dataset / "missing", frames=64)
+
+
+def test_mel_dataset_in_a_torch_dataloader(dataset):
+    torch = pytest.importorskip("torch")
+    ds = melnet.data.MelDataset(dataset, frames=32)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True, num_workers=2)
+    batch = next(iter(loader))
+    assert tuple(batch.shape) == (4, ds[0].shape[0], 32)

@@ -4,19 +4,27 @@ Names, keyword-only arguments and defaults follow librosa; outputs are float32 (
 STFTs); any leading batch axes are kept and their items computed in parallel, without the GIL.
 """
 
-from . import feature, filters
+from . import data, feature, filters, metrics
 from ._core import (
     amplitude_to_db,
     db_to_amplitude,
     db_to_power,
+    griffinlim,
     istft,
     load,
+    lws,
+    pghi,
     power_to_db,
     stft,
 )
 
 __all__ = [
     "amplitude_to_db",
+    "data",
+    "griffinlim",
+    "lws",
+    "metrics",
+    "pghi",
     "db_to_amplitude",
     "db_to_power",
     "feature",

@@ -66,3 +66,59 @@ def db_to_power(S_db, *, ref=1.0):
 def db_to_amplitude(S_db, *, ref=1.0):
     """`ref · 10^(S_db / 20)`, as `librosa.db_to_amplitude`."""
     return _melnet.from_db(np.asarray(S_db, dtype=np.float32), float(ref), True)
+
+
+def _phase(S, method, *, n_iter, hop_length, win_length, n_fft, window, center, length,
+           momentum, init, random_state):
+    """Phase retrieval on magnitudes S (..., 1 + n_fft // 2, frames) by melspec."""
+    S, lead = _args.spectrograms(S, np.float32)
+    n_fft = 2 * (S.shape[1] - 1) if n_fft is None else n_fft
+    n_fft, hop_length, win_length = _args.frame_lengths(n_fft, hop_length, win_length)
+    if length is not None:
+        length = _args.positive_int(length, "length")
+    n_iter = int(n_iter)
+    if n_iter < 0:
+        raise ValueError(f"n_iter={n_iter} must be non-negative")
+    if init not in ("random", None):
+        raise ValueError(f"init={init!r} must be 'random' or None")
+    if random_state is None:
+        seed = 0
+    elif isinstance(random_state, (int, np.integer)):
+        seed = int(random_state)
+    else:
+        raise TypeError("random_state must be None or an integer seed")
+    out = _melnet.reconstruct(S, n_fft, hop_length, win_length, _args.window_name(window),
+                              bool(center), method, n_iter, float(momentum),
+                              "random" if init == "random" else "zero", seed, length)
+    return out.reshape(lead + out.shape[1:])
+
+
+def griffinlim(S, *, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
+               center=True, length=None, momentum=0.99, init="random", random_state=None):
+    """Signal (..., n) from a magnitude spectrogram (..., 1 + n_fft // 2, frames) by (fast)
+    Griffin–Lim, as `librosa.griffinlim` (`momentum=0` is plain Griffin–Lim; `init=None`
+    starts from zero phase; `random_state` is an integer seed)."""
+    method = "fgla" if momentum else "gla"
+    return _phase(S, method, n_iter=n_iter, hop_length=hop_length, win_length=win_length,
+                  n_fft=n_fft, window=window, center=center, length=length,
+                  momentum=momentum, init=init, random_state=random_state)
+
+
+def pghi(S, *, n_iter=0, hop_length=None, win_length=None, n_fft=None, window="hann",
+         center=True, length=None, momentum=0.99):
+    """Signal (..., n) from a magnitude spectrogram by phase-gradient heap integration (Průša
+    et al. 2017), followed by `n_iter` fast Griffin–Lim iterations."""
+    method = "pghi+fgla" if n_iter else "pghi"
+    return _phase(S, method, n_iter=n_iter, hop_length=hop_length, win_length=win_length,
+                  n_fft=n_fft, window=window, center=center, length=length,
+                  momentum=momentum, init="random", random_state=None)
+
+
+def lws(S, *, n_iter=0, hop_length=None, win_length=None, n_fft=None, window="hann",
+        center=True, length=None, momentum=0.99):
+    """Signal (..., n) from a magnitude spectrogram by local weighted sums (Le Roux et al.
+    2010, 100 batch iterations), followed by `n_iter` fast Griffin–Lim iterations."""
+    method = "lws+fgla" if n_iter else "lws"
+    return _phase(S, method, n_iter=n_iter, hop_length=hop_length, win_length=win_length,
+                  n_fft=n_fft, window=window, center=center, length=length,
+                  momentum=momentum, init="random", random_state=None)

@@ -11,4 +11,4 @@ pub use manifest::{
     CorpusStats, Item, Manifest, Normalization, PrepareSettings, Skipped, Split, Summary,
 };
 pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
-pub use reader::{Dataset, WindowSampler};
+pub use reader::{Dataset, WindowIndex, WindowSampler};

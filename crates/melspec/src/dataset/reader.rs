@@ -145,21 +145,45 @@ impl Dataset {
         self.manifest.stats.denormalize(norm, frames);
     }
 
-    /// A sampler of random windows of `n_frames` frames from `split`. Items shorter than
-    /// `n_frames` are skipped, or with `pad` used once each, padded at the end with the corpus
-    /// minimum (silence, for dB values).
+    /// A sampler of random windows of `n_frames` frames from `split`, drawn over every start
+    /// position. Items shorter than `n_frames` are skipped, or with `pad` used once each,
+    /// padded at the end with the corpus minimum (silence, for dB values).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when no item of `split` can give a window.
     pub fn windows(&self, split: Split, n_frames: usize, pad: bool) -> Result<WindowSampler<'_>> {
+        Ok(WindowSampler {
+            dataset: self,
+            index: self.window_index(split, n_frames, 1, pad)?,
+        })
+    }
+
+    /// The windows of `n_frames` frames of `split` that start every `hop` frames within each
+    /// item (with `hop = n_frames`, the items cut into consecutive tiles), numbered in item
+    /// order; items shorter than `n_frames` as in [`Dataset::windows`]. Read them with
+    /// [`Dataset::read_window`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a zero length or hop; [`Error::InvalidInput`] when no
+    /// item of `split` can give a window.
+    pub fn window_index(
+        &self,
+        split: Split,
+        n_frames: usize,
+        hop: usize,
+        pad: bool,
+    ) -> Result<WindowIndex> {
         if n_frames == 0 {
             return Err(Error::param("frames", 0, "window length must be positive"));
+        }
+        if hop == 0 {
+            return Err(Error::param("hop", 0, "must be positive"));
         }
         let mut starts = Vec::new();
         let mut total = 0u64;
         for item in self.items(Some(split)) {
             let positions = match item.n_frames() {
-                n if n >= n_frames => (n - n_frames + 1) as u64,
+                n if n >= n_frames => ((n - n_frames) / hop + 1) as u64,
                 n if pad && n > 0 => 1,
                 _ => 0,
             };
@@ -178,12 +202,70 @@ impl Dataset {
                 if pad { "" } else { " (try padding)" }
             )));
         }
-        Ok(WindowSampler {
-            dataset: self,
+        Ok(WindowIndex {
             starts,
             total,
             n_frames,
+            hop,
         })
+    }
+
+    /// Window `position` (< [`WindowIndex::len`]) of `index` into `out` (`n_frames × n_mels`,
+    /// time-major), normalised by `norm`; returns its first frame's index in `frames.npy`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a position out of range; as [`Dataset::read_frames`].
+    pub fn read_window(
+        &self,
+        index: &WindowIndex,
+        position: u64,
+        norm: Normalization,
+        out: &mut [f32],
+    ) -> Result<usize> {
+        let n_mels = self.manifest.n_mels;
+        if position >= index.total || out.len() != index.n_frames * n_mels {
+            return Err(Error::InvalidInput(format!(
+                "window {position} of {} into {} values (expected {})",
+                index.total,
+                out.len(),
+                index.n_frames * n_mels
+            )));
+        }
+        let i = index.starts.partition_point(|s| s.0 <= position) - 1;
+        let (first, item_start, item_len) = index.starts[i];
+        let start = item_start + (position - first) as usize * index.hop;
+        let take = index.n_frames.min(item_len);
+        self.read_frames(start, &mut out[..take * n_mels])?;
+        out[take * n_mels..].fill(self.manifest.stats.all.min);
+        self.normalize(norm, out);
+        Ok(start)
+    }
+}
+
+/// The windows of a split a [`Dataset::window_index`] call selected.
+#[derive(Debug, Clone)]
+pub struct WindowIndex {
+    /// (first window number, first frame in frames.npy, item length) per eligible item.
+    starts: Vec<(u64, usize, usize)>,
+    total: u64,
+    n_frames: usize,
+    hop: usize,
+}
+
+impl WindowIndex {
+    /// Number of windows.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether there is no window (never, for an index a dataset returned).
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Frames per window.
+    pub fn n_frames(&self) -> usize {
+        self.n_frames
     }
 }
 
@@ -191,40 +273,27 @@ impl Dataset {
 #[derive(Debug)]
 pub struct WindowSampler<'a> {
     dataset: &'a Dataset,
-    /// (first global position, first frame in frames.npy, item length) per eligible item.
-    starts: Vec<(u64, usize, usize)>,
-    total: u64,
-    n_frames: usize,
+    index: WindowIndex,
 }
 
 impl WindowSampler<'_> {
     /// Number of distinct windows.
     pub fn positions(&self) -> u64 {
-        self.total
+        self.index.total
     }
 
     /// Draw a window into `out` (`n_frames × n_mels`, time-major) and normalise it; returns
     /// its first frame's index in `frames.npy`.
     ///
     /// # Errors
-    /// As [`Dataset::read_frames`].
+    /// As [`Dataset::read_window`].
     pub fn sample(
         &self,
         rng: &mut impl Rng,
         norm: Normalization,
         out: &mut [f32],
     ) -> Result<usize> {
-        let n_mels = self.dataset.manifest.n_mels;
-        let position = rng.gen_range(0..self.total);
-        let i = self.starts.partition_point(|s| s.0 <= position) - 1;
-        let (first, item_start, item_len) = self.starts[i];
-        let start = item_start + (position - first) as usize;
-        let take = self.n_frames.min(item_len);
-        self.dataset.read_frames(start, &mut out[..take * n_mels])?;
-        let floor = self.dataset.manifest.stats.all.min;
-        out[take * n_mels..self.n_frames * n_mels].fill(floor);
-        self.dataset
-            .normalize(norm, &mut out[..self.n_frames * n_mels]);
-        Ok(start)
+        let position = rng.gen_range(0..self.index.total);
+        self.dataset.read_window(&self.index, position, norm, out)
     }
 }

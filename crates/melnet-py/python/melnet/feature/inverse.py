@@ -30,3 +30,15 @@ def mel_to_audio(M, *, sr=22050, n_fft=2048, hop_length=None, win_length=None, w
                                _args.norm_name(norm), str(phase), n_iter, float(momentum),
                                int(refine), length)
     return out.reshape(lead + out.shape[1:])
+
+
+def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, fmin=0.0, fmax=None, htk=False,
+                norm="slaney"):
+    """STFT magnitude (..., 1 + n_fft // 2, frames) from a mel spectrogram (..., n_mels,
+    frames) of `|X|^power`, as `librosa.feature.inverse.mel_to_stft` but solved to convergence
+    (non-negative least squares) rather than stopped early."""
+    M, lead = _args.spectrograms(M, np.float32, "M")
+    out = _melnet.mel_to_stft(M, float(sr), _args.positive_int(n_fft, "n_fft"), float(power),
+                              float(fmin), _args.fmax_or_nyquist(fmax, sr), bool(htk),
+                              _args.norm_name(norm))
+    return out.reshape(lead + out.shape[1:])
