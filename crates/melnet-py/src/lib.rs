@@ -206,7 +206,18 @@ fn stft<'py>(
     .map_err(to_py)?;
     let y = y.as_array();
     let out = py
-        .detach(|| map_signals(y, |s| plan.process(s)))
+        .detach(|| {
+            // One allocation for the batch, each item written in place (an STFT is large).
+            let n_frames = plan.params().n_frames(y.ncols())?;
+            let mut out = Array3::zeros((y.nrows(), plan.params().n_bins(), n_frames));
+            for (row, item) in y.outer_iter().zip(out.outer_iter_mut()) {
+                match row.as_slice() {
+                    Some(s) => plan.process_into(s, item),
+                    None => plan.process_into(&row.to_vec(), item),
+                }?;
+            }
+            Ok(out)
+        })
         .map_err(to_py)?;
     Ok(out.into_pyarray(py))
 }

@@ -192,27 +192,24 @@ impl Stft {
         }
     }
 
-    /// Complex STFT of `y`, shape `(n_fft/2 + 1, frames)`.
+    /// Complex STFT of `y`, shape `(n_fft/2 + 1, frames)`, frames computed in parallel
+    /// (blocks of at least 64 frames).
     ///
     /// # Errors
     /// As [`StftParams::n_frames`].
     pub fn process(&self, y: &[f32]) -> Result<Array2<Complex32>> {
         let n_frames = self.params.n_frames(y.len())?;
         let mut out = Array2::zeros((self.params.n_bins(), n_frames));
-        self.process_into(y, out.view_mut(), &mut self.scratch())?;
+        self.process_into(y, out.view_mut())?;
         Ok(out)
     }
 
-    /// As [`Stft::process`], writing into `out` of shape `(n_fft/2 + 1, frames)`.
+    /// As [`Stft::process`], writing into `out` of shape `(n_fft/2 + 1, frames)` (for example
+    /// one item of a batch allocated once).
     ///
     /// # Errors
     /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `out` has the wrong shape.
-    pub fn process_into(
-        &self,
-        y: &[f32],
-        mut out: ArrayViewMut2<Complex32>,
-        scratch: &mut StftScratch,
-    ) -> Result<()> {
+    pub fn process_into(&self, y: &[f32], out: ArrayViewMut2<Complex32>) -> Result<()> {
         let n_frames = self.params.n_frames(y.len())?;
         let expected = (self.params.n_bins(), n_frames);
         if out.dim() != expected {
@@ -222,13 +219,55 @@ impl Stft {
                 got: format!("{:?}", out.dim()),
             });
         }
-        self.frames_in(y, 0..n_frames, scratch, |t, spectrum| {
-            out.column_mut(t)
-                .iter_mut()
-                .zip(spectrum)
-                .for_each(|(o, s)| *o = *s);
-        });
+        let tasks = (n_frames / 64).clamp(1, rayon::current_num_threads());
+        let mut scratches: Vec<_> = (0..tasks).map(|_| self.scratch()).collect();
+        self.columns_block(y, out, 0, &mut scratches);
         Ok(())
+    }
+
+    /// Frames `first ..` into the columns of `out`, halving the columns (and the scratches)
+    /// across rayon tasks until one scratch is left. Frames are computed 64 at a time into a
+    /// frames-major block, then written bin by bin, so that the writes into the `(bins, frames)`
+    /// output run along its rows.
+    fn columns_block(
+        &self,
+        y: &[f32],
+        mut out: ArrayViewMut2<Complex32>,
+        first: usize,
+        scratches: &mut [StftScratch],
+    ) {
+        match scratches {
+            [] => {}
+            [scratch] => {
+                const BLOCK: usize = 64;
+                let n_bins = self.params.n_bins();
+                let n = out.ncols();
+                let mut block = vec![Complex32::default(); BLOCK * n_bins];
+                for start in (0..n).step_by(BLOCK) {
+                    let len = BLOCK.min(n - start);
+                    let frames = first + start..first + start + len;
+                    self.frames_in(y, frames, scratch, |t, spectrum| {
+                        let r = (t - first - start) * n_bins;
+                        block[r..r + n_bins].copy_from_slice(spectrum);
+                    });
+                    let mut columns = out.slice_mut(ndarray::s![.., start..start + len]);
+                    for (k, mut row) in columns.rows_mut().into_iter().enumerate() {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            *o = block[j * n_bins + k];
+                        }
+                    }
+                }
+            }
+            _ => {
+                let (left, right) = scratches.split_at_mut(scratches.len() / 2);
+                let mid = out.ncols() * left.len() / (left.len() + right.len());
+                let (a, b) = out.split_at(Axis(1), mid);
+                rayon::join(
+                    || self.columns_block(y, a, first, left),
+                    || self.columns_block(y, b, first + mid, right),
+                );
+            }
+        }
     }
 
     /// Run the STFT of `y` in parallel blocks of frames, one block per scratch: `rows` holds
