@@ -311,53 +311,36 @@ impl MelSpectrogram {
     }
 
     /// Mel spectrogram of `y`, shape `(n_mels, frames)`, in power (`power = 2`) or magnitude
-    /// (`power = 1`) units.
+    /// (`power = 1`) units. Blocks of frames run in parallel ([`Stft::map_frames_into`]); the
+    /// result does not depend on the thread count.
     ///
     /// # Errors
     /// As [`StftParams::n_frames`].
     pub fn process(&self, y: &[f32]) -> Result<Array2<f32>> {
         let n_frames = self.stft.params().n_frames(y.len())?;
-        let n_mels = self.basis.n_mels();
-        let mut out = Array2::<f32>::zeros((n_mels, n_frames));
-        let out_slice = out.as_slice_mut().expect("new array is contiguous");
-        // Frames are computed time-major into a small block, then transposed block-wise into
-        // the (n_mels, frames) output so that both sides of the copy stay in cache.
-        const BLOCK: usize = 64;
-        let mut block = vec![0.0f32; BLOCK * n_mels];
-        let mut power = vec![0.0f32; self.basis.n_bins()];
-        let mut scratch = self.stft.scratch();
+        let mut out = Array2::<f32>::zeros((self.basis.n_mels(), n_frames));
         let p = self.power;
-        self.stft.for_each_frame(y, &mut scratch, |t, spectrum| {
-            if p == 2.0 {
-                power
-                    .iter_mut()
-                    .zip(spectrum)
-                    .for_each(|(o, c)| *o = c.norm_sqr());
-            } else if p == 1.0 {
-                power
-                    .iter_mut()
-                    .zip(spectrum)
-                    .for_each(|(o, c)| *o = c.norm_sqr().sqrt());
-            } else {
-                power
-                    .iter_mut()
-                    .zip(spectrum)
-                    .for_each(|(o, c)| *o = c.norm_sqr().powf(0.5 * p));
-            }
-            let b = t % BLOCK;
-            self.basis
-                .apply_frame(&power, &mut block[b * n_mels..(b + 1) * n_mels]);
-            if b == BLOCK - 1 || t == n_frames - 1 {
-                let t0 = t - b;
-                for (m, row) in out_slice.chunks_exact_mut(n_frames).enumerate() {
-                    for (i, o) in row[t0..=t].iter_mut().enumerate() {
-                        *o = block[i * n_mels + m];
+        self.stft
+            .map_frames_into(y, out.view_mut(), &|spectrum, mel| {
+                POWER.with_borrow_mut(|power| {
+                    power.clear();
+                    if p == 2.0 {
+                        power.extend(spectrum.iter().map(|c| c.norm_sqr()));
+                    } else if p == 1.0 {
+                        power.extend(spectrum.iter().map(|c| c.norm_sqr().sqrt()));
+                    } else {
+                        power.extend(spectrum.iter().map(|c| c.norm_sqr().powf(0.5 * p)));
                     }
-                }
-            }
-        })?;
+                    self.basis.apply_frame(power, mel);
+                })
+            })?;
         Ok(out)
     }
+}
+
+thread_local! {
+    /// `|X|^power` of one frame, per thread, for [`MelSpectrogram::process`].
+    static POWER: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
@@ -418,5 +401,37 @@ mod tests {
         })
         .is_err());
         assert!(MelBasis::new(params(0)).is_err());
+    }
+
+    #[test]
+    fn the_result_does_not_depend_on_the_thread_count() {
+        let plan = MelSpectrogram::new(StftParams::new(2048), params(128), 2.0).unwrap();
+        // 300 frames: several parallel blocks, and a last block shorter than 64 frames.
+        let y: Vec<f32> = (0..300 * 512).map(|i| (i as f32 * 0.01).sin()).collect();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| plan.process(&y).unwrap());
+        let many = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap()
+            .install(|| plan.process(&y).unwrap());
+        assert_eq!(one, many);
+        // And the same as the frame-by-frame STFT.
+        let mut scratch = plan.stft().scratch();
+        let mut power = vec![0.0; plan.basis().n_bins()];
+        let mut column = vec![0.0; 128];
+        plan.stft()
+            .for_each_frame(&y, &mut scratch, |t, spectrum| {
+                power
+                    .iter_mut()
+                    .zip(spectrum)
+                    .for_each(|(p, c)| *p = c.norm_sqr());
+                plan.basis().apply_frame(&power, &mut column);
+                assert_eq!(one.column(t).to_vec(), column, "frame {t}");
+            })
+            .unwrap();
     }
 }

@@ -210,50 +210,73 @@ impl Stft {
     /// # Errors
     /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `out` has the wrong shape.
     pub fn process_into(&self, y: &[f32], out: ArrayViewMut2<Complex32>) -> Result<()> {
-        let n_frames = self.params.n_frames(y.len())?;
-        let expected = (self.params.n_bins(), n_frames);
-        if out.dim() != expected {
+        if out.nrows() != self.params.n_bins() {
             return Err(Error::ShapeMismatch {
                 what: "STFT output".into(),
-                expected: format!("{expected:?}"),
+                expected: format!("{} bins", self.params.n_bins()),
+                got: format!("{:?}", out.dim()),
+            });
+        }
+        self.map_frames_into(y, out, &|spectrum, column| column.copy_from_slice(spectrum))
+    }
+
+    /// The STFT of `y`, each frame mapped by `f(spectrum, column)` to the `out.nrows()` values
+    /// of its column of `out` `(rows, frames)` — a spectrogram, or a mel spectrogram without
+    /// the complex one ever stored. Blocks of frames run in parallel; within a block, frames
+    /// are computed 64 at a time into a frames-major buffer and written row by row, so that
+    /// the writes into `out` run along its rows.
+    ///
+    /// # Errors
+    /// As [`StftParams::n_frames`]; [`Error::ShapeMismatch`] when `out` does not have one
+    /// column per frame.
+    pub fn map_frames_into<T: Copy + Default + Send>(
+        &self,
+        y: &[f32],
+        out: ArrayViewMut2<T>,
+        f: &(impl Fn(&[Complex32], &mut [T]) + Sync),
+    ) -> Result<()> {
+        let n_frames = self.params.n_frames(y.len())?;
+        if out.ncols() != n_frames {
+            return Err(Error::ShapeMismatch {
+                what: "STFT output".into(),
+                expected: format!("{n_frames} frames"),
                 got: format!("{:?}", out.dim()),
             });
         }
         let tasks = (n_frames / 64).clamp(1, rayon::current_num_threads());
         let mut scratches: Vec<_> = (0..tasks).map(|_| self.scratch()).collect();
-        self.columns_block(y, out, 0, &mut scratches);
+        self.columns_block(y, out, 0, &mut scratches, f);
         Ok(())
     }
 
-    /// Frames `first ..` into the columns of `out`, halving the columns (and the scratches)
-    /// across rayon tasks until one scratch is left. Frames are computed 64 at a time into a
-    /// frames-major block, then written bin by bin, so that the writes into the `(bins, frames)`
-    /// output run along its rows.
-    fn columns_block(
+    /// Frames `first ..` mapped by `f` into the columns of `out`, halving the columns (and the
+    /// scratches) across rayon tasks until one scratch is left.
+    fn columns_block<T: Copy + Default + Send>(
         &self,
         y: &[f32],
-        mut out: ArrayViewMut2<Complex32>,
+        mut out: ArrayViewMut2<T>,
         first: usize,
         scratches: &mut [StftScratch],
+        f: &(impl Fn(&[Complex32], &mut [T]) + Sync),
     ) {
         match scratches {
             [] => {}
             [scratch] => {
                 const BLOCK: usize = 64;
-                let n_bins = self.params.n_bins();
+                let rows = out.nrows();
                 let n = out.ncols();
-                let mut block = vec![Complex32::default(); BLOCK * n_bins];
+                let mut block = vec![T::default(); BLOCK * rows];
                 for start in (0..n).step_by(BLOCK) {
                     let len = BLOCK.min(n - start);
                     let frames = first + start..first + start + len;
                     self.frames_in(y, frames, scratch, |t, spectrum| {
-                        let r = (t - first - start) * n_bins;
-                        block[r..r + n_bins].copy_from_slice(spectrum);
+                        let r = (t - first - start) * rows;
+                        f(spectrum, &mut block[r..r + rows]);
                     });
                     let mut columns = out.slice_mut(ndarray::s![.., start..start + len]);
                     for (k, mut row) in columns.rows_mut().into_iter().enumerate() {
                         for (j, o) in row.iter_mut().enumerate() {
-                            *o = block[j * n_bins + k];
+                            *o = block[j * rows + k];
                         }
                     }
                 }
@@ -263,8 +286,8 @@ impl Stft {
                 let mid = out.ncols() * left.len() / (left.len() + right.len());
                 let (a, b) = out.split_at(Axis(1), mid);
                 rayon::join(
-                    || self.columns_block(y, a, first, left),
-                    || self.columns_block(y, b, first + mid, right),
+                    || self.columns_block(y, a, first, left, f),
+                    || self.columns_block(y, b, first + mid, right, f),
                 );
             }
         }
