@@ -100,10 +100,14 @@ fn map_signals<T: Clone + Send>(
     batch: ArrayView2<f32>,
     f: impl Fn(&[f32]) -> melspec::Result<Array2<T>> + Sync,
 ) -> melspec::Result<Array3<T>> {
-    let items = par_items(batch, |row| match row.as_slice() {
+    stack_items(par_items(batch, |row| match row.as_slice() {
         Some(s) => f(s),
         None => f(&row.to_vec()),
-    })?;
+    })?)
+}
+
+/// Equally shaped 2-D results as `(items, rows, cols)`.
+fn stack_items<T: Clone>(items: Vec<Array2<T>>) -> melspec::Result<Array3<T>> {
     let views: Vec<_> = items.iter().map(|a| a.view()).collect();
     ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
 }
@@ -162,11 +166,7 @@ fn mel_apply<'py>(
         MelBasis::new(mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?).map_err(to_py)?;
     let s = s.as_array();
     let out = py
-        .detach(|| {
-            let items = par_items(s, |item| basis.apply(item))?;
-            let views: Vec<_> = items.iter().map(|a| a.view()).collect();
-            ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
-        })
+        .detach(|| stack_items(par_items(s, |item| basis.apply(item))?))
         .map_err(to_py)?;
     Ok(out.into_pyarray(py))
 }
@@ -364,11 +364,9 @@ fn mel_to_stft<'py>(
     let opts = InversionOptions::default();
     let out = py
         .detach(|| {
-            let items = par_items(m, |item| {
+            stack_items(par_items(m, |item| {
                 melspec::inverse::mel_to_magnitude(&basis, item, power, &opts)
-            })?;
-            let views: Vec<_> = items.iter().map(|a| a.view()).collect();
-            ndarray::stack(Axis(0), &views).map_err(|e| melspec::Error::InvalidInput(e.to_string()))
+            })?)
         })
         .map_err(to_py)?;
     Ok(out.into_pyarray(py))

@@ -248,7 +248,7 @@ impl MelBasis {
 
 /// Dot product with eight independent partial sums, so that the compiler can vectorise it
 /// (a single running f32 sum cannot be reordered).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (a8, a_rest) = a.split_at(a.len() - a.len() % 8);
     let (b8, b_rest) = b.split_at(a8.len());
