@@ -1,27 +1,84 @@
-//! All-or-nothing output files: every file is written under a temporary name next to its
-//! destination and renamed into place only when the whole command has succeeded.
+//! All-or-nothing output files: every file is written under a temporary name and put in place
+//! only when the whole command has succeeded.
+//!
+//! A regular file (or a missing one) is replaced by renaming the temporary file over it; through
+//! a symbolic link the link's target is replaced and the link kept. A target that exists and is
+//! not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, …) is never renamed over: the
+//! finished bytes are written through it, and no sidecar is made next to it. An output that is also one of the command's inputs is
+//! refused before anything is computed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+/// How a staged file reaches its destination.
+#[derive(Debug)]
+enum Delivery {
+    /// Rename the temporary file onto this regular-file path.
+    Rename(PathBuf),
+    /// Copy the temporary file's bytes into this existing special file (device, FIFO).
+    WriteThrough(PathBuf),
+}
+
 /// A set of output files being written.
 #[derive(Debug, Default)]
 pub struct Outputs {
-    staged: Vec<(PathBuf, PathBuf)>,
+    inputs: Vec<PathBuf>,
+    staged: Vec<(PathBuf, Delivery)>,
 }
 
 impl Outputs {
-    /// An empty set.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty set for a command that reads the files `inputs` (none of which may be an output).
+    pub fn new(inputs: &[&Path]) -> Self {
+        Self {
+            inputs: inputs
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
+            staged: Vec::new(),
+        }
     }
 
-    /// Reserve `dest`: checks its directory exists and returns the temporary path to write to.
+    /// Reserve `dest`: checks where it goes and returns the temporary path to write to.
     pub fn stage(&mut self, dest: &Path) -> Result<PathBuf> {
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
+        let name = dest
+            .file_name()
+            .with_context(|| format!("{}: not a file path", dest.display()))?;
+        let delivery = match std::fs::metadata(dest) {
+            Ok(meta) => {
+                let real = std::fs::canonicalize(dest)
+                    .with_context(|| format!("{}: cannot resolve output path", dest.display()))?;
+                if self.inputs.contains(&real) {
+                    bail!(
+                        "{}: the output is also an input of this command; choose another output",
+                        dest.display()
+                    );
+                }
+                if meta.is_dir() {
+                    bail!("{}: output is a directory", dest.display());
+                }
+                if meta.is_file() {
+                    Delivery::Rename(real)
+                } else {
+                    Delivery::WriteThrough(dest.to_owned())
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::read_link(dest) {
+                // A link to a file yet to be made: make the file, keep the link.
+                Ok(target) => Delivery::Rename(match dest.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                }),
+                Err(_) => Delivery::Rename(dest.to_owned()),
+            },
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot write", dest.display())),
+        };
+        let dir = match &delivery {
+            Delivery::Rename(path) => match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+                _ => PathBuf::from("."),
+            },
+            Delivery::WriteThrough(_) => std::env::temp_dir(),
         };
         if !dir.is_dir() {
             bail!(
@@ -30,27 +87,50 @@ impl Outputs {
                 dir.display()
             );
         }
-        let name = dest
-            .file_name()
-            .with_context(|| format!("{}: not a file path", dest.display()))?;
         // Keep the extension last: some writers choose the format from it.
         let tmp = dir.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
             name.to_string_lossy()
         ));
-        self.staged.push((tmp.clone(), dest.to_owned()));
+        self.staged.push((tmp.clone(), delivery));
         Ok(tmp)
     }
 
     /// Move every staged file into place.
     pub fn commit(mut self) -> Result<()> {
-        for (tmp, dest) in std::mem::take(&mut self.staged) {
-            std::fs::rename(&tmp, &dest)
-                .with_context(|| format!("{}: cannot move output into place", dest.display()))?;
+        for (tmp, delivery) in std::mem::take(&mut self.staged) {
+            let result = match &delivery {
+                Delivery::Rename(dest) => std::fs::rename(&tmp, dest)
+                    .with_context(|| format!("{}: cannot move output into place", dest.display())),
+                Delivery::WriteThrough(dest) => write_through(&tmp, dest),
+            };
+            let _ = std::fs::remove_file(&tmp);
+            result?;
         }
         Ok(())
     }
+}
+
+/// Whether `dest` exists and is not a regular file or directory (a device or FIFO, directly
+/// or through links): such outputs are written through, and companions such as a sidecar are
+/// not made next to them.
+pub fn is_special(dest: &Path) -> bool {
+    std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Copy the bytes of `tmp` into the existing special file `dest` without replacing it.
+fn write_through(tmp: &Path, dest: &Path) -> Result<()> {
+    let mut src =
+        std::fs::File::open(tmp).with_context(|| format!("{}: cannot reopen", tmp.display()))?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dest)
+        .with_context(|| format!("{}: cannot open for writing", dest.display()))?;
+    std::io::copy(&mut src, &mut out)
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .with_context(|| format!("{}: cannot write", dest.display()))?;
+    Ok(())
 }
 
 impl Drop for Outputs {

@@ -7,59 +7,8 @@ use std::process::Command;
 use ndarray::Array2;
 use ndarray_npy::ReadNpyExt;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn speech() -> PathBuf {
-    repo().join("data/speech/goforward.wav")
-}
-
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-fn melnet(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
-        .args(args)
-        .output()
-        .expect("melnet runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-/// A failing run: exit 1, exactly one line on stderr mentioning `needle`, and `dir` unchanged.
-fn assert_fails_cleanly(args: &[&str], needle: &str, dir: &Path) {
-    let before = files_in(dir);
-    let run = melnet(args);
-    assert_eq!(run.code, 1, "{args:?}: exit code; stderr: {}", run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{args:?}: stderr must be one line: {}",
-        run.stderr
-    );
-    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: '{}' does not mention '{needle}'",
-        lines[0]
-    );
-    assert_eq!(files_in(dir), before, "{args:?}: output left behind");
-}
+mod common;
+use common::*;
 
 #[test]
 fn mel_writes_array_sidecar_and_png() {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
@@ -16,6 +16,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_SAMPLE_RATE;
 
 /// File extensions (lower case) that [`load`] can decode.
 pub const EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp3"];
@@ -62,7 +63,8 @@ impl Audio {
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened, [`Error::Decode`] when it is not audio, is
-/// truncated or corrupt, and [`Error::InvalidInput`] when it holds no samples.
+/// truncated or corrupt, or declares a sample rate of 0 or above [`MAX_SAMPLE_RATE`], and
+/// [`Error::InvalidInput`] when it holds no samples or a non-finite one.
 pub fn load(path: &Path) -> Result<Audio> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let is_wav = path
@@ -74,10 +76,17 @@ pub fn load(path: &Path) -> Result<Audio> {
         // variants hound does not know (e.g. µ-law).
         match hound::WavReader::new(std::io::BufReader::new(file)) {
             Ok(reader) => load_wav(path, reader)?,
-            Err(hound_err) => load_symphonia(path).map_err(|_| Error::Decode {
-                path: path.to_owned(),
-                reason: hound_err.to_string(),
-            })?,
+            Err(hound_err) => {
+                let refused = |reason: String| Error::Decode {
+                    path: path.to_owned(),
+                    reason,
+                };
+                // symphonia panics on a WAV that declares a rate of 0.
+                if wav_declared_rate(path) == Some(0) {
+                    return Err(refused("declares a sample rate of 0 Hz".into()));
+                }
+                load_symphonia(path).map_err(|_| refused(hound_err.to_string()))?
+            }
         }
     } else {
         load_symphonia(path)?
@@ -88,6 +97,16 @@ pub fn load(path: &Path) -> Result<Audio> {
             path.display()
         )));
     }
+    if audio.sr == 0 || audio.sr > MAX_SAMPLE_RATE {
+        return Err(Error::Decode {
+            path: path.to_owned(),
+            reason: format!(
+                "declares a sample rate of {} Hz (accepted: 1 to {MAX_SAMPLE_RATE})",
+                audio.sr
+            ),
+        });
+    }
+    ensure_finite(&audio.samples, &path.display().to_string())?;
     Ok(audio)
 }
 
@@ -136,7 +155,47 @@ fn load_wav(path: &Path, reader: hound::WavReader<std::io::BufReader<File>>) -> 
     ))
 }
 
+/// The sample rate in the `fmt ` chunk of a RIFF/WAVE file, if it has one in its first 64 KiB.
+fn wav_declared_rate(path: &Path) -> Option<u32> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(1 << 16)
+        .read_to_end(&mut head)
+        .ok()?;
+    if head.get(..4)? != b"RIFF" || head.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let word = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let size = word(at + 4)? as usize;
+        if &head[at..at + 4] == b"fmt " {
+            return word(at + 12);
+        }
+        at = at.checked_add(8 + size + size % 2)?;
+    }
+    None
+}
+
+/// Decode with symphonia; a panic inside the decoder (which malformed streams can trigger)
+/// becomes a decode error instead of ending the program.
 fn load_symphonia(path: &Path) -> Result<Audio> {
+    std::panic::catch_unwind(|| decode_symphonia(path)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the decoder failed".into());
+        Err(Error::Decode {
+            path: path.to_owned(),
+            reason: format!("the decoder failed: {reason}"),
+        })
+    })
+}
+
+fn decode_symphonia(path: &Path) -> Result<Audio> {
     let decode_err = |e: SymphoniaError| Error::Decode {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -172,8 +231,12 @@ fn load_symphonia(path: &Path) -> Result<Audio> {
     let mut channels = track.codec_params.channels.map(|c| c.count() as u16);
     // Reserve the declared length up front: growing a long buffer by copying dominates
     // decoding time otherwise.
-    let declared = track.codec_params.n_frames.unwrap_or(0) as usize
-        * track.codec_params.channels.map_or(1, |c| c.count());
+    let declared_frames = track.codec_params.n_frames;
+    // A Vorbis stream whose length symphonia cannot read lacks its final (end-of-stream) page.
+    let is_vorbis = track.codec_params.codec == CODEC_TYPE_VORBIS;
+    let declared = usize::try_from(declared_frames.unwrap_or(0))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(track.codec_params.channels.map_or(1, |c| c.count()));
     let mut interleaved = Vec::with_capacity(declared.min(1 << 27));
     let mut buf: Option<SampleBuffer<f32>> = None;
     loop {
@@ -211,6 +274,22 @@ fn load_symphonia(path: &Path) -> Result<Audio> {
             reason: "stream declares no sample rate or channel layout".into(),
         });
     };
+    let decoded = interleaved.len() / usize::from(channels.max(1));
+    let truncated = match declared_frames {
+        Some(n) if (decoded as u64) < n => Some(format!(
+            "truncated: the stream declares {n} samples, decoding ended after {decoded}"
+        )),
+        None if is_vorbis => {
+            Some("truncated: the Ogg stream ends without its end-of-stream page".into())
+        }
+        _ => None,
+    };
+    if let Some(reason) = truncated {
+        return Err(Error::Decode {
+            path: path.to_owned(),
+            reason,
+        });
+    }
     Ok(from_interleaved(interleaved, channels.max(1), sr))
 }
 
@@ -233,6 +312,20 @@ fn from_interleaved(interleaved: Vec<f32>, channels: u16, sr: u32) -> Audio {
     }
 }
 
+/// Check that every sample of `x` is finite.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `what`, the first bad value and its position.
+pub fn ensure_finite(x: &[f32], what: &str) -> Result<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::InvalidInput(format!(
+            "{what}: sample {i} is {} (audio must be finite everywhere)",
+            x[i]
+        ))),
+    }
+}
+
 /// Band-limited resampling of a mono signal from `from` Hz to `to` Hz.
 ///
 /// Uses rubato's FFT resampler (synchronous, anti-aliased); the output has
@@ -240,25 +333,22 @@ fn from_interleaved(interleaved: Vec<f32>, channels: u16, sr: u32) -> Audio {
 /// removed).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a zero rate, [`Error::Resample`] if rubato fails.
+/// [`Error::InvalidParameter`] for a rate of 0 or above [`MAX_SAMPLE_RATE`],
+/// [`Error::InvalidInput`] for a non-finite sample, [`Error::Resample`] if rubato fails.
 pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == 0 {
-        return Err(Error::param(
-            "sr",
-            from,
-            "source sample rate must be positive",
-        ));
-    }
-    if to == 0 {
-        return Err(Error::param(
-            "sr",
-            to,
-            "target sample rate must be positive",
-        ));
+    for (rate, which) in [(from, "source"), (to, "target")] {
+        if rate == 0 || rate > MAX_SAMPLE_RATE {
+            return Err(Error::param(
+                "sr",
+                rate,
+                format!("{which} sample rate must be between 1 and {MAX_SAMPLE_RATE} Hz"),
+            ));
+        }
     }
     if from == to || x.is_empty() {
         return Ok(x.to_vec());
     }
+    ensure_finite(x, "the signal")?;
     let expected = (x.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
     let rs_err = |e: &dyn std::fmt::Display| Error::Resample(e.to_string());
     let mut rs =

@@ -52,6 +52,17 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A size (declared in a file, or asked for) would need more memory than the budget of
+    /// [`crate::limits::memory_limit`].
+    #[error("{what} needs about {needed} of memory, more than the limit of {limit} (physical memory, or MELNET_MEMORY_LIMIT)")]
+    TooLarge {
+        /// What was to be allocated.
+        what: String,
+        /// The estimate, formatted.
+        needed: String,
+        /// The budget, formatted.
+        limit: String,
+    },
     /// Resampling failed.
     #[error("resampling failed: {0}")]
     Resample(String),

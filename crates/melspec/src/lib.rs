@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod error;
 pub mod inverse;
 pub mod lbfgs;
+pub mod limits;
 pub mod mel;
 pub mod metrics;
 pub mod npy;

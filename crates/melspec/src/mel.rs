@@ -65,14 +65,27 @@ impl MelParams {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
-        if !(self.sr.is_finite() && self.sr > 0.0) {
-            return Err(Error::param("sr", self.sr, "must be positive"));
+        use crate::limits::{MAX_N_FFT, MAX_N_MELS, MAX_SAMPLE_RATE};
+        if !(self.sr.is_finite() && self.sr > 0.0 && self.sr <= f64::from(MAX_SAMPLE_RATE)) {
+            return Err(Error::param(
+                "sr",
+                self.sr,
+                format!("must be between 1 and {MAX_SAMPLE_RATE} Hz"),
+            ));
         }
-        if self.n_fft < 2 {
-            return Err(Error::param("n_fft", self.n_fft, "must be at least 2"));
+        if self.n_fft < 2 || self.n_fft > MAX_N_FFT {
+            return Err(Error::param(
+                "n_fft",
+                self.n_fft,
+                format!("must be between 2 and {MAX_N_FFT}"),
+            ));
         }
-        if self.n_mels == 0 {
-            return Err(Error::param("n_mels", 0, "must be positive"));
+        if self.n_mels == 0 || self.n_mels > MAX_N_MELS {
+            return Err(Error::param(
+                "n_mels",
+                self.n_mels,
+                format!("must be between 1 and {MAX_N_MELS}"),
+            ));
         }
         if !(self.fmin.is_finite() && self.fmin >= 0.0) {
             return Err(Error::param("fmin", self.fmin, "must be non-negative"));
@@ -315,9 +328,11 @@ impl MelSpectrogram {
     /// result does not depend on the thread count.
     ///
     /// # Errors
-    /// As [`StftParams::n_frames`].
+    /// As [`StftParams::n_frames`]; [`Error::TooLarge`] when the result would not fit the
+    /// memory budget ([`crate::limits`]).
     pub fn process(&self, y: &[f32]) -> Result<Array2<f32>> {
         let n_frames = self.stft.params().n_frames(y.len())?;
+        crate::limits::ensure_array("the mel spectrogram", &[self.basis.n_mels(), n_frames], 4)?;
         let mut out = Array2::<f32>::zeros((self.basis.n_mels(), n_frames));
         let p = self.power;
         self.stft

@@ -8,14 +8,16 @@ use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
 use crate::error::{Error, Result};
+use crate::limits::human_bytes;
 
 /// Read a 2-D array from `path` in any memory order, returned in row-major (standard) layout;
 /// f32 is read as is, f64 is converted to f32.
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened, [`Error::Npy`] when it is not a 2-D f32/f64
-/// `.npy` array.
+/// `.npy` array or holds less data than its header declares.
 pub fn read_f32_2d(path: &Path) -> Result<Array2<f32>> {
+    check_declared_size(path)?;
     let open = || {
         File::open(path)
             .map(BufReader::new)
@@ -28,7 +30,10 @@ pub fn read_f32_2d(path: &Path) -> Result<Array2<f32>> {
             Err(_) => {
                 return Err(Error::Npy {
                     path: path.to_owned(),
-                    reason: format!("not a 2-D float32 .npy array ({first})"),
+                    reason: format!(
+                        "not a 2-D float32 .npy array ({})",
+                        one_line(&first.to_string())
+                    ),
                 })
             }
         },
@@ -38,6 +43,11 @@ pub fn read_f32_2d(path: &Path) -> Result<Array2<f32>> {
     } else {
         a.as_standard_layout().into_owned()
     })
+}
+
+/// `text` with its line breaks and runs of white space folded into single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Write a 2-D f32 array to `path` in C order.
@@ -73,12 +83,37 @@ pub fn f32_2d_header(rows: usize, cols: usize) -> Vec<u8> {
     header
 }
 
-/// Parse the header of a C-order little-endian f32 2-D `.npy` file: `(rows, cols, data offset
-/// in bytes)`.
-///
-/// # Errors
-/// [`Error::Npy`] when the header is not that of a 2-D `<f4` C-order array.
-pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize)> {
+/// What a `.npy` header declares.
+#[derive(Debug, Clone, PartialEq)]
+struct Header {
+    /// The dtype string, e.g. `<f4`.
+    descr: String,
+    /// Whether the data is in column-major order.
+    fortran_order: bool,
+    /// The shape.
+    dims: Vec<usize>,
+    /// Where the data starts, bytes from the start of the file.
+    data_offset: usize,
+}
+
+impl Header {
+    /// Bytes of data the header declares (`None` when the product overflows or the dtype has
+    /// no size).
+    fn data_bytes(&self) -> Option<usize> {
+        let item: usize = self
+            .descr
+            .trim_start_matches(['<', '>', '|', '='])
+            .get(1..)?
+            .parse()
+            .ok()?;
+        self.dims
+            .iter()
+            .try_fold(item, |acc, &d| acc.checked_mul(d))
+    }
+}
+
+/// Parse a `.npy` header from the first bytes of a file.
+fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     let bad = |reason: &str| Error::Npy {
         path: path.to_owned(),
         reason: reason.to_string(),
@@ -87,7 +122,10 @@ pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, u
         return Err(bad("not a .npy file"));
     }
     let (len, start) = match bytes[6] {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        1 => (
+            usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+            10usize,
+        ),
         2 | 3 if bytes.len() >= 12 => (
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
@@ -95,26 +133,84 @@ pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, u
         _ => return Err(bad("unsupported .npy version")),
     };
     let dict = bytes
-        .get(start..start + len)
+        .get(start..start.saturating_add(len))
         .and_then(|d| std::str::from_utf8(d).ok())
         .ok_or_else(|| bad("truncated .npy header"))?;
-    if !dict.contains("'descr': '<f4'") || !dict.contains("'fortran_order': False") {
-        return Err(bad("expected a little-endian float32 array in C order"));
-    }
-    let shape = dict
-        .split("'shape': (")
-        .nth(1)
+    let after = |key: &str| dict.split(key).nth(1).map(str::trim_start);
+    let descr = after("'descr':")
+        .and_then(|s| s.strip_prefix('\''))
+        .and_then(|s| s.split('\'').next())
+        .ok_or_else(|| bad("no dtype in .npy header"))?;
+    let fortran_order = match after("'fortran_order':") {
+        Some(s) if s.starts_with("True") => true,
+        Some(s) if s.starts_with("False") => false,
+        _ => return Err(bad("no memory order in .npy header")),
+    };
+    let shape = after("'shape':")
+        .and_then(|s| s.strip_prefix('('))
         .and_then(|s| s.split(')').next())
         .ok_or_else(|| bad("no shape in .npy header"))?;
-    let dims: Vec<usize> = shape
+    let dims = shape
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("bad shape in .npy header")))
         .collect::<Result<_>>()?;
-    match dims.as_slice() {
-        [rows, cols] => Ok((*rows, *cols, start + len)),
-        _ => Err(bad("expected a 2-D array")),
+    Ok(Header {
+        descr: descr.to_string(),
+        fortran_order,
+        dims,
+        data_offset: start + len,
+    })
+}
+
+/// Check that the file at `path` holds at least the data its header declares, before anything
+/// of that size is allocated. A header this parser does not understand is left to the reader.
+fn check_declared_size(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    file.take(1 << 16)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let Ok(header) = parse_header(path, &head) else {
+        return Ok(());
+    };
+    let held = len.saturating_sub(header.data_offset as u64);
+    match header.data_bytes() {
+        Some(n) if n as u64 <= held => Ok(()),
+        declared => Err(Error::Npy {
+            path: path.to_owned(),
+            reason: format!(
+                "the header declares shape {:?} ({}), the file holds {} of data",
+                header.dims,
+                declared.map_or_else(|| "too large".into(), |n| human_bytes(n as f64)),
+                human_bytes(held as f64)
+            ),
+        }),
+    }
+}
+
+/// Parse the header of a C-order little-endian f32 2-D `.npy` file: `(rows, cols, data offset
+/// in bytes)`.
+///
+/// # Errors
+/// [`Error::Npy`] when the header is not that of a 2-D `<f4` C-order array.
+pub fn parse_f32_2d_header(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize)> {
+    let header = parse_header(path, bytes)?;
+    if header.descr != "<f4" || header.fortran_order {
+        return Err(Error::Npy {
+            path: path.to_owned(),
+            reason: "expected a little-endian float32 array in C order".into(),
+        });
+    }
+    match header.dims.as_slice() {
+        [rows, cols] => Ok((*rows, *cols, header.data_offset)),
+        _ => Err(Error::Npy {
+            path: path.to_owned(),
+            reason: "expected a 2-D array".into(),
+        }),
     }
 }
 

@@ -157,8 +157,13 @@ impl AnalysisParams {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
-        if self.sr == 0 {
-            return Err(Error::param("sr", 0, "must be positive"));
+        let max_sr = crate::limits::MAX_SAMPLE_RATE;
+        if self.sr == 0 || self.sr > max_sr {
+            return Err(Error::param(
+                "sr",
+                self.sr,
+                format!("must be between 1 and {max_sr} Hz"),
+            ));
         }
         self.stft().validate()?;
         self.mel().validate()?;

@@ -55,7 +55,8 @@ impl Scale {
 /// The audio a spectrogram was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
-    /// Path as given by the user.
+    /// Path as given by the user (JSON holds UTF-8 only: store names that are not with their
+    /// invalid bytes replaced, as `Path::to_string_lossy` does).
     pub path: PathBuf,
     /// Sample rate of the file, Hz.
     pub sr: u32,
@@ -90,22 +91,79 @@ impl Sidecar {
         npy.with_extension("json")
     }
 
-    /// Read a sidecar file.
+    /// Read a sidecar file and check it: valid parameters, a shape that fits them, a usable
+    /// dB scale, and a source length that gives the stated number of frames.
     ///
     /// # Errors
-    /// [`Error::Io`] when it cannot be read, [`Error::InvalidInput`] when it is not valid.
+    /// [`Error::Io`] when it cannot be read, [`Error::InvalidInput`] naming the file when it is
+    /// not valid.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidInput(format!("{}: invalid sidecar: {e}", path.display())))
+        let invalid = |reason: String| {
+            Error::InvalidInput(format!("{}: invalid sidecar: {reason}", path.display()))
+        };
+        let sidecar: Sidecar = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        sidecar.validate().map_err(|e| invalid(e.to_string()))?;
+        Ok(sidecar)
+    }
+
+    /// Check that the fields agree with each other (see [`Sidecar::read`]).
+    ///
+    /// # Errors
+    /// The first disagreement found.
+    pub fn validate(&self) -> Result<()> {
+        let p = &self.params;
+        p.validate()?;
+        let rows = match self.kind {
+            SpectrogramKind::Mel => p.n_mels,
+            SpectrogramKind::Linear => p.n_fft / 2 + 1,
+        };
+        let [r, frames] = self.shape;
+        if r != rows || frames == 0 {
+            return Err(Error::InvalidInput(format!(
+                "shape {:?} does not fit the parameters (expected {rows} rows and at least one frame)",
+                self.shape
+            )));
+        }
+        if let Scale::Db {
+            reference,
+            amin,
+            top_db,
+        } = self.scale
+        {
+            let usable = reference.is_finite()
+                && reference >= 0.0
+                && amin.is_finite()
+                && amin >= 0.0
+                && top_db.is_none_or(|t| t.is_finite() && t >= 0.0);
+            if !usable {
+                return Err(Error::InvalidInput(format!(
+                    "dB scale needs a non-negative reference, a non-negative amin and top_db \
+                     (got reference {reference}, amin {amin}, top_db {top_db:?})"
+                )));
+            }
+        }
+        if let Some(source) = &self.source {
+            let expected = p.stft().n_frames(source.analysed_samples).ok();
+            if expected != Some(frames) {
+                return Err(Error::InvalidInput(format!(
+                    "analysed_samples = {} does not give the {frames} frames of the shape",
+                    source.analysed_samples
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Write the sidecar as pretty JSON.
     ///
     /// # Errors
-    /// [`Error::Io`] when it cannot be written.
+    /// [`Error::Io`] when it cannot be written, [`Error::InvalidInput`] when a field cannot be
+    /// written as JSON (a source path that is not UTF-8: see [`Source::path`]).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("sidecar serialises");
+        let text = serde_json::to_string_pretty(self).map_err(|e| {
+            Error::InvalidInput(format!("{}: cannot write sidecar: {e}", path.display()))
+        })?;
         std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
     }
 }

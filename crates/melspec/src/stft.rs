@@ -89,8 +89,12 @@ impl StftParams {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad parameter.
     pub fn validate(&self) -> Result<()> {
-        if self.n_fft < 2 {
-            return Err(Error::param("n_fft", self.n_fft, "must be at least 2"));
+        if self.n_fft < 2 || self.n_fft > crate::limits::MAX_N_FFT {
+            return Err(Error::param(
+                "n_fft",
+                self.n_fft,
+                format!("must be between 2 and {}", crate::limits::MAX_N_FFT),
+            ));
         }
         if self.hop_length == 0 {
             return Err(Error::param("hop_length", 0, "must be positive"));
@@ -196,9 +200,11 @@ impl Stft {
     /// (blocks of at least 64 frames).
     ///
     /// # Errors
-    /// As [`StftParams::n_frames`].
+    /// As [`StftParams::n_frames`]; [`Error::TooLarge`] when the result would not fit the
+    /// memory budget ([`crate::limits`]).
     pub fn process(&self, y: &[f32]) -> Result<Array2<Complex32>> {
         let n_frames = self.params.n_frames(y.len())?;
+        crate::limits::ensure_array("the STFT", &[self.params.n_bins(), n_frames], 8)?;
         let mut out = Array2::zeros((self.params.n_bins(), n_frames));
         self.process_into(y, out.view_mut())?;
         Ok(out)

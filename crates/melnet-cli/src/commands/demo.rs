@@ -135,7 +135,7 @@ pub fn run(args: Args) -> Result<()> {
     let ds = Dataset::open(&ds_dir)?;
     let stats_png = dir.join("stats.png");
     {
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(&stats_png)?;
         dataset_png(&tmp, ds.manifest(), &args.data.display().to_string())?;
         outputs.commit()?;
@@ -229,7 +229,7 @@ pub fn run(args: Args) -> Result<()> {
             shape: [mel.nrows(), mel.ncols()],
             source: Some(source_of(&source, &audio)),
         };
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::new(&[]);
         write_spectrogram(
             &mut outputs,
             &input_wav.with_extension("npy"),
@@ -309,7 +309,7 @@ pub fn run(args: Args) -> Result<()> {
             .context("the demo's dataset is in dB")?;
         let data = ds.levels(Some(Split::Train))?;
         let png = samples.join("levels.png");
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(&png)?;
         levels_png(
             &tmp,
@@ -341,7 +341,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let html = page.render()?;
     let index = dir.join("index.html");
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[]);
     let tmp = outputs.stage(&index)?;
     std::fs::write(&tmp, html)?;
     outputs.commit()?;
@@ -382,7 +382,7 @@ fn level_pngs(model: &Model, report: &Report, dir: &Path) -> Result<Vec<(PathBuf
             grid.bins,
             if g == 0 { " (tier 1 alone)" } else { "" }
         );
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(&path)?;
         spectrogram_png(
             &tmp,

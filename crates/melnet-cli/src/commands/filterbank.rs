@@ -31,8 +31,9 @@ pub fn run(args: Args) -> Result<()> {
     let params = resolve(&args.preset, None, Some(&args.mel))?;
     let basis = MelBasis::new(params.mel())?;
     warn_empty_filters(&basis);
+    melspec::limits::ensure_array("the filterbank", &[basis.n_mels(), params.n_fft / 2 + 1], 4)?;
     let weights = basis.to_dense();
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[]);
     let tmp = outputs.stage(&args.output)?;
     write_f32_2d(&tmp, weights.view())?;
     if let Some(png) = &args.png {

@@ -188,6 +188,17 @@ fn invert(
     if values.is_empty() {
         bail!("{name}: the array is empty");
     }
+    if let Some(s) = sidecar
+        .as_ref()
+        .filter(|s| s.shape != [values.nrows(), values.ncols()])
+    {
+        bail!(
+            "{}: describes a {:?} array, {name} is {:?}; fix or remove the sidecar",
+            sidecar_path.display(),
+            s.shape,
+            values.shape()
+        );
+    }
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
         bail!("{name}: holds a non-finite value ({v})");
     }
@@ -228,7 +239,7 @@ fn invert(
         }
     }
     .with_context(|| name.clone())?;
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[input, &Sidecar::path_for(input)]);
     let tmp = outputs.stage(output)?;
     write_wav(&tmp, &signal, params.sr, WavFormat::F32)?;
     outputs.commit()

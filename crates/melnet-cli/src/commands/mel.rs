@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
         shape: [mel.nrows(), mel.ncols()],
         source: Some(source_of(&args.input, &audio)),
     };
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[&args.input]);
     write_spectrogram(
         &mut outputs,
         &args.output,

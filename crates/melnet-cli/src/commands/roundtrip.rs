@@ -167,7 +167,7 @@ pub fn run(args: Args) -> Result<()> {
         },
     };
 
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[&args.input]);
     let wav = args.output.join(format!("{stem}.reconstructed.wav"));
     let tmp = outputs.stage(&wav)?;
     write_wav(&tmp, &output, params.sr, WavFormat::F32)?;

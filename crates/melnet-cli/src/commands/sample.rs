@@ -258,7 +258,7 @@ pub fn sample(args: &Args) -> Result<Report> {
     bar.finish_and_clear();
 
     let bins = model.config().n_mels;
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[]);
     let mut files = Vec::with_capacity(n);
     for i in 0..n {
         let paths = paths(&args.output, i, n);

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
         println!("skipped   {}: {}", skipped.path, skipped.reason);
     }
     if let Some(png) = &args.png {
-        let mut outputs = Outputs::new();
+        let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(png)?;
         dataset_png(&tmp, m, &args.dataset.display().to_string())
             .with_context(|| format!("{}: drawing the figure", png.display()))?;

@@ -10,7 +10,7 @@ use melspec::{Audio, Scale, Sidecar, SpectrogramKind, Stft};
 use ndarray::{Array2, ArrayView2};
 
 use crate::args::{load_audio, resolve, FrameArgs, PresetArgs};
-use crate::output::Outputs;
+use crate::output::{is_special, Outputs};
 use crate::plot::{spectrogram_png, FreqAxis, SpectrogramPlot};
 
 /// Options of `melnet stft`.
@@ -38,7 +38,7 @@ pub struct Args {
 /// The `source` entry of a sidecar for `audio` read from `path`.
 pub fn source_of(path: &Path, audio: &Audio) -> melspec::sidecar::Source {
     melspec::sidecar::Source {
-        path: path.to_owned(),
+        path: PathBuf::from(path.to_string_lossy().into_owned()),
         sr: audio.source_sr,
         channels: audio.source_channels,
         samples: audio.source_len,
@@ -59,9 +59,11 @@ pub fn write_spectrogram(
 ) -> Result<()> {
     let tmp = outputs.stage(npy)?;
     write_f32_2d(&tmp, values)?;
-    let json = Sidecar::path_for(npy);
-    let tmp = outputs.stage(&json)?;
-    sidecar.write(&tmp)?;
+    if !is_special(npy) {
+        let json = Sidecar::path_for(npy);
+        let tmp = outputs.stage(&json)?;
+        sidecar.write(&tmp)?;
+    }
     for (path, array) in extra {
         let tmp = outputs.stage(path)?;
         write_f32_2d(&tmp, *array)?;
@@ -130,7 +132,7 @@ pub fn run(args: Args) -> Result<()> {
         (Some(path), Some(p)) => vec![(path.as_path(), p.view())],
         _ => Vec::new(),
     };
-    let mut outputs = Outputs::new();
+    let mut outputs = Outputs::new(&[&args.input]);
     write_spectrogram(
         &mut outputs,
         &args.output,

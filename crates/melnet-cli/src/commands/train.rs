@@ -576,7 +576,8 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             .reversed_axes()
             .as_standard_layout()
             .into_owned();
-        let mut outputs = Outputs::new();
+        let inputs: Vec<&Path> = args.input.as_deref().into_iter().collect();
+        let mut outputs = Outputs::new(&inputs);
         let tmp = outputs.stage(out)?;
         melspec::npy::write_f32_2d(&tmp, arr.view())?;
         outputs.commit()?;

@@ -409,6 +409,11 @@ fn compute_part(
             hi = hi.max(v);
         }
     }
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(format!(
+            "the spectrogram is not finite (values from {lo} to {hi}): samples too large for float32"
+        ));
+    }
     let n = (frames.nrows() * n_mels) as f64;
     let mean = mel_sum.iter().sum::<f64>() / n;
     let var = (mel_sum_sq.iter().sum::<f64>() / n - mean * mean).max(0.0);

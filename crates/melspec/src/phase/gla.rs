@@ -7,7 +7,7 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stft::{Istft, IstftScratch, Stft, StftParams, StftScratch};
 use crate::Complex32;
 
@@ -53,12 +53,27 @@ impl GriffinLim {
         // Iterate at the requested length when its STFT has the same frame count (so a
         // consistent start stays consistent), else at the iSTFT's natural length.
         let natural = istft.default_len(n_frames);
+        if length == Some(0) {
+            return Err(Error::param("length", 0, "must be positive"));
+        }
         let length = length.unwrap_or(natural);
+        // The state holds two complex copies of the spectrogram, plus the magnitude and the
+        // signal buffers.
+        crate::limits::ensure_memory(
+            format!("inverting {n_frames} frames to {length} samples"),
+            (n_frames * n_bins) as f64 * 20.0 + length.max(natural) as f64 * 12.0,
+        )?;
         let inner_len = if params.n_frames(length).ok() == Some(n_frames) {
             length
         } else {
             natural
         };
+        if inner_len == 0 {
+            return Err(Error::InvalidInput(format!(
+                "{n_frames} centred frame gives an empty signal (hop_length · (frames − 1) = 0 \
+                 samples); invert at least 2 frames or give a length"
+            )));
+        }
         let mag_fm = magnitude.t().as_standard_layout().into_owned();
         let mut state = Array2::zeros((n_frames, 2 * n_bins));
         for ((mut row, a), p) in state

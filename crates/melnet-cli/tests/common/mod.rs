@@ -1,0 +1,59 @@
+//! Helpers shared by the CLI test files: running the binary and checking clean failures.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn speech() -> PathBuf {
+    repo().join("data/speech/goforward.wav")
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stderr: String,
+}
+
+pub fn melnet(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(args)
+        .output()
+        .expect("melnet runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A failing run: exit 1, exactly one line on stderr mentioning `needle`, and `dir` unchanged.
+pub fn assert_fails_cleanly(args: &[&str], needle: &str, dir: &Path) {
+    let before = files_in(dir);
+    let run = melnet(args);
+    assert_eq!(run.code, 1, "{args:?}: exit code; stderr: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: stderr must be one line: {}",
+        run.stderr
+    );
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: '{}' does not mention '{needle}'",
+        lines[0]
+    );
+    assert_eq!(files_in(dir), before, "{args:?}: output left behind");
+}
