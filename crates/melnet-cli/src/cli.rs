@@ -10,9 +10,9 @@ use crate::commands::{
 #[derive(Debug, Parser)]
 #[command(name = "melnet", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Worker threads for every parallel stage [default: one per core].
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    /// Worker threads for every parallel stage, 1 to 1024 [default: one per core].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

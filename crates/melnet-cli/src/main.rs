@@ -17,11 +17,46 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `text` on one line: its lines joined by spaces, up to a backtrace that some libraries
+/// (candle) append to their messages.
+fn one_line(text: &str) -> String {
+    let is_trace = |line: &str| {
+        let t = line.trim_start();
+        t.to_ascii_lowercase().starts_with("stack backtrace")
+            || t.split_once(':')
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    };
+    text.lines()
+        .take_while(|l| !is_trace(l))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn main() -> ExitCode {
     // Read by mimalloc when it first purges, which is after this point.
     std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
     let cli = cli::Cli::parse();
-    if let Some(n) = cli.threads.filter(|&n| n > 0) {
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        // A bug must still end with one line, not a trace.
+        std::panic::set_hook(Box::new(|info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let place = info
+                .location()
+                .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+            eprintln!(
+                "error: internal error{place}: {} (please report it)",
+                one_line(&msg)
+            );
+        }));
+    }
+    if let Some(n) = cli.threads.map(usize::from) {
         // candle's matrix products size their pools from this variable, melnet's own stages
         // from the global pool.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
@@ -34,7 +69,7 @@ fn main() -> ExitCode {
         Err(err) if err.is::<args::Interrupted>() => ExitCode::from(130),
         Err(err) => {
             // One line: the context chain joined, outermost first.
-            let msg: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+            let msg: Vec<String> = err.chain().map(|e| one_line(&e.to_string())).collect();
             eprintln!("error: {}", msg.join(": "));
             ExitCode::FAILURE
         }

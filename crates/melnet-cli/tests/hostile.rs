@@ -253,3 +253,322 @@ fn degenerate_spectrograms_are_errors_not_panics() {
     let run = melnet(&["invert", s(&one), "-o", s(&wav), "--length", "300"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// A small dataset (`ds`) of three speech clips and a one-step tiny model (`run`) in `dir`.
+fn tiny_run(dir: &Path) -> (PathBuf, PathBuf) {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
+    }
+    let (ds, run) = (dir.join("ds"), dir.join("run"));
+    let prepared = melnet(&[
+        "prepare",
+        s(&input),
+        "-o",
+        s(&ds),
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+    ]);
+    assert_eq!(prepared.code, 0, "{}", prepared.stderr);
+    let mut args = vec!["train", "--data", s(&ds), "--out", s(&run), "--steps", "1"];
+    args.extend_from_slice(&TINY);
+    let trained = melnet(&args);
+    assert_eq!(trained.code, 0, "{}", trained.stderr);
+    (ds, run)
+}
+
+/// Layers of a model that trains a step in milliseconds.
+const TINY: [&str; 11] = [
+    "--layers",
+    "1",
+    "--width",
+    "8",
+    "--mixtures",
+    "2",
+    "--frames",
+    "8",
+    "--batch",
+    "2",
+    "-q",
+];
+
+/// The current checkpoint directory of tier 1 of `run`.
+fn checkpoint(run: &Path) -> PathBuf {
+    let tier = run.join("tier-1");
+    let name = std::fs::read_to_string(tier.join("current")).unwrap();
+    tier.join(name.trim())
+}
+
+#[test]
+fn training_options_and_sizes_are_checked_before_a_run_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ds, _) = tiny_run(dir.path());
+    let out = dir.path().join("new");
+    let cases: [(&[&str], &str); 10] = [
+        (&["--lr", "nan"], "lr = NaN"),
+        (&["--lr=-1"], "lr = -1"),
+        (&["--momentum", "nan"], "momentum"),
+        (&["--clip-grad=-1"], "--clip-grad"),
+        (&["--minutes=-1"], "--minutes"),
+        (&["--minutes", "nan"], "--minutes"),
+        (&["--width", "100000"], "needs about"),
+        (&["--frames", "100000"], "needs about"),
+        (&["--batch", "100000"], "needs about"),
+        (&["--layers", "1000"], "needs about"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&ds),
+            "--out",
+            s(&out),
+            "--steps",
+            "1",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        assert_fails_cleanly(&args, needle, dir.path());
+    }
+    // A folder the user made is kept, and nothing of the failed run is left in it.
+    std::fs::create_dir(&out).unwrap();
+    let run = melnet(&[
+        "train",
+        "--data",
+        s(&ds),
+        "--out",
+        s(&out),
+        "--width",
+        "100000",
+        "-q",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(files_in(&out).is_empty(), "{:?}", files_in(&out));
+    let run = melnet(&["--threads", "100000", "presets"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn broken_checkpoints_and_manifests_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ds, run) = tiny_run(dir.path());
+    let resume = |run: &Path| {
+        let mut a = vec!["train", "--data", s(&ds), "--out", s(run), "--steps", "2"];
+        a.push("--resume");
+        a.push("-q");
+        melnet(&a)
+    };
+    let expect_error = |r: Run, needle: &str| {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(needle), "'{}' lacks '{needle}'", r.stderr);
+    };
+    let wav = dir.path().join("s.wav");
+    // A NaN weight.
+    let bad = dir.path().join("nan");
+    copy_dir(&run, &bad);
+    let w = checkpoint(&bad).join("weights.safetensors");
+    let mut bytes = std::fs::read(&w).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..12 + header].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&w, bytes).unwrap();
+    expect_error(resume(&bad), "non-finite value (NaN)");
+    let sampled = melnet(&[
+        "sample",
+        "--model",
+        s(&bad),
+        "-o",
+        s(&wav),
+        "--seconds",
+        "0.5",
+    ]);
+    expect_error(sampled, "weights.safetensors");
+    // A negative learning rate in state.json.
+    let bad = dir.path().join("lr");
+    copy_dir(&run, &bad);
+    let state = checkpoint(&bad).join("state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(&state, text.replace("\"lr\": 0.0003", "\"lr\": -1")).unwrap();
+    expect_error(resume(&bad), "state.json");
+    // A tensor reshaped to another rank.
+    let bad = dir.path().join("rank");
+    copy_dir(&run, &bad);
+    let w = checkpoint(&bad).join("weights.safetensors");
+    let bytes = std::fs::read(&w).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let text = String::from_utf8(bytes[8..8 + header].to_vec()).unwrap();
+    let reshaped = text.replacen("\"shape\":[6,8]", "\"shape\":[48]", 1);
+    assert_ne!(reshaped, text, "the head weight is [6, 8]: {text}");
+    let mut out = (reshaped.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(reshaped.as_bytes());
+    out.extend_from_slice(&bytes[8 + header..]);
+    std::fs::write(&w, out).unwrap();
+    let sampled = melnet(&[
+        "sample",
+        "--model",
+        s(&bad),
+        "-o",
+        s(&wav),
+        "--seconds",
+        "0.5",
+    ]);
+    expect_error(sampled, "shape mismatch");
+
+    // Edited manifests: overlapping frame ranges, a spread that contradicts the range.
+    let manifest = ds.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 2] = [
+        ("do not follow", |m| {
+            m["items"][1]["frames"][0] =
+                serde_json::json!(m["items"][1]["frames"][0].as_u64().unwrap() - 3)
+        }),
+        ("statistics disagree", |m| {
+            m["stats"]["all"]["std"] = serde_json::json!(0.0)
+        }),
+    ];
+    for (needle, edit) in edits {
+        let mut m: serde_json::Value = serde_json::from_str(&original).unwrap();
+        edit(&mut m);
+        std::fs::write(&manifest, m.to_string()).unwrap();
+        expect_error(melnet(&["stats", s(&ds)]), needle);
+        expect_error(resume(&run), "manifest.json");
+    }
+    std::fs::write(&manifest, original).unwrap();
+    // A dataset analysed otherwise (linear, not dB) is refused by eval and resume.
+    let linear = dir.path().join("linear");
+    let made = melnet(&[
+        "prepare",
+        s(&dir.path().join("in")),
+        "-o",
+        s(&linear),
+        "--preset",
+        "melnet-small",
+        "-q",
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    expect_error(
+        melnet(&["eval", "--model", s(&run), "--data", s(&linear)]),
+        "other parameters",
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ds, run) = tiny_run(dir.path());
+    for target in [&ds, &run] {
+        // This test process plays the first writer.
+        let held = melspec::lock::DirLock::acquire(target).unwrap();
+        let r = if target == &ds {
+            melnet(&[
+                "prepare",
+                s(&dir.path().join("in")),
+                "-o",
+                s(&ds),
+                "--preset",
+                "melnet-small",
+                "--db",
+                "-q",
+            ])
+        } else {
+            melnet(&[
+                "train",
+                "--data",
+                s(&ds),
+                "--out",
+                s(&run),
+                "--resume",
+                "--steps",
+                "3",
+                "-q",
+            ])
+        };
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("in use by another melnet process (pid "),
+            "{}",
+            r.stderr
+        );
+        drop(held);
+    }
+    let r = melnet(&[
+        "train",
+        "--data",
+        s(&ds),
+        "--out",
+        s(&run),
+        "--resume",
+        "--steps",
+        "2",
+        "-q",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_full_disk_is_reported_with_the_file_and_leaves_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
+    }
+    // A 50 KiB file-size limit (SIGXFSZ ignored, so writes fail with EFBIG) stands in for a
+    // full disk: at 128 mels the first part fails, at 32 the parts fit and frames.npy fails.
+    for (preset, needle) in [
+        ("speech", ".npy.tmp: "),
+        ("melnet-small", "frames.npy.tmp: "),
+    ] {
+        let out = dir.path().join(preset);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -f 100; trap '' XFSZ; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_melnet"))
+            .args([
+                "prepare",
+                s(&input),
+                "-o",
+                s(&out),
+                "--preset",
+                preset,
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&status.stderr);
+        assert_eq!(status.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains("File too large"),
+            "{stderr}"
+        );
+        let mut stack = vec![out];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(!name.ends_with(".tmp"), "left behind: {}", p.display());
+                if p.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+}

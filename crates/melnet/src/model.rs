@@ -88,6 +88,35 @@ impl TierSpec {
         .map(|_| ())
     }
 
+    /// Approximate peak memory, bytes, of training a tier with these layers on windows of
+    /// `frames` × `n_mels` values, `batch` at a time: parameters with their gradients and two
+    /// optimiser states (16 bytes each; about 45·D² per layer for the five LSTMs and
+    /// projections of the stacks), and the activations autograd keeps (about 300 bytes per
+    /// value, hidden unit and layer, measured on `melnet train` runs of width 32–128, 1–4
+    /// layers). An upper tier models at most as many values as the full resolution, so this
+    /// bounds every tier of a model.
+    pub fn training_memory(&self, n_mels: usize, frames: usize, batch: usize) -> f64 {
+        let d = self.width as f64;
+        let layers = (self.layers + self.feature_layers) as f64;
+        let parameters = layers * 45.0 * d * d + d * (3.0 * self.n_mixtures as f64 + n_mels as f64);
+        let values = (batch * frames) as f64 * n_mels as f64;
+        parameters * 16.0 + values * d * (layers + 1.0) * 300.0
+    }
+
+    /// Refuse to train these layers when [`TierSpec::training_memory`] exceeds the memory
+    /// budget ([`melspec::limits::memory_limit`]).
+    ///
+    /// # Errors
+    /// [`Error::Melspec`] with [`melspec::Error::TooLarge`] and the estimate.
+    pub fn check_training_memory(&self, n_mels: usize, frames: usize, batch: usize) -> Result<()> {
+        let what = format!(
+            "training {} layers of width {} on {batch} windows of {frames} frames × {n_mels} bins",
+            self.layers, self.width
+        );
+        melspec::limits::ensure_memory(what, self.training_memory(n_mels, frames, batch))?;
+        Ok(())
+    }
+
     /// The configuration of a tier of `shape` with these layers: its bins, and for an upper
     /// tier its split axis and feature network; the centralized stack in tier 1 only unless
     /// [`TierSpec::centralized`] says otherwise. Without a floor: [`Model::tier_config`] adds

@@ -23,6 +23,7 @@ pub mod error;
 pub mod inverse;
 pub mod lbfgs;
 pub mod limits;
+pub mod lock;
 pub mod mel;
 pub mod metrics;
 pub mod npy;

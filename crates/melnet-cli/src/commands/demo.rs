@@ -109,6 +109,8 @@ pub fn run(args: Args) -> Result<()> {
         (dir.join("dataset"), dir.join("model"), dir.join("samples"));
     std::fs::create_dir_all(&samples)
         .with_context(|| format!("{}: cannot create", samples.display()))?;
+    // One demo at a time per folder (the dataset inside has its own lock).
+    let _lock = melspec::lock::DirLock::acquire(dir)?;
     let mut stages = Vec::new();
 
     timed(&mut stages, "prepare", args.quiet, || {

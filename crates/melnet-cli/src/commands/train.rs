@@ -14,6 +14,7 @@ use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
 use melspec::dataset::{Dataset, Normalization};
+use melspec::lock::DirLock;
 use serde::Deserialize;
 
 use crate::args::{interrupted, progress_bar, Interrupted};
@@ -190,7 +191,7 @@ fn draw_losses(dir: &Path) -> Result<()> {
 
 /// The model in `args.out`: opened (its data checked against the dataset), or made for the
 /// dataset.
-fn model_for(args: &Args, ds: &Dataset) -> Result<Model> {
+fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     if args.out.join(melnet::model::MODEL_FILE).exists() {
         let model = Model::open(&args.out)?;
         check_dataset(&model, ds)?;
@@ -211,6 +212,7 @@ fn model_for(args: &Args, ds: &Dataset) -> Result<Model> {
         bail!("invalid parameter: --frames and --batch must be positive");
     }
     let m = ds.manifest();
+    spec.check_training_memory(m.n_mels, args.frames, args.batch)?;
     Ok(Model::create(
         &args.out,
         ModelConfig {
@@ -227,20 +229,88 @@ fn model_for(args: &Args, ds: &Dataset) -> Result<Model> {
     )?)
 }
 
+/// The optimiser of the options.
+fn optimizer(args: &Args) -> OptimizerConfig {
+    match args.optimizer {
+        OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {
+            lr: args.lr,
+            momentum: args.momentum,
+            ..RmsPropConfig::default()
+        }),
+        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
+            lr: args.lr,
+            ..AdamConfig::default()
+        }),
+    }
+}
+
+/// Refuse option values no run can use, before anything is written.
+fn check_options(args: &Args) -> Result<()> {
+    optimizer(args).validate()?;
+    let amounts = [
+        ("--clip-grad", args.clip_grad, 0.0),
+        ("--lr-halve-every-epochs", args.lr_halve_every_epochs, 0.0),
+        ("--minutes", args.minutes, -1.0),
+        ("--epochs", args.epochs, -1.0),
+    ];
+    for (name, value, above) in amounts {
+        if let Some(v) = value.filter(|v| !(v.is_finite() && *v > above && *v >= 0.0)) {
+            let what = if above < 0.0 {
+                "non-negative"
+            } else {
+                "positive"
+            };
+            bail!("invalid parameter: {name} {v} (must be {what} and finite)");
+        }
+    }
+    if args.valid_every == 0 || args.checkpoint_every == 0 {
+        bail!("invalid parameter: --valid-every and --checkpoint-every must be positive");
+    }
+    Ok(())
+}
+
 /// Run `melnet train`.
 pub fn run(args: Args) -> Result<()> {
+    check_options(&args)?;
     let ds = Dataset::open(&args.data)?;
     let spec = tier_spec(&args)?;
     spec.validate()?;
+    let existed = args.out.exists();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let lock = match DirLock::acquire(&args.out) {
+        Ok(lock) => lock,
+        Err(e) => {
+            if !existed {
+                let _ = std::fs::remove_dir(&args.out);
+            }
+            return Err(e.into());
+        }
+    };
     let created = !args.out.join(melnet::model::MODEL_FILE).exists();
-    let model = model_for(&args, &ds)?;
-    let result = train_tiers(&args, &ds, &model, spec);
-    // A model made by this invocation that never got a checkpoint is not left behind.
-    let any = (1..=model.config().tiers).any(|g| checkpoint::exists(&model.tier_dir(g)));
-    if result.is_err() && created && !any {
-        let _ = std::fs::remove_dir_all(&args.out);
+    let result = model_for(&args, &ds, &spec)
+        .and_then(|model| train_tiers(&args, &ds, &model, spec).map(|()| model));
+    // A model made by this invocation that never got a checkpoint is not left behind (it
+    // would block a retry); a folder the user made is kept, emptied of what this run wrote.
+    // One with a checkpoint stays: the error names it as the last good one.
+    let Err(err) = result else { return Ok(()) };
+    let model = Model::open(&args.out).ok();
+    let tier_dirs: Vec<PathBuf> = model
+        .iter()
+        .flat_map(|m| (1..=m.config().tiers).map(|g| m.tier_dir(g)))
+        .collect();
+    if created && !tier_dirs.iter().any(|dir| checkpoint::exists(dir)) {
+        if existed {
+            tier_dirs
+                .iter()
+                .for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+            let _ = std::fs::remove_file(args.out.join(melnet::model::MODEL_FILE));
+            let _ = std::fs::remove_file(lock.path());
+        } else {
+            let _ = std::fs::remove_dir_all(&args.out);
+        }
     }
-    result
+    Err(err)
 }
 
 /// Train the tiers `args.tier` of `model`.
@@ -260,17 +330,7 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
         || args.no_centralized
         || args.no_censoring
         || args.feature_layers.is_some();
-    let opt = match args.optimizer {
-        OptimizerKind::Rmsprop => OptimizerConfig::RmsProp(RmsPropConfig {
-            lr: args.lr,
-            momentum: args.momentum,
-            ..RmsPropConfig::default()
-        }),
-        OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig {
-            lr: args.lr,
-            ..AdamConfig::default()
-        }),
-    };
+    let opt = optimizer(args);
     for g in tiers {
         let budget = Budget {
             steps: args.steps,

@@ -149,11 +149,21 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(CURRENT_FILE).is_file()
 }
 
-/// Load the tensors of `dir/name`.
+/// Load the tensors of `dir/name`, every value finite.
 pub(crate) fn load_tensors(dir: &Path, name: &str) -> Result<HashMap<String, Tensor>> {
     let path = dir.join(name);
-    candle_core::safetensors::load(&path, &Device::Cpu)
-        .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))
+    let bad = |e: &dyn std::fmt::Display| Error::Checkpoint(format!("{}: {e}", path.display()));
+    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| bad(&e))?;
+    for (key, t) in &tensors {
+        let values = t
+            .to_dtype(candle_core::DType::F32)
+            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+            .map_err(|e| bad(&e))?;
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(bad(&format!("tensor {key} holds a non-finite value ({v})")));
+        }
+    }
+    Ok(tensors)
 }
 
 /// Read a JSON file of a directory.

@@ -59,6 +59,14 @@ impl Trainer {
         seed: u64,
         batch: usize,
     ) -> Result<Self> {
+        optimizer.validate()?;
+        if batch == 0 {
+            return Err(Error::InvalidConfig {
+                name: "batch",
+                value: "0".into(),
+                reason: "must be positive".into(),
+            });
+        }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let tier = Tier::new(config, vb)?;
@@ -210,7 +218,15 @@ impl Trainer {
         let dir = &current(dir)?;
         let config: TierConfig = read_json(dir, CONFIG_FILE)?;
         let state: TrainState = read_json(dir, STATE_FILE)?;
-        let mut trainer = Trainer::new(config, state.optimizer, state.seed, state.batch)?;
+        if !(state.base_lr.is_finite() && state.base_lr > 0.0) {
+            return Err(Error::Checkpoint(format!(
+                "{}: base_lr = {} must be positive and finite",
+                dir.join(STATE_FILE).display(),
+                state.base_lr
+            )));
+        }
+        let mut trainer = Trainer::new(config, state.optimizer, state.seed, state.batch)
+            .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.join(STATE_FILE).display())))?;
         let weights = load_tensors(dir, WEIGHTS_FILE)?;
         let opt = load_tensors(dir, OPTIMIZER_FILE)?;
         let vars = trainer.vars.clone();

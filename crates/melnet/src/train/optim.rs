@@ -77,6 +77,39 @@ impl OptimizerConfig {
         }
     }
 
+    /// Check the settings: a positive finite learning rate, decay rates and momentum in
+    /// [0, 1), a positive `eps`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidConfig`] naming the first bad value.
+    pub fn validate(&self) -> crate::Result<()> {
+        let (lr, eps, decays): (f64, f64, [(&'static str, f64); 2]) = match *self {
+            OptimizerConfig::RmsProp(c) => {
+                (c.lr, c.eps, [("alpha", c.alpha), ("momentum", c.momentum)])
+            }
+            OptimizerConfig::Adam(c) => (c.lr, c.eps, [("beta1", c.beta1), ("beta2", c.beta2)]),
+        };
+        let bad = |name: &'static str, value: f64, reason: &str| {
+            Err(crate::Error::InvalidConfig {
+                name,
+                value: value.to_string(),
+                reason: reason.into(),
+            })
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return bad("lr", lr, "the learning rate must be positive and finite");
+        }
+        if !(eps.is_finite() && eps > 0.0) {
+            return bad("eps", eps, "must be positive and finite");
+        }
+        for (name, v) in decays {
+            if !(0.0..1.0).contains(&v) {
+                return bad(name, v, "must be in [0, 1)");
+            }
+        }
+        Ok(())
+    }
+
     /// Change the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
         match self {

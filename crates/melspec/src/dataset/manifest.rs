@@ -209,10 +209,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Read `manifest.json`.
+    /// Read `manifest.json` and check it ([`Manifest::validate`]).
     ///
     /// # Errors
-    /// [`Error::Io`] or [`Error::InvalidInput`] when it cannot be read or parsed.
+    /// [`Error::Io`] or [`Error::InvalidInput`] (naming the file) when it cannot be read or
+    /// parsed, or is not consistent.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let m: Manifest = serde_json::from_str(&text).map_err(|e| {
@@ -225,6 +226,89 @@ impl Manifest {
                 m.format
             )));
         }
+        m.validate().map_err(|e| {
+            Error::InvalidInput(format!("{}: invalid dataset manifest: {e}", path.display()))
+        })?;
         Ok(m)
+    }
+
+    /// Check that the fields agree: valid analysis parameters with `n_mels` bands; items whose
+    /// frame ranges are non-empty and follow each other from 0 to `total_frames`; split counts
+    /// that match the items; finite statistics.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] describing the first disagreement.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidInput(reason));
+        self.params.validate()?;
+        if self.n_mels != self.params.n_mels {
+            return bad(format!(
+                "n_mels = {} but the parameters have {}",
+                self.n_mels, self.params.n_mels
+            ));
+        }
+        let mut next = 0;
+        let (mut train, mut valid) = ([0usize; 2], [0usize; 2]);
+        for item in &self.items {
+            let [start, end] = item.frames;
+            if start != next || end <= start {
+                return bad(format!(
+                    "{}: frames {start}..{end} do not follow the previous item's end ({next})",
+                    item.path
+                ));
+            }
+            next = end;
+            let counts = match item.split {
+                Split::Train => &mut train,
+                Split::Valid => &mut valid,
+            };
+            counts[0] += 1;
+            counts[1] += end - start;
+            let s = &item.stats;
+            if !(s.min.is_finite() && s.max.is_finite() && s.mean.is_finite() && s.std.is_finite())
+            {
+                return bad(format!("{}: statistics are not finite", item.path));
+            }
+        }
+        if next != self.total_frames {
+            return bad(format!(
+                "items end at frame {next}, total_frames = {}",
+                self.total_frames
+            ));
+        }
+        let st = &self.stats;
+        if [
+            st.train_files,
+            st.train_frames,
+            st.valid_files,
+            st.valid_frames,
+        ] != [train[0], train[1], valid[0], valid[1]]
+        {
+            return bad(format!(
+                "split counts (train {} files / {} frames, valid {} / {}) do not match the items",
+                st.train_files, st.train_frames, st.valid_files, st.valid_frames
+            ));
+        }
+        let a = &st.all;
+        let per_band_ok = st.mel_mean.len() == self.n_mels
+            && st.mel_std.len() == self.n_mels
+            && st.mel_mean.iter().all(|v| v.is_finite())
+            && st.mel_std.iter().all(|v| v.is_finite() && *v >= 0.0);
+        let all_ok = a.min.is_finite() && a.max.is_finite() && a.mean.is_finite();
+        if !(all_ok && a.std.is_finite() && a.std >= 0.0 && per_band_ok) {
+            return bad("corpus statistics are not finite or have the wrong length".into());
+        }
+        // Values spread over [min, max] have a mean inside it and a spread that is zero
+        // exactly when the range is (rounding aside).
+        let (lo, hi) = (f64::from(a.min), f64::from(a.max));
+        let slack = 1e-3 * (1.0 + lo.abs().max(hi.abs()));
+        let spread_ok = (a.std > 0.0) == (hi > lo) && a.std <= hi - lo + slack;
+        if st.train_frames > 0 && (!spread_ok || a.mean < lo - slack || a.mean > hi + slack) {
+            return bad(format!(
+                "corpus statistics disagree: min {lo}, max {hi}, mean {}, std {}",
+                a.mean, a.std
+            ));
+        }
+        Ok(())
     }
 }

@@ -173,11 +173,12 @@ fn validate(settings: &PrepareSettings) -> Result<()> {
 }
 
 /// Prepare (or update, or finish) the dataset in `output` from the audio under `input`.
-/// `cancel` stops the run between files; `progress` receives a report per file.
+/// `cancel` stops the run between files; `progress` receives a report per file. The output
+/// directory is locked ([`crate::lock::DirLock`]) for the whole run.
 ///
 /// # Errors
 /// Invalid parameters; an input without audio files; an `output` prepared with other
-/// parameters; I/O errors writing the dataset. Unreadable or too-short audio files are not
+/// parameters or in use by another process; I/O errors writing the dataset. Unreadable or too-short audio files are not
 /// errors: they are listed as skipped.
 pub fn prepare(
     input: &Path,
@@ -198,6 +199,7 @@ pub fn prepare(
     }
     progress(&Progress::Found(files.len()));
     std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    let _lock = crate::lock::DirLock::acquire(output)?;
     let manifest_path = output.join(MANIFEST_FILE);
     let existing = if manifest_path.is_file() {
         let m = Manifest::read(&manifest_path)?;
@@ -231,6 +233,9 @@ pub fn prepare(
     // Files started in this run (for `stop_after`) and parts reused from earlier runs.
     let started = AtomicUsize::new(0);
     let reused = AtomicUsize::new(0);
+    // The first part that could not be written (the run cannot finish: the rest stop).
+    let write_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let failed = AtomicBool::new(false);
     let hashes: Vec<std::result::Result<String, String>> = pool.install(|| {
         files
             .par_iter()
@@ -285,7 +290,7 @@ pub fn prepare(
                     });
                     return Some(Ok(part));
                 }
-                if cancel.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
                     return None;
                 }
                 if let Some(limit) = opts.stop_after {
@@ -305,7 +310,9 @@ pub fn prepare(
                         }
                         // Could not store the part: the run cannot finish.
                         Err(e) => {
-                            tracing::debug!("{e}");
+                            failed.store(true, Ordering::Relaxed);
+                            let mut first = write_error.lock().unwrap_or_else(|p| p.into_inner());
+                            first.get_or_insert(e);
                             None
                         }
                     },
@@ -320,15 +327,12 @@ pub fn prepare(
             })
             .collect()
     });
+    // A part that could not be written is an error, not an interruption.
+    if let Some(e) = write_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     let remaining = results.iter().filter(|r| r.is_none()).count();
     if remaining > 0 {
-        // A part that could not be written is an error, not an interruption.
-        if !cancel.load(Ordering::Relaxed) && opts.stop_after.is_none() {
-            return Err(Error::io(
-                &parts_dir,
-                std::io::Error::other("could not write finished files"),
-            ));
-        }
         return Ok(Outcome::Interrupted {
             done: results.len() - remaining,
             remaining,
@@ -454,13 +458,50 @@ fn read_part(stem: &Path) -> Option<Part> {
 /// description always has its frames.
 fn write_part(stem: &Path, part: &Part, frames: &Array2<f32>) -> Result<()> {
     let (npy, json) = part_paths(stem);
-    let tmp = npy.with_extension("npy.tmp");
-    write_f32_2d(&tmp, frames.view())?;
-    std::fs::rename(&tmp, &npy).map_err(|e| Error::io(&npy, e))?;
-    let tmp = json.with_extension("json.tmp");
+    write_renamed(&npy, |tmp| write_f32_2d(tmp, frames.view()))?;
     let text = serde_json::to_string(part).expect("part serialises");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &json).map_err(|e| Error::io(&json, e))
+    write_renamed(&json, |tmp| {
+        std::fs::write(tmp, &text).map_err(|e| Error::io(tmp, e))
+    })
+}
+
+/// Write `dest` through `write` into `dest.tmp`, renamed into place; the temporary file is
+/// removed when anything fails (a full disk must not stay full of temporary files).
+fn write_renamed(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".tmp");
+    let tmp = PathBuf::from(name);
+    let result =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Write `frames.npy` of `manifest` to `path` from the stored parts.
+fn write_frames(path: &Path, manifest: &Manifest, parts_dir: &Path) -> Result<()> {
+    let n_mels = manifest.n_mels;
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = BufWriter::new(file);
+    w.write_all(&f32_2d_header(manifest.total_frames, n_mels))
+        .map_err(|e| Error::io(path, e))?;
+    for item in &manifest.items {
+        let (npy, _) = part_paths(&parts_dir.join(&item.hash));
+        let bytes = std::fs::read(&npy).map_err(|e| Error::io(&npy, e))?;
+        let (rows, cols, offset) = parse_f32_2d_header(&npy, &bytes)?;
+        if rows != item.n_frames() || cols != n_mels {
+            // A damaged part: drop it so that the next run recomputes it.
+            let _ = std::fs::remove_file(&npy);
+            return Err(Error::InvalidInput(format!(
+                "{}: stored frames do not match; run again to recompute",
+                npy.display()
+            )));
+        }
+        w.write_all(&bytes[offset..])
+            .map_err(|e| Error::io(path, e))?;
+    }
+    w.flush().map_err(|e| Error::io(path, e))
 }
 
 /// Deterministic split of `path` for `seed`: valid when its hash falls below the fraction.
@@ -610,39 +651,31 @@ fn assemble(
         stats,
     };
 
-    // frames.npy: header, then each part's data in item order.
+    // Never write a manifest that its readers would refuse.
+    manifest.validate()?;
+
+    // frames.npy: header, then each part's data in item order; then the manifest. Both are
+    // written in full before either replaces the previous dataset.
     let frames_path = output.join(FRAMES_FILE);
-    let tmp_frames = output.join(format!("{FRAMES_FILE}.tmp"));
-    {
-        let file = std::fs::File::create(&tmp_frames).map_err(|e| Error::io(&tmp_frames, e))?;
-        let mut w = BufWriter::new(file);
-        w.write_all(&f32_2d_header(manifest.total_frames, n_mels))
-            .map_err(|e| Error::io(&tmp_frames, e))?;
-        for item in &manifest.items {
-            let (npy, _) = part_paths(&parts_dir.join(&item.hash));
-            let bytes = std::fs::read(&npy).map_err(|e| Error::io(&npy, e))?;
-            let (rows, cols, offset) = parse_f32_2d_header(&npy, &bytes)?;
-            if rows != item.n_frames() || cols != n_mels {
-                // A damaged part: drop it so that the next run recomputes it.
-                let _ = std::fs::remove_file(&npy);
-                return Err(Error::InvalidInput(format!(
-                    "{}: stored frames do not match; run again to recompute",
-                    npy.display()
-                )));
-            }
-            w.write_all(&bytes[offset..])
-                .map_err(|e| Error::io(&tmp_frames, e))?;
-        }
-        w.flush().map_err(|e| Error::io(&tmp_frames, e))?;
-    }
     let manifest_path = output.join(MANIFEST_FILE);
+    let tmp_frames = output.join(format!("{FRAMES_FILE}.tmp"));
     let tmp_manifest = output.join(format!("{MANIFEST_FILE}.tmp"));
-    let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
-    std::fs::write(&tmp_manifest, text + "\n").map_err(|e| Error::io(&tmp_manifest, e))?;
-    if manifest_path.exists() {
-        std::fs::remove_file(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    let written = write_frames(&tmp_frames, &manifest, parts_dir)
+        .and_then(|()| {
+            let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+            std::fs::write(&tmp_manifest, text + "\n").map_err(|e| Error::io(&tmp_manifest, e))
+        })
+        .and_then(|()| {
+            if manifest_path.exists() {
+                std::fs::remove_file(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+            }
+            std::fs::rename(&tmp_frames, &frames_path).map_err(|e| Error::io(&frames_path, e))?;
+            std::fs::rename(&tmp_manifest, &manifest_path).map_err(|e| Error::io(&manifest_path, e))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp_frames);
+        let _ = std::fs::remove_file(&tmp_manifest);
     }
-    std::fs::rename(&tmp_frames, &frames_path).map_err(|e| Error::io(&frames_path, e))?;
-    std::fs::rename(&tmp_manifest, &manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    written?;
     Ok(manifest)
 }
