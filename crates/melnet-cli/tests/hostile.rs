@@ -572,3 +572,111 @@ fn a_full_disk_is_reported_with_the_file_and_leaves_no_temporary_files() {
         }
     }
 }
+
+#[test]
+fn odd_names_short_samples_and_bad_headers_are_handled() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A file name that is not UTF-8: analysed, its sidecar holds the name lossily.
+    let odd = d.join(std::ffi::OsStr::from_bytes(b"caf\xe9.wav"));
+    std::fs::copy(speech(), &odd).unwrap();
+    let out = d.join("o.npy");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .arg("mel")
+        .arg(&odd)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let sidecar = std::fs::read_to_string(d.join("o.json")).unwrap();
+    assert!(sidecar.contains("caf\u{fffd}.wav"), "{sidecar}");
+
+    // A .npy whose header is not Python-dict text, with line breaks: one line.
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let header = format!("{:<117}\n", "{'descr':\n'<f4',\n'shape': [[nonsense");
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0; 64]);
+    let bad = write(d, "bad.npy", &npy);
+    assert_fails_cleanly(
+        &["invert", s(&bad), "-o", s(&d.join("x.wav"))],
+        "bad.npy",
+        d,
+    );
+
+    // One generated frame cannot become audio: refused before sampling.
+    let (_, run_dir) = tiny_run(&d.join("t"));
+    let wav = d.join("s.wav");
+    assert_fails_cleanly(
+        &[
+            "sample",
+            "--model",
+            s(&run_dir),
+            "-o",
+            s(&wav),
+            "--frames",
+            "1",
+        ],
+        "at least 2 frames",
+        d,
+    );
+}
+
+#[test]
+fn prepare_skips_unusable_files_by_name_and_its_dataset_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
+    }
+    let mut x: Vec<f32> = (0..30_000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    x[5] = f32::NAN;
+    write_wav(&input.join("nan.wav"), &x, 44_100, WavFormat::F32).unwrap();
+    let flac = std::fs::read(repo().join("data/music/guit_em9.flac")).unwrap();
+    std::fs::write(input.join("cut.flac"), &flac[..flac.len() / 2]).unwrap();
+    let ds = dir.path().join("ds");
+    let run = melnet(&[
+        "prepare",
+        s(&input),
+        "-o",
+        s(&ds),
+        "--preset",
+        "melnet-small",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
+    let skipped: Vec<(String, String)> = manifest["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let field = |k: &str| s[k].as_str().unwrap().to_string();
+            (field("path"), field("reason"))
+        })
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped
+        .iter()
+        .any(|(p, r)| p == "nan.wav" && r.contains("NaN")));
+    assert!(skipped
+        .iter()
+        .any(|(p, r)| p == "cut.flac" && r.contains("truncated")));
+    let stats = melnet(&["stats", s(&ds)]);
+    assert_eq!(stats.code, 0, "{}", stats.stderr);
+    let mut args = vec!["train", "--data", s(&ds), "--out"];
+    let out = dir.path().join("run");
+    args.push(s(&out));
+    args.extend_from_slice(&["--steps", "1"]);
+    args.extend_from_slice(&TINY);
+    let trained = melnet(&args);
+    assert_eq!(trained.code, 0, "{}", trained.stderr);
+}
