@@ -680,3 +680,91 @@ fn prepare_skips_unusable_files_by_name_and_its_dataset_trains() {
     let trained = melnet(&args);
     assert_eq!(trained.code, 0, "{}", trained.stderr);
 }
+
+/// SIGKILL at seeded random moments of `prepare` (listing, hashing, analysing, assembling),
+/// then a rerun each time: the dataset it ends with is byte for byte the uninterrupted one.
+#[test]
+fn prepare_killed_at_random_moments_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let mut n = 0;
+    for sub in ["speech", "music", "singing"] {
+        for e in std::fs::read_dir(repo().join("data").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, input.join(p.file_name().unwrap())).unwrap();
+            n += 1;
+        }
+    }
+    assert!(n >= 10);
+    let args = |out: &Path| -> Vec<String> {
+        let out = s(out).to_string();
+        let input = s(&input).to_string();
+        [
+            "prepare",
+            &input,
+            "-o",
+            &out,
+            "--preset",
+            "melnet-small",
+            "--db",
+            "-q",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let whole = dir.path().join("whole");
+    let started = std::time::Instant::now();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(args(&whole))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let span = started.elapsed().as_micros() as u64;
+
+    let mut state = 0x9e37_79b9_7f4a_7c15u64; // the seed
+    let mut kills = 0;
+    // Rounds from scratch: a resumed run is shorter than the first, so later kills in a round
+    // land less often.
+    for round in 0..4 {
+        let killed = dir.path().join(format!("killed-{round}"));
+        loop {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_melnet"))
+                .args(args(&killed))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let wait = (state >> 33) % span.max(1);
+            std::thread::sleep(std::time::Duration::from_micros(wait));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+                continue;
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "after {kills} kills: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            break;
+        }
+        for f in ["frames.npy", "manifest.json"] {
+            assert!(
+                std::fs::read(whole.join(f)).unwrap() == std::fs::read(killed.join(f)).unwrap(),
+                "{f} differs from the uninterrupted run's (round {round}, {kills} kills so far)"
+            );
+        }
+    }
+    assert!(kills >= 6, "only {kills} kills landed");
+}
