@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    demo, filterbank, invert, mel, prepare, presets, roundtrip, sample, stats, stft, train,
+    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, stats, stft, train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -33,8 +33,11 @@ pub enum Command {
     Invert(invert::Args),
     /// Audio → mel → audio: reconstruction WAV, quality report JSON and comparison figure.
     Roundtrip(roundtrip::Args),
-    /// Folder of recordings → training set (frames.npy + manifest.json), resumable.
+    /// Folder of recordings → training set (frame files + manifest.json), resumable,
+    /// shardable across machines.
     Prepare(prepare::Args),
+    /// Shard directories of `prepare --shard K/N` → one dataset.
+    Merge(merge::Args),
     /// Summary and statistics figure of a prepared dataset.
     Stats(stats::Args),
     /// Train a MelNet model (one or more tiers) on a prepared dataset.

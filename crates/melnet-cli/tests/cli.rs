@@ -1341,3 +1341,57 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("no-such-folder"), "{}", run.stderr);
 }
+
+#[test]
+fn sharded_prepare_and_merge_equal_one_machine() {
+    let input = tempfile::tempdir().unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let i = input.path().to_str().unwrap();
+    let prep = |out: &str, extra: &[&str]| {
+        let mut a = vec!["prepare", i, "-o", out, "--chunk-frames", "200", "-q"];
+        a.extend_from_slice(extra);
+        melnet(&a)
+    };
+    let one = w.join("one");
+    assert_eq!(prep(one.to_str().unwrap(), &[]).code, 0);
+    let shards: Vec<PathBuf> = (1..=2).map(|k| w.join(format!("s{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        let run = prep(dir.to_str().unwrap(), &["--shard", &format!("{}/2", k + 1)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let merged = w.join("merged");
+    let run = melnet(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+        "--chunk-frames",
+        "200",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let names = files_in(&one);
+    assert!(
+        names.iter().filter(|n| n.starts_with("frames-")).count() > 1,
+        "{names:?}"
+    );
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".npy") || n.ends_with(".json"))
+    {
+        assert!(
+            std::fs::read(one.join(name)).unwrap() == std::fs::read(merged.join(name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    // A shard alone is not a dataset; a bad shard spec is a usage error.
+    assert_eq!(melnet(&["stats", shards[0].to_str().unwrap()]).code, 1);
+    assert_eq!(
+        prep(w.join("x").to_str().unwrap(), &["--shard", "3/2"]).code,
+        2
+    );
+}

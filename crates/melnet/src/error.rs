@@ -36,6 +36,14 @@ pub enum Error {
         /// The offending value (for the weights: their sum of squares).
         value: f64,
     },
+    /// A settings file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

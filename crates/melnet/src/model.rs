@@ -142,6 +142,62 @@ impl TierSpec {
     }
 }
 
+/// The tier settings a TOML file may hold (`melnet train --config`); each one given replaces
+/// the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierFile {
+    /// Layers L.
+    pub layers: Option<usize>,
+    /// Hidden width D.
+    pub width: Option<usize>,
+    /// Mixture components K.
+    pub n_mixtures: Option<usize>,
+    /// The centralized stack.
+    pub centralized: Option<bool>,
+    /// Layers of an upper tier's feature network.
+    pub feature_layers: Option<usize>,
+    /// Censored scoring at the floor.
+    pub censored: Option<bool>,
+}
+
+impl TierFile {
+    /// Parse TOML text (`path` names it in errors).
+    ///
+    /// # Errors
+    /// [`Error::File`] with the parser's one-line message (an unknown key, a wrong type).
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::File {
+            path: path.to_owned(),
+            reason: e.message().to_string(),
+        })
+    }
+
+    /// `base` with the settings given here replacing its own.
+    pub fn over(&self, base: TierSpec) -> TierSpec {
+        TierSpec {
+            layers: self.layers.unwrap_or(base.layers),
+            width: self.width.unwrap_or(base.width),
+            n_mixtures: self.n_mixtures.unwrap_or(base.n_mixtures),
+            centralized: self.centralized.or(base.centralized),
+            feature_layers: self.feature_layers.unwrap_or(base.feature_layers),
+            censored: self.censored.unwrap_or(base.censored),
+        }
+    }
+
+    /// Read and parse the file at `path`.
+    ///
+    /// # Errors
+    /// [`Error::File`] when it cannot be read or parsed.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+            path: path.to_owned(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+}
+
 impl Default for TierSpec {
     /// [`TierConfig::small`]'s layers; one feature layer.
     fn default() -> Self {

@@ -48,6 +48,8 @@ fn options() -> PrepareOptions {
         },
         jobs: Some(2),
         stop_after: None,
+        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+        shard: None,
     }
 }
 
@@ -118,6 +120,8 @@ fn interrupted_run_resumes_to_identical_output() {
     let resumed = tempfile::tempdir().unwrap();
     let stopped = PrepareOptions {
         stop_after: Some(2),
+        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+        shard: None,
         ..options()
     };
     match run(input.path(), resumed.path(), &stopped) {
@@ -309,4 +313,94 @@ fn normalisation_round_trips() {
         let err = (&v - &original).iter().fold(0.0f32, |a, b| a.max(b.abs()));
         assert!(err < 1e-3, "{norm:?}: {err}");
     }
+}
+
+/// Every file of `dir`'s dataset (manifest and frame files) by name.
+fn dataset_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
+    let mut files = FILES.to_vec();
+    files.extend([
+        "music/guit_em9.flac",
+        "music/loop_amen.flac",
+        "speech/numbers.wav",
+    ]);
+    let input = input_with(&files);
+    std::fs::write(input.path().join("broken.wav"), b"RIFF not audio").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for chunk_frames in [melspec::dataset::frames::DEFAULT_CHUNK_FRAMES, 300] {
+        let opts = PrepareOptions {
+            chunk_frames,
+            ..options()
+        };
+        let one = work.path().join(format!("one-{chunk_frames}"));
+        run(input.path(), &one, &opts);
+        for n in [1, 3] {
+            let shards: Vec<PathBuf> = (1..=n)
+                .map(|k| {
+                    let dir = work.path().join(format!("shard-{chunk_frames}-{k}of{n}"));
+                    let shard = Some(melspec::dataset::Shard { index: k, count: n });
+                    let outcome = run(
+                        input.path(),
+                        &dir,
+                        &PrepareOptions {
+                            shard,
+                            ..opts.clone()
+                        },
+                    );
+                    assert!(matches!(outcome, Outcome::Shard { .. }), "{outcome:?}");
+                    dir
+                })
+                .collect();
+            let merged = work.path().join(format!("merged-{chunk_frames}-{n}"));
+            melspec::dataset::merge(&shards, &merged, chunk_frames).unwrap();
+            assert!(
+                dataset_files(&one) == dataset_files(&merged),
+                "{n} shards, chunks of {chunk_frames}: the merged dataset differs"
+            );
+            if n == 3 {
+                assert!(melspec::dataset::merge(&shards[..2], &merged, chunk_frames).is_err());
+            }
+        }
+    }
+    // The reader reads across frame files: every frame as from the single file.
+    let single = Dataset::open(&work.path().join(format!(
+        "one-{}",
+        melspec::dataset::frames::DEFAULT_CHUNK_FRAMES
+    )))
+    .unwrap();
+    let chunked = Dataset::open(&work.path().join("one-300")).unwrap();
+    assert!(
+        chunked.manifest().chunks.len() > 3,
+        "{:?}",
+        chunked.manifest().chunks
+    );
+    let m = single.manifest();
+    let mut a = vec![0.0; m.total_frames * m.n_mels];
+    let mut b = a.clone();
+    single.read_frames(0, &mut a).unwrap();
+    chunked.read_frames(0, &mut b).unwrap();
+    assert!(a == b);
+    let boundary = chunked.manifest().chunks[0];
+    let mut a = vec![0.0; 7 * m.n_mels];
+    let mut b = a.clone();
+    single.read_frames(boundary - 3, &mut a).unwrap();
+    chunked.read_frames(boundary - 3, &mut b).unwrap();
+    assert!(a == b);
+    assert!(chunked.read_frames(m.total_frames - 1, &mut b).is_err());
 }

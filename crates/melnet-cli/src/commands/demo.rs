@@ -128,6 +128,8 @@ pub fn run(args: Args) -> Result<()> {
             },
             jobs: None,
             stop_after: None,
+            chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+            shard: None,
         };
         match prepare(&args.data, &ds_dir, &opts, interrupted(), &|_| {})? {
             Outcome::Interrupted { .. } => Err(Interrupted.into()),

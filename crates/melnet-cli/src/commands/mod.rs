@@ -4,6 +4,7 @@ pub mod demo;
 pub mod filterbank;
 pub mod invert;
 pub mod mel;
+pub mod merge;
 pub mod prepare;
 pub mod presets;
 pub mod roundtrip;
@@ -24,6 +25,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Invert(args) => invert::run(args),
         Command::Roundtrip(args) => roundtrip::run(args),
         Command::Prepare(args) => prepare::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => train::eval(args),

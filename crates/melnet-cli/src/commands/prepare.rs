@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Result};
-use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress};
+use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress, Shard};
 
 use crate::args::{interrupted, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
 
@@ -50,6 +50,15 @@ pub struct Args {
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Largest number of frames per frame file: a larger dataset is stored as
+    /// `frames-00000.npy`, `frames-00001.npy`, … of whole items (one file is `frames.npy`).
+    #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
+    pub chunk_frames: usize,
+    /// Prepare only shard K of N (1 ≤ K ≤ N) of the files, assigned by content hash, into
+    /// the output directory as parts and a `shard.json`; `melnet merge` assembles the N
+    /// shard directories into one dataset, the same as one machine would have made.
+    #[arg(long, value_name = "K/N", value_parser = |s: &str| Shard::parse(s).map_err(|e| e.to_string()))]
+    pub shard: Option<Shard>,
     /// Stop after computing this many files, as an interruption would (for testing resume).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
@@ -80,6 +89,8 @@ pub fn run(args: Args) -> Result<()> {
         },
         jobs: args.jobs,
         stop_after: args.stop_after,
+        chunk_frames: args.chunk_frames,
+        shard: args.shard,
     };
     let cancel = interrupted();
     let bar = progress_bar(
@@ -119,6 +130,20 @@ pub fn run(args: Args) -> Result<()> {
                 s.train_files,
                 s.valid_files,
                 manifest.skipped.len()
+            );
+            Ok(())
+        }
+        Outcome::Shard {
+            shard,
+            files,
+            computed,
+            reused,
+        } => {
+            println!(
+                "{}: shard {shard}: {files} files ({computed} computed, {reused} reused); \
+                 assemble the {} shards with `melnet merge`",
+                args.output.display(),
+                shard.count
             );
             Ok(())
         }

@@ -218,16 +218,9 @@ pub fn sample(args: &Args) -> Result<Report> {
         }
         None => bail!("invalid parameter: --seconds must be positive and under a day"),
     };
-    if frames < 2 {
-        bail!("invalid parameter: --frames {frames} (audio needs at least 2 frames)");
+    if frames == 0 {
+        bail!("invalid parameter: --frames must be positive");
     }
-    // The generated spectrograms at every tier, and their audio.
-    melspec::limits::ensure_memory(
-        format!("generating {} × {frames} frames", args.count),
-        args.count as f64
-            * frames as f64
-            * (model.config().n_mels as f64 * 8.0 + 4.0 * p.hop_length as f64),
-    )?;
     let prime = match &args.prime {
         Some(path) => Some(read_spectrogram(path, &model, args.prime_seconds)?),
         None => None,
@@ -235,6 +228,14 @@ pub fn sample(args: &Args) -> Result<Report> {
     let n = args.count;
     let prime_frames = prime.as_ref().map_or(0, |m| m.nrows());
     let total = prime_frames + frames;
+    if total < 2 {
+        bail!("invalid parameter: --frames {frames} (audio needs at least 2 frames)");
+    }
+    // The generated spectrograms at every tier, and their audio.
+    melspec::limits::ensure_memory(
+        format!("generating {n} × {total} frames"),
+        n as f64 * total as f64 * (model.config().n_mels as f64 * 8.0 + 4.0 * p.hop_length as f64),
+    )?;
     let g_all = model.config().tiers;
     let bar = progress_bar(
         args.inversion.quiet,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use melnet::model::{Nll, TierSpec, LOG_FILE};
+use melnet::model::{Nll, TierFile, TierSpec, LOG_FILE};
 use melnet::train::checkpoint;
 use melnet::train::fit::{
     check_dataset, fit, start_tier, valid_windows, FitEnd, FitOptions, VALID_WINDOWS,
@@ -15,7 +15,6 @@ use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
 use melspec::dataset::{Dataset, Normalization};
 use melspec::lock::DirLock;
-use serde::Deserialize;
 
 use crate::args::{interrupted, progress_bar, Interrupted};
 use crate::output::Outputs;
@@ -123,50 +122,21 @@ pub enum OptimizerKind {
     Adam,
 }
 
-/// The tier settings a `--config` file may hold.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TierFile {
-    layers: Option<usize>,
-    width: Option<usize>,
-    n_mixtures: Option<usize>,
-    centralized: Option<bool>,
-    feature_layers: Option<usize>,
-    censored: Option<bool>,
-}
-
 /// The layers of a new tier: the defaults, then the `--config` file, then the flags.
 fn tier_spec(args: &Args) -> Result<TierSpec> {
-    let file: TierFile = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("{}: cannot read", path.display()))?;
-            toml::from_str(&text).map_err(|e| {
-                let msg = e.message().to_string();
-                anyhow::anyhow!("{}: {msg}", path.display())
-            })?
-        }
+    let file = match &args.config {
+        Some(path) => TierFile::read(path)?,
         None => TierFile::default(),
     };
-    let base = TierSpec::default();
-    Ok(TierSpec {
-        layers: args.layers.or(file.layers).unwrap_or(base.layers),
-        width: args.width.or(file.width).unwrap_or(base.width),
-        n_mixtures: args
-            .n_mixtures
-            .or(file.n_mixtures)
-            .unwrap_or(base.n_mixtures),
-        centralized: if args.no_centralized {
-            Some(false)
-        } else {
-            file.centralized
-        },
-        feature_layers: args
-            .feature_layers
-            .or(file.feature_layers)
-            .unwrap_or(base.feature_layers),
-        censored: !args.no_censoring && file.censored.unwrap_or(base.censored),
-    })
+    let flags = TierFile {
+        layers: args.layers,
+        width: args.width,
+        n_mixtures: args.n_mixtures,
+        centralized: args.no_centralized.then_some(false),
+        feature_layers: args.feature_layers,
+        censored: args.no_censoring.then_some(false),
+    };
+    Ok(flags.over(file.over(TierSpec::default())))
 }
 
 /// Steps of a tier given neither `--steps` nor `--epochs`.

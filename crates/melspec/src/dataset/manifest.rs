@@ -202,6 +202,10 @@ pub struct Manifest {
     pub total_frames: usize,
     /// The items, sorted by path; their frames are consecutive in `frames.npy`.
     pub items: Vec<Item>,
+    /// Frames per frame file, in order ([`crate::dataset::frames`]); empty in datasets of
+    /// earlier versions, which have one `frames.npy`.
+    #[serde(default)]
+    pub chunks: Vec<usize>,
     /// Files left out.
     pub skipped: Vec<Skipped>,
     /// Training-split statistics.
@@ -274,6 +278,24 @@ impl Manifest {
             return bad(format!(
                 "items end at frame {next}, total_frames = {}",
                 self.total_frames
+            ));
+        }
+        // Frame files hold whole items and all of them.
+        let mut boundary = 0;
+        for &n in &self.chunks {
+            boundary += n;
+            let at_item_end = self.items.iter().any(|i| i.frames[1] == boundary);
+            if n == 0 || !at_item_end {
+                return bad(format!(
+                    "chunks {:?} do not end at item boundaries",
+                    self.chunks
+                ));
+            }
+        }
+        if !self.chunks.is_empty() && boundary != self.total_frames {
+            return bad(format!(
+                "chunks {:?} hold {boundary} frames, total_frames = {}",
+                self.chunks, self.total_frames
             ));
         }
         let st = &self.stats;

@@ -1,10 +1,13 @@
-//! Training sets of mel frames: a folder of recordings → `frames.npy` `(total_frames, n_mels)`
-//! (time-major, f32, readable with `np.load(..., mmap_mode="r")`) and `manifest.json`.
+//! Training sets of mel frames: a folder of recordings → frame files `(total_frames, n_mels)`
+//! (`frames.npy`, or `frames-00000.npy`, … for large corpora; time-major, f32, readable with
+//! `np.load(..., mmap_mode="r")`) and `manifest.json`.
 
+pub mod frames;
 pub mod levels;
 pub mod manifest;
 pub mod prepare;
 pub mod reader;
+pub mod shard;
 
 pub use levels::{Levels, DB_FLOOR};
 pub use manifest::{
@@ -12,3 +15,4 @@ pub use manifest::{
 };
 pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
 pub use reader::{Dataset, WindowIndex, WindowSampler};
+pub use shard::{merge, Shard};

@@ -3,10 +3,11 @@
 //! Each finished file is stored as a *part* (`parts/<settings>/<file hash>.npy` + `.json`,
 //! written atomically), so an interrupted run loses at most the files in flight and a re-run
 //! only computes what is missing. When every file is done the parts are assembled, in path
-//! order, into `frames.npy` and `manifest.json` (temporary files renamed into place; the old
-//! manifest is removed first, so a manifest always describes the `frames.npy` next to it).
+//! order, into the frame files ([`super::frames`]) and `manifest.json` (temporary files renamed
+//! into place; the old manifest is removed first, so a manifest always describes the frame
+//! files next to it).
 
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -14,19 +15,19 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::frames;
 use super::manifest::{
     CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary, FORMAT,
 };
+use super::shard::Shard;
 use crate::audio::{self, trim_silence};
 use crate::convert::to_db_ref_max;
 use crate::error::{Error, Result};
 use crate::mel::MelSpectrogram;
-use crate::npy::{f32_2d_header, parse_f32_2d_header, write_f32_2d};
+use crate::npy::{parse_f32_2d_header, write_f32_2d};
 use crate::preset::AnalysisParams;
 
-/// File names inside a dataset directory.
-pub const FRAMES_FILE: &str = "frames.npy";
-/// See [`FRAMES_FILE`].
+/// The manifest's file name inside a dataset directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const PARTS_DIR: &str = "parts";
 
@@ -42,6 +43,11 @@ pub struct PrepareOptions {
     /// Stop after computing this many files (leaving the rest for a later run): lets tests
     /// interrupt a run at a known point.
     pub stop_after: Option<usize>,
+    /// Largest number of frames per frame file ([`frames::DEFAULT_CHUNK_FRAMES`] by default).
+    pub chunk_frames: usize,
+    /// Prepare only this shard of the files (by content hash), leaving its parts and a
+    /// `shard.json` for [`super::shard::merge`] instead of a dataset.
+    pub shard: Option<Shard>,
 }
 
 /// Progress reports of [`prepare`].
@@ -81,6 +87,18 @@ pub enum Outcome {
     },
     /// The dataset already matched the input folder; nothing was written.
     UpToDate(Box<Manifest>),
+    /// A shard's files are done ([`PrepareOptions::shard`]): its parts and `shard.json` are
+    /// written, for [`super::shard::merge`].
+    Shard {
+        /// Which shard.
+        shard: Shard,
+        /// Files of this shard.
+        files: usize,
+        /// Files computed in this run.
+        computed: usize,
+        /// Files whose parts were reused.
+        reused: usize,
+    },
     /// Cancelled or stopped early: finished files are kept for the next run.
     Interrupted {
         /// Files finished (now or before).
@@ -92,7 +110,7 @@ pub enum Outcome {
 
 /// Everything about one finished file except where it goes in the dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Part {
+pub(crate) struct Part {
     source_sr: u32,
     source_channels: u16,
     source_samples: usize,
@@ -189,6 +207,9 @@ pub fn prepare(
 ) -> Result<Outcome> {
     opts.params.validate()?;
     validate(&opts.settings)?;
+    if opts.chunk_frames == 0 {
+        return Err(Error::param("chunk_frames", 0, "must be positive"));
+    }
     let files = find_audio(input)?;
     if files.is_empty() {
         return Err(Error::InvalidInput(format!(
@@ -214,15 +235,7 @@ pub fn prepare(
         None
     };
 
-    // Parts depend on the analysis and on everything that changes a file's frames.
-    let key_source = serde_json::to_string(&(
-        &opts.params,
-        opts.settings.db,
-        opts.settings.trim_silence_db,
-    ))
-    .expect("parameters serialise");
-    let key = &blake3::hash(key_source.as_bytes()).to_hex()[..16];
-    let parts_dir = output.join(PARTS_DIR).join(key);
+    let parts_dir = parts_dir(output, opts);
     std::fs::create_dir_all(&parts_dir).map_err(|e| Error::io(&parts_dir, e))?;
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -242,7 +255,14 @@ pub fn prepare(
             .map(|rel| hash_file(&input.join(rel)).map_err(|e| e.to_string()))
             .collect()
     });
-    if let Some(m) = &existing {
+    // This run's files: all of them, or its shard's.
+    let todo: Vec<usize> = (0..files.len())
+        .filter(|&i| {
+            opts.shard
+                .is_none_or(|s| s.owns(&files[i], hashes[i].as_deref().ok()))
+        })
+        .collect();
+    if let Some(m) = existing.as_ref().filter(|_| opts.shard.is_none()) {
         let now: Vec<(&str, Option<&str>)> = files
             .iter()
             .zip(&hashes)
@@ -269,9 +289,8 @@ pub fn prepare(
 
     // One result per file: Some(Ok(part)), Some(Err(reason)) for skipped, None if not done.
     let results: Vec<Option<std::result::Result<Part, String>>> = pool.install(|| {
-        files
-            .par_iter()
-            .zip(&hashes)
+        todo.par_iter()
+            .map(|&i| (&files[i], &hashes[i]))
             .map(|(rel, hash)| {
                 let hash = match hash {
                     Ok(h) => h,
@@ -339,6 +358,16 @@ pub fn prepare(
         });
     }
     let reused = reused.load(Ordering::Relaxed);
+    if let Some(shard) = opts.shard {
+        let files_done = results.len();
+        super::shard::write_record(output, opts, shard, &files, &hashes, &todo, results)?;
+        return Ok(Outcome::Shard {
+            shard,
+            files: files_done,
+            computed: files_done - reused,
+            reused,
+        });
+    }
     let manifest = assemble(output, &parts_dir, opts, &files, &hashes, results)?;
     let computed = manifest.items.len().saturating_sub(reused);
     Ok(Outcome::Complete {
@@ -360,6 +389,19 @@ fn hash_file(path: &Path) -> Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Where the parts of a dataset in `output` prepared with `opts` are stored: parts depend on
+/// the analysis and on everything that changes a file's frames.
+pub(crate) fn parts_dir(output: &Path, opts: &PrepareOptions) -> PathBuf {
+    let key_source = serde_json::to_string(&(
+        &opts.params,
+        opts.settings.db,
+        opts.settings.trim_silence_db,
+    ))
+    .expect("parameters serialise");
+    let key = &blake3::hash(key_source.as_bytes()).to_hex()[..16];
+    output.join(PARTS_DIR).join(key)
 }
 
 /// Decode, resample, trim, analyse and scale one file; `Err` holds the reason to skip it.
@@ -440,7 +482,7 @@ fn compute_part(
     Ok((part, frames))
 }
 
-fn part_paths(stem: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn part_paths(stem: &Path) -> (PathBuf, PathBuf) {
     (stem.with_extension("npy"), stem.with_extension("json"))
 }
 
@@ -479,31 +521,6 @@ fn write_renamed(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result
     result
 }
 
-/// Write `frames.npy` of `manifest` to `path` from the stored parts.
-fn write_frames(path: &Path, manifest: &Manifest, parts_dir: &Path) -> Result<()> {
-    let n_mels = manifest.n_mels;
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = BufWriter::new(file);
-    w.write_all(&f32_2d_header(manifest.total_frames, n_mels))
-        .map_err(|e| Error::io(path, e))?;
-    for item in &manifest.items {
-        let (npy, _) = part_paths(&parts_dir.join(&item.hash));
-        let bytes = std::fs::read(&npy).map_err(|e| Error::io(&npy, e))?;
-        let (rows, cols, offset) = parse_f32_2d_header(&npy, &bytes)?;
-        if rows != item.n_frames() || cols != n_mels {
-            // A damaged part: drop it so that the next run recomputes it.
-            let _ = std::fs::remove_file(&npy);
-            return Err(Error::InvalidInput(format!(
-                "{}: stored frames do not match; run again to recompute",
-                npy.display()
-            )));
-        }
-        w.write_all(&bytes[offset..])
-            .map_err(|e| Error::io(path, e))?;
-    }
-    w.flush().map_err(|e| Error::io(path, e))
-}
-
 /// Deterministic split of `path` for `seed`: valid when its hash falls below the fraction.
 fn split_value(seed: u64, path: &str) -> f64 {
     let mut h = blake3::Hasher::new();
@@ -515,7 +532,7 @@ fn split_value(seed: u64, path: &str) -> f64 {
 }
 
 /// Combine the parts into `frames.npy` and `manifest.json`.
-fn assemble(
+pub(crate) fn assemble(
     output: &Path,
     parts_dir: &Path,
     opts: &PrepareOptions,
@@ -646,6 +663,7 @@ fn assemble(
         settings: opts.settings,
         n_mels,
         total_frames: start,
+        chunks: frames::chunks(parts.iter().map(|p| p.n_frames), opts.chunk_frames),
         items: manifest_items,
         skipped,
         stats,
@@ -654,28 +672,45 @@ fn assemble(
     // Never write a manifest that its readers would refuse.
     manifest.validate()?;
 
-    // frames.npy: header, then each part's data in item order; then the manifest. Both are
-    // written in full before either replaces the previous dataset.
-    let frames_path = output.join(FRAMES_FILE);
+    // The frame files, then the manifest, written in full under temporary names; the old
+    // manifest goes first, so that a manifest always describes the frame files next to it.
     let manifest_path = output.join(MANIFEST_FILE);
-    let tmp_frames = output.join(format!("{FRAMES_FILE}.tmp"));
     let tmp_manifest = output.join(format!("{MANIFEST_FILE}.tmp"));
-    let written = write_frames(&tmp_frames, &manifest, parts_dir)
-        .and_then(|()| {
-            let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
-            std::fs::write(&tmp_manifest, text + "\n").map_err(|e| Error::io(&tmp_manifest, e))
-        })
+    let read_item = |i: usize| {
+        let item = &manifest.items[i];
+        let (npy, _) = part_paths(&parts_dir.join(&item.hash));
+        let bytes = std::fs::read(&npy).map_err(|e| Error::io(&npy, e))?;
+        let (rows, cols, offset) = parse_f32_2d_header(&npy, &bytes)?;
+        if rows != item.n_frames() || cols != n_mels || bytes.len() - offset != rows * cols * 4 {
+            // A damaged part: drop it so that the next run recomputes it.
+            let _ = std::fs::remove_file(&npy);
+            return Err(Error::InvalidInput(format!(
+                "{}: stored frames do not match; run again to recompute",
+                npy.display()
+            )));
+        }
+        Ok((bytes, offset))
+    };
+    let renames = frames::write_temporary(output, &manifest, &read_item)?;
+    let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+    let written = std::fs::write(&tmp_manifest, text + "\n")
+        .map_err(|e| Error::io(&tmp_manifest, e))
         .and_then(|()| {
             if manifest_path.exists() {
                 std::fs::remove_file(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
             }
-            std::fs::rename(&tmp_frames, &frames_path).map_err(|e| Error::io(&frames_path, e))?;
+            for (tmp, path) in &renames {
+                std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
+            }
             std::fs::rename(&tmp_manifest, &manifest_path).map_err(|e| Error::io(&manifest_path, e))
         });
     if written.is_err() {
-        let _ = std::fs::remove_file(&tmp_frames);
+        for (tmp, _) in &renames {
+            let _ = std::fs::remove_file(tmp);
+        }
         let _ = std::fs::remove_file(&tmp_manifest);
     }
     written?;
+    frames::remove_stale(output, &manifest);
     Ok(manifest)
 }

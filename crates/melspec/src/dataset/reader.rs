@@ -1,65 +1,37 @@
 //! Reading a prepared dataset: items, random windows, normalisation.
-//!
-//! `frames.npy` is read with positioned reads (`pread`), not memory-mapped: this crate has no
-//! `unsafe`, and the OS page cache makes repeated reads of a hot dataset as cheap.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use rand::Rng;
 
+use super::frames::FrameFiles;
 use super::levels::{Levels, DB_FLOOR};
 use super::manifest::{Item, Manifest, Normalization, Split};
-use super::prepare::{FRAMES_FILE, MANIFEST_FILE};
+use super::prepare::MANIFEST_FILE;
 use crate::error::{Error, Result};
-use crate::npy::parse_f32_2d_header;
 
 /// An open dataset.
 #[derive(Debug)]
 pub struct Dataset {
     dir: PathBuf,
     manifest: Manifest,
-    file: File,
-    data_offset: u64,
+    frames: FrameFiles,
 }
 
 impl Dataset {
-    /// Open the dataset in `dir` (its `manifest.json` and `frames.npy`).
+    /// Open the dataset in `dir` (its `manifest.json` and frame files).
     ///
     /// # Errors
     /// [`Error::Io`] / [`Error::InvalidInput`] when the files are missing, unreadable or do
     /// not agree.
     pub fn open(dir: &Path) -> Result<Self> {
         let manifest = Manifest::read(&dir.join(MANIFEST_FILE))?;
-        let path = dir.join(FRAMES_FILE);
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut head = vec![0u8; 4096];
-        let n = file.read(&mut head).map_err(|e| Error::io(&path, e))?;
-        let (rows, cols, offset) = parse_f32_2d_header(&path, &head[..n])?;
-        if rows != manifest.total_frames || cols != manifest.n_mels {
-            return Err(Error::InvalidInput(format!(
-                "{}: shape ({rows}, {cols}) does not match the manifest ({}, {})",
-                path.display(),
-                manifest.total_frames,
-                manifest.n_mels
-            )));
-        }
-        let expected = offset as u64 + (rows * cols * 4) as u64;
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        if len != expected {
-            return Err(Error::InvalidInput(format!(
-                "{}: {len} bytes, expected {expected}",
-                path.display()
-            )));
-        }
+        let frames = FrameFiles::open(dir, &manifest)?;
         Ok(Dataset {
             dir: dir.to_owned(),
             manifest,
-            file,
-            data_offset: offset as u64,
+            frames,
         })
     }
 
@@ -81,23 +53,13 @@ impl Dataset {
             .filter(move |i| split.is_none_or(|s| i.split == s))
     }
 
-    /// Frames `start .. start + out.len() / n_mels` of `frames.npy` into `out` (time-major,
-    /// `n_mels` values per frame).
+    /// Frames `start .. start + out.len() / n_mels` of the frame files into `out`
+    /// (time-major, `n_mels` values per frame).
     ///
     /// # Errors
-    /// [`Error::Io`] on a read error or a range beyond the end.
+    /// [`Error::Io`] on a read error, [`Error::InvalidInput`] for a range beyond the end.
     pub fn read_frames(&self, start: usize, out: &mut [f32]) -> Result<()> {
-        let n_mels = self.manifest.n_mels;
-        let path = self.dir.join(FRAMES_FILE);
-        let mut bytes = vec![0u8; out.len() * 4];
-        let offset = self.data_offset + (start * n_mels * 4) as u64;
-        self.file
-            .read_exact_at(&mut bytes, offset)
-            .map_err(|e| Error::io(&path, e))?;
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
-        Ok(())
+        self.frames.read(start, out)
     }
 
     /// All frames of `item`, `(frames, n_mels)`.
@@ -211,7 +173,7 @@ impl Dataset {
     }
 
     /// Window `position` (< [`WindowIndex::len`]) of `index` into `out` (`n_frames × n_mels`,
-    /// time-major), normalised by `norm`; returns its first frame's index in `frames.npy`.
+    /// time-major), normalised by `norm`; returns its first frame's index in the dataset.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a position out of range; as [`Dataset::read_frames`].
@@ -245,7 +207,7 @@ impl Dataset {
 /// The windows of a split a [`Dataset::window_index`] call selected.
 #[derive(Debug, Clone)]
 pub struct WindowIndex {
-    /// (first window number, first frame in frames.npy, item length) per eligible item.
+    /// (first window number, first frame in the dataset, item length) per eligible item.
     starts: Vec<(u64, usize, usize)>,
     total: u64,
     n_frames: usize,
@@ -283,7 +245,7 @@ impl WindowSampler<'_> {
     }
 
     /// Draw a window into `out` (`n_frames × n_mels`, time-major) and normalise it; returns
-    /// its first frame's index in `frames.npy`.
+    /// its first frame's index in the dataset.
     ///
     /// # Errors
     /// As [`Dataset::read_window`].

@@ -1,0 +1,39 @@
+//! `melnet merge`: the shard directories of a sharded `prepare` → one dataset.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+/// Options of `melnet merge`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The N shard directories made by `melnet prepare --shard K/N`, all of them.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Dataset directory to assemble into (created if missing); the result is the dataset
+    /// `melnet prepare` would have made on one machine, byte for byte.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Largest number of frames per frame file (as `melnet prepare --chunk-frames`).
+    #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
+    pub chunk_frames: usize,
+}
+
+/// Run `melnet merge`.
+pub fn run(args: Args) -> Result<()> {
+    let m = melspec::dataset::merge(&args.shards, &args.output, args.chunk_frames)?;
+    println!(
+        "{}: {} shards merged: {} files, {:.2} h, {} frames in {} file(s) ({} train / {} valid \
+         files), {} skipped",
+        args.output.display(),
+        args.shards.len(),
+        m.items.len(),
+        m.stats.seconds / 3600.0,
+        m.total_frames,
+        m.chunks.len(),
+        m.stats.train_files,
+        m.stats.valid_files,
+        m.skipped.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Sharded preparation, for corpora beyond one machine: `N` runs each prepare the files of
+//! one shard into a directory of their own (`prepare --shard K/N`), and a merge assembles the
+//! shards into one dataset — byte for byte the dataset one machine would have made.
+//!
+//! A file belongs to shard `1 + (h mod N)`, `h` the first 64 bits of its content hash (BLAKE3,
+//! the hash that keys its part), so a file keeps its shard when the folder grows or is listed
+//! on another machine; a file that cannot be read is placed by the hash of its path. Every
+//! shard hashes every file (to know its own), and records the whole listing in `shard.json`
+//! next to its parts; the merge checks that the `N` listings agree and that every file was
+//! prepared by exactly one shard, then runs the one-machine assembly on the union.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, PrepareSettings, FORMAT};
+use super::prepare::{assemble, part_paths, parts_dir, Part, PrepareOptions};
+use crate::error::{Error, Result};
+use crate::preset::AnalysisParams;
+
+/// The file a shard run writes next to its parts.
+pub const SHARD_FILE: &str = "shard.json";
+
+/// Shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which shard, 1 to `count`.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parse `K/N` (1 ≤ K ≤ N).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            _ => Err(Error::param(
+                "shard",
+                text,
+                "expected K/N with 1 ≤ K ≤ N (e.g. 3/8)",
+            )),
+        }
+    }
+
+    /// Whether this shard prepares the file at relative path `path` with content hash `hash`
+    /// (hex; `None` when the file cannot be read).
+    pub fn owns(&self, path: &str, hash: Option<&str>) -> bool {
+        let h = hash
+            .and_then(|h| u64::from_str_radix(h.get(..16)?, 16).ok())
+            .unwrap_or_else(|| {
+                let d = blake3::hash(path.as_bytes());
+                u64::from_le_bytes(d.as_bytes()[..8].try_into().expect("8 bytes"))
+            });
+        (h % self.count as u64) as usize + 1 == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What a shard run leaves: the settings, the whole listing and its own files' results.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    format: u32,
+    params: AnalysisParams,
+    settings: PrepareSettings,
+    shard: Shard,
+    /// Every audio file of the input (sorted) with its content hash, or why it could not be
+    /// hashed.
+    files: Vec<(String, std::result::Result<String, String>)>,
+    /// This shard's results by position in `files`: the part, or why the file was skipped.
+    results: Vec<(usize, std::result::Result<Part, String>)>,
+}
+
+/// Write `shard.json` for a finished shard run into `output` (atomically).
+pub(crate) fn write_record(
+    output: &Path,
+    opts: &PrepareOptions,
+    shard: Shard,
+    files: &[String],
+    hashes: &[std::result::Result<String, String>],
+    todo: &[usize],
+    results: Vec<Option<std::result::Result<Part, String>>>,
+) -> Result<()> {
+    let record = Record {
+        format: FORMAT,
+        params: opts.params,
+        settings: opts.settings,
+        shard,
+        files: files.iter().cloned().zip(hashes.iter().cloned()).collect(),
+        results: todo
+            .iter()
+            .zip(results)
+            .map(|(&i, r)| (i, r.expect("a finished shard has every result")))
+            .collect(),
+    };
+    let text = serde_json::to_string(&record).expect("shard record serialises");
+    let path = output.join(SHARD_FILE);
+    let tmp = output.join(format!("{SHARD_FILE}.tmp"));
+    let written = std::fs::write(&tmp, text)
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn read_record(dir: &Path) -> Result<Record> {
+    let path = dir.join(SHARD_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let record: Record = serde_json::from_str(&text).map_err(|e| {
+        Error::InvalidInput(format!("{}: invalid shard record: {e}", path.display()))
+    })?;
+    if record.format != FORMAT {
+        return Err(Error::InvalidInput(format!(
+            "{}: format {} (this melnet reads {FORMAT})",
+            path.display(),
+            record.format
+        )));
+    }
+    Ok(record)
+}
+
+/// Assemble the shard directories `shards` (all `N` of one sharded preparation) into the
+/// dataset `output`: the parts are linked (or copied) into `output`, then assembled exactly
+/// as a one-machine `prepare` does, frame files of at most `chunk_frames` frames.
+///
+/// # Errors
+/// A shard that is missing, repeated, unfinished or from another preparation (other
+/// settings, another listing of the input); I/O errors.
+pub fn merge(shards: &[PathBuf], output: &Path, chunk_frames: usize) -> Result<Manifest> {
+    let records = shards
+        .iter()
+        .map(|d| read_record(d))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(first) = records.first() else {
+        return Err(Error::InvalidInput("no shards to merge".into()));
+    };
+    let count = first.shard.count;
+    let mut seen = vec![None; count];
+    for (dir, r) in shards.iter().zip(&records) {
+        let same = r.params == first.params && r.settings == first.settings;
+        if !same || r.shard.count != count || r.files != first.files {
+            return Err(Error::InvalidInput(format!(
+                "{}: shard {} is not from the same preparation as {} (settings, shard count \
+                 or the listing of the input differ)",
+                dir.display(),
+                r.shard,
+                shards[0].display()
+            )));
+        }
+        if let Some(other) = seen[r.shard.index - 1].replace(dir) {
+            return Err(Error::InvalidInput(format!(
+                "{} and {} are both shard {}",
+                other.display(),
+                dir.display(),
+                r.shard
+            )));
+        }
+    }
+    if let Some(k) = seen.iter().position(Option::is_none) {
+        return Err(Error::InvalidInput(format!(
+            "shard {}/{count} is missing",
+            k + 1
+        )));
+    }
+    let opts = PrepareOptions {
+        params: first.params,
+        settings: first.settings,
+        jobs: None,
+        stop_after: None,
+        chunk_frames,
+        shard: None,
+    };
+    if chunk_frames == 0 {
+        return Err(Error::param("chunk_frames", 0, "must be positive"));
+    }
+    std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    let _lock = crate::lock::DirLock::acquire(output)?;
+    let parts = parts_dir(output, &opts);
+    std::fs::create_dir_all(&parts).map_err(|e| Error::io(&parts, e))?;
+
+    let n = first.files.len();
+    let mut results: Vec<Option<std::result::Result<Part, String>>> = vec![None; n];
+    for (dir, r) in shards.iter().zip(records.iter()) {
+        let theirs = parts_dir(dir, &opts);
+        for (i, result) in &r.results {
+            let slot = results.get_mut(*i).ok_or_else(|| {
+                Error::InvalidInput(format!("{}: result for file {i} of {n}", dir.display()))
+            })?;
+            if slot.is_some()
+                || !r
+                    .shard
+                    .owns(&first.files[*i].0, first.files[*i].1.as_deref().ok())
+            {
+                return Err(Error::InvalidInput(format!(
+                    "{}: {} is not this shard's file",
+                    dir.display(),
+                    first.files[*i].0
+                )));
+            }
+            if let (Ok(_), Ok(hash)) = (result, &first.files[*i].1) {
+                let (from_npy, from_json) = part_paths(&theirs.join(hash));
+                let (to_npy, to_json) = part_paths(&parts.join(hash));
+                link_or_copy(&from_npy, &to_npy)?;
+                link_or_copy(&from_json, &to_json)?;
+            }
+            *slot = Some(result.clone());
+        }
+    }
+    if let Some(i) = results.iter().position(Option::is_none) {
+        return Err(Error::InvalidInput(format!(
+            "{} was prepared by no shard (a shard run did not finish?)",
+            first.files[i].0
+        )));
+    }
+    let (files, hashes): (Vec<String>, Vec<_>) = first.files.iter().cloned().unzip();
+    assemble(output, &parts, &opts, &files, &hashes, results)
+}
+
+/// Put the file `from` at `to` (a hard link where possible, else a copy through a temporary
+/// file); an existing `to` is kept (parts are named by content).
+fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if to.is_file() {
+        return Ok(());
+    }
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    let mut name = to.as_os_str().to_owned();
+    name.push(".tmp");
+    let tmp = PathBuf::from(name);
+    let copied = std::fs::copy(from, &tmp)
+        .map_err(|e| Error::io(from, e))
+        .and_then(|_| std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e)));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    copied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_has_exactly_one_shard() {
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let hashes: Vec<String> = (0..200u32)
+            .map(|i| blake3::hash(&i.to_le_bytes()).to_hex().to_string())
+            .collect();
+        let mut per_shard = [0; 4];
+        for (i, h) in hashes.iter().enumerate() {
+            let path = format!("f{i}.wav");
+            let hash = (i % 10 != 0).then_some(h.as_str());
+            let owners: Vec<usize> = (1..=4)
+                .filter(|&k| Shard { index: k, count: 4 }.owns(&path, hash))
+                .collect();
+            assert_eq!(owners.len(), 1);
+            per_shard[owners[0] - 1] += 1;
+        }
+        assert!(per_shard.iter().all(|&c| c > 30), "{per_shard:?}");
+    }
+}
