@@ -741,24 +741,10 @@ fn train_resume_and_eval() {
         .code,
         0
     );
-    let tiny = [
-        "--layers",
-        "1",
-        "--width",
-        "8",
-        "--mixtures",
-        "2",
-        "--frames",
-        "8",
-        "--batch",
-        "2",
-        "--valid-every",
-        "1",
-        "-q",
-    ];
     let train = |steps: &str, extra: &[&str]| {
         let mut a = vec!["train", "--data", d, "--out", r, "--steps", steps];
-        a.extend_from_slice(&tiny);
+        a.extend_from_slice(&TINY);
+        a.extend_from_slice(&["--valid-every", "1"]);
         a.extend_from_slice(extra);
         melnet(&a)
     };

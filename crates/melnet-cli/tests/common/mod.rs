@@ -4,6 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Layers of a model that trains a step in milliseconds.
+pub const TINY: [&str; 11] = [
+    "--layers",
+    "1",
+    "--width",
+    "8",
+    "--mixtures",
+    "2",
+    "--frames",
+    "8",
+    "--batch",
+    "2",
+    "-q",
+];
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
