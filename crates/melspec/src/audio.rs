@@ -7,13 +7,13 @@ use std::fs::File;
 use std::path::Path;
 
 use rubato::{FftFixedIn, Resampler};
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS};
+use symphonia::core::codecs::audio::well_known::CODEC_ID_VORBIS;
+use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::formats::probe::Hint;
 
 use crate::error::{Error, Result};
 use crate::limits::MAX_SAMPLE_RATE;
@@ -206,49 +206,50 @@ fn decode_symphonia(path: &Path) -> Result<Audio> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let probed = symphonia::default::get_probe()
-        .format(
+    let mut format = symphonia::default::get_probe()
+        .probe(
             &hint,
             stream,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
+            FormatOptions::default(),
+            MetadataOptions::default(),
         )
         .map_err(decode_err)?;
-    let mut format = probed.format;
-    let track = format
+    let (track_id, params, declared_frames) = format
         .tracks()
         .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .find_map(|t| {
+            let params = t.codec_params.as_ref()?.audio()?.clone();
+            Some((t.id, params, t.num_frames))
+        })
         .ok_or_else(|| Error::Decode {
             path: path.to_owned(),
             reason: "no audio track".into(),
         })?;
-    let track_id = track.id;
     let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(decode_err)?;
-    let mut sr = track.codec_params.sample_rate;
-    let mut channels = track.codec_params.channels.map(|c| c.count() as u16);
+    let mut sr = params.sample_rate;
+    let mut channels = params.channels.as_ref().map(|c| c.count() as u16);
+    // A Vorbis stream whose length symphonia cannot read lacks its final (end-of-stream) page.
+    let is_vorbis = params.codec == CODEC_ID_VORBIS;
     // Reserve the declared length up front: growing a long buffer by copying dominates
     // decoding time otherwise.
-    let declared_frames = track.codec_params.n_frames;
-    // A Vorbis stream whose length symphonia cannot read lacks its final (end-of-stream) page.
-    let is_vorbis = track.codec_params.codec == CODEC_TYPE_VORBIS;
     let declared = usize::try_from(declared_frames.unwrap_or(0))
         .unwrap_or(usize::MAX)
-        .saturating_mul(track.codec_params.channels.map_or(1, |c| c.count()));
+        .saturating_mul(params.channels.as_ref().map_or(1, |c| c.count()));
     let mut interleaved = Vec::with_capacity(declared.min(1 << 27));
-    let mut buf: Option<SampleBuffer<f32>> = None;
+    let mut packet_samples: Vec<f32> = Vec::new();
     loop {
         let packet = match format.next_packet() {
-            Ok(p) => p,
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 break
             }
             Err(SymphoniaError::ResetRequired) => break,
             Err(e) => return Err(decode_err(e)),
         };
-        if packet.track_id() != track_id {
+        if packet.track_id != track_id {
             continue;
         }
         let decoded = match decoder.decode(&packet) {
@@ -257,16 +258,11 @@ fn decode_symphonia(path: &Path) -> Result<Audio> {
             Err(SymphoniaError::DecodeError(_)) => continue,
             Err(e) => return Err(decode_err(e)),
         };
-        let spec = *decoded.spec();
-        sr = Some(spec.rate);
-        channels = Some(spec.channels.count() as u16);
-        let needed = decoded.capacity() * spec.channels.count();
-        if buf.as_ref().is_none_or(|b| b.capacity() < needed) {
-            buf = Some(SampleBuffer::new(decoded.capacity() as u64, spec));
-        }
-        let b = buf.as_mut().expect("sample buffer was just allocated");
-        b.copy_interleaved_ref(decoded);
-        interleaved.extend_from_slice(b.samples());
+        let spec = decoded.spec();
+        sr = Some(spec.rate());
+        channels = Some(spec.channels().count() as u16);
+        decoded.copy_to_vec_interleaved(&mut packet_samples);
+        interleaved.extend_from_slice(&packet_samples);
     }
     let (Some(sr), Some(channels)) = (sr, channels) else {
         return Err(Error::Decode {
