@@ -217,19 +217,17 @@ fn optimizer(args: &Args) -> OptimizerConfig {
 /// Refuse option values no run can use, before anything is written.
 fn check_options(args: &Args) -> Result<()> {
     optimizer(args).validate()?;
+    // (option, value, whether 0 is allowed)
     let amounts = [
-        ("--clip-grad", args.clip_grad, 0.0),
-        ("--lr-halve-every-epochs", args.lr_halve_every_epochs, 0.0),
-        ("--minutes", args.minutes, -1.0),
-        ("--epochs", args.epochs, -1.0),
+        ("--clip-grad", args.clip_grad, false),
+        ("--lr-halve-every-epochs", args.lr_halve_every_epochs, false),
+        ("--minutes", args.minutes, true),
+        ("--epochs", args.epochs, true),
     ];
-    for (name, value, above) in amounts {
-        if let Some(v) = value.filter(|v| !(v.is_finite() && *v > above && *v >= 0.0)) {
-            let what = if above < 0.0 {
-                "non-negative"
-            } else {
-                "positive"
-            };
+    for (name, value, zero_ok) in amounts {
+        let usable = |v: &f64| v.is_finite() && (*v > 0.0 || (zero_ok && *v == 0.0));
+        if let Some(v) = value.filter(|v| !usable(v)) {
+            let what = if zero_ok { "non-negative" } else { "positive" };
             bail!("invalid parameter: {name} {v} (must be {what} and finite)");
         }
     }
@@ -271,9 +269,9 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     if created && !tier_dirs.iter().any(|dir| checkpoint::exists(dir)) {
         if existed {
-            tier_dirs
-                .iter()
-                .for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+            for dir in &tier_dirs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             let _ = std::fs::remove_file(args.out.join(melnet::model::MODEL_FILE));
             let _ = std::fs::remove_file(lock.path());
         } else {
