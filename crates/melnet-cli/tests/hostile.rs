@@ -433,13 +433,16 @@ fn broken_checkpoints_and_manifests_are_refused_by_name() {
     let manifest = ds.join("manifest.json");
     let original = std::fs::read_to_string(&manifest).unwrap();
     type Edit = fn(&mut serde_json::Value);
-    let edits: [(&str, Edit); 2] = [
+    let edits: [(&str, Edit); 3] = [
         ("do not follow", |m| {
             m["items"][1]["frames"][0] =
                 serde_json::json!(m["items"][1]["frames"][0].as_u64().unwrap() - 3)
         }),
         ("statistics disagree", |m| {
             m["stats"]["all"]["std"] = serde_json::json!(0.0)
+        }),
+        ("do not end at item boundaries", |m| {
+            m["chunks"] = serde_json::json!([5])
         }),
     ];
     for (needle, edit) in edits {

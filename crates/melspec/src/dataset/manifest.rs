@@ -281,11 +281,12 @@ impl Manifest {
             ));
         }
         // Frame files hold whole items and all of them.
+        let item_ends: std::collections::HashSet<usize> =
+            self.items.iter().map(|i| i.frames[1]).collect();
         let mut boundary = 0;
         for &n in &self.chunks {
             boundary += n;
-            let at_item_end = self.items.iter().any(|i| i.frames[1] == boundary);
-            if n == 0 || !at_item_end {
+            if n == 0 || !item_ends.contains(&boundary) {
                 return bad(format!(
                     "chunks {:?} do not end at item boundaries",
                     self.chunks
