@@ -641,9 +641,7 @@ fn invert_rejects_bad_spectrograms() {
 #[test]
 fn prepare_resumes_and_stats_draws() {
     let input = tempfile::tempdir().unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
-    }
+    copy_speech(input.path());
     let out = tempfile::tempdir().unwrap();
     let ds = out.path().join("ds");
     let (i, d) = (input.path().to_str().unwrap(), ds.to_str().unwrap());
@@ -719,9 +717,7 @@ fn ckpt(model: &Path, g: usize) -> PathBuf {
 #[test]
 fn train_resume_and_eval() {
     let input = tempfile::tempdir().unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
-    }
+    copy_speech(input.path());
     let work = tempfile::tempdir().unwrap();
     let ds = work.path().join("ds");
     let run_dir = work.path().join("run");
@@ -1264,9 +1260,7 @@ fn sample_writes_audio_spectrograms_and_pictures() {
 #[test]
 fn demo_writes_a_self_contained_report_and_resumes() {
     let input = tempfile::tempdir().unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
-    }
+    copy_speech(input.path());
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("demo");
     let (i, o) = (input.path().to_str().unwrap(), out.to_str().unwrap());
@@ -1331,9 +1325,7 @@ fn demo_writes_a_self_contained_report_and_resumes() {
 #[test]
 fn sharded_prepare_and_merge_equal_one_machine() {
     let input = tempfile::tempdir().unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.path().join(f)).unwrap();
-    }
+    copy_speech(input.path());
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let i = input.path().to_str().unwrap();

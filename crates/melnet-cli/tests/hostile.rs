@@ -261,10 +261,7 @@ fn degenerate_spectrograms_are_errors_not_panics() {
 /// A small dataset (`ds`) of three speech clips and a one-step tiny model (`run`) in `dir`.
 fn tiny_run(dir: &Path) -> (PathBuf, PathBuf) {
     let input = dir.join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
-    }
+    copy_speech(&input);
     let (ds, run) = (dir.join("ds"), dir.join("run"));
     let prepared = melnet(&[
         "prepare",
@@ -537,10 +534,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
 fn a_full_disk_is_reported_with_the_file_and_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    std::fs::create_dir(&input).unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
-    }
+    copy_speech(&input);
     // A 50 KiB file-size limit (SIGXFSZ ignored, so writes fail with EFBIG) stands in for a
     // full disk: at 128 mels the first part fails, at 32 the parts fit and frames.npy fails.
     for (preset, needle) in [
@@ -643,10 +637,7 @@ fn odd_names_short_samples_and_bad_headers_are_handled() {
 fn prepare_skips_unusable_files_by_name_and_its_dataset_trains() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    std::fs::create_dir(&input).unwrap();
-    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
-        std::fs::copy(repo().join("data/speech").join(f), input.join(f)).unwrap();
-    }
+    copy_speech(&input);
     let mut x: Vec<f32> = (0..30_000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
     x[5] = f32::NAN;
     write_wav(&input.join("nan.wav"), &x, 44_100, WavFormat::F32).unwrap();

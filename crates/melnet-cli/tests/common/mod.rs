@@ -27,6 +27,14 @@ pub fn speech() -> PathBuf {
     repo().join("data/speech/goforward.wav")
 }
 
+/// Copies of three short bundled speech clips in the folder `dir` (created if missing).
+pub fn copy_speech(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in ["goforward.wav", "numbers.wav", "something.wav"] {
+        std::fs::copy(repo().join("data/speech").join(f), dir.join(f)).unwrap();
+    }
+}
+
 pub struct Run {
     pub code: i32,
     pub stderr: String,
