@@ -214,7 +214,7 @@ fn hostile_audio_is_an_error_not_a_panic() {
         assert_fails_cleanly(&["mel", s(&path), "-o", s(&out)], "sample 100 is NaN", d);
         std::fs::remove_file(&path).unwrap();
     }
-    // Rate 0, in a format hound reads and in one only symphonia does (24-bit: it panicked).
+    // Rate 0, in a format hound reads and in one only symphonia does (24-bit: 0.5 panicked).
     let pcm = vec![0u8; 6000];
     for bits in [16, 24] {
         let path = write(d, "zero.wav", &wav_bytes(1, bits, 0, &pcm));
@@ -481,6 +481,19 @@ fn copy_dir(from: &Path, to: &Path) {
 fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let (ds, run) = tiny_run(dir.path());
+    let resume = |steps: &str| {
+        melnet(&[
+            "train",
+            "--data",
+            s(&ds),
+            "--out",
+            s(&run),
+            "--resume",
+            "--steps",
+            steps,
+            "-q",
+        ])
+    };
     for target in [&ds, &run] {
         // This test process plays the first writer.
         let held = melspec::lock::DirLock::acquire(target).unwrap();
@@ -496,17 +509,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
                 "-q",
             ])
         } else {
-            melnet(&[
-                "train",
-                "--data",
-                s(&ds),
-                "--out",
-                s(&run),
-                "--resume",
-                "--steps",
-                "3",
-                "-q",
-            ])
+            resume("3")
         };
         assert_eq!(r.code, 1, "{}", r.stderr);
         assert!(
@@ -516,17 +519,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
         );
         drop(held);
     }
-    let r = melnet(&[
-        "train",
-        "--data",
-        s(&ds),
-        "--out",
-        s(&run),
-        "--resume",
-        "--steps",
-        "2",
-        "-q",
-    ]);
+    let r = resume("2");
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 

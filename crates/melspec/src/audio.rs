@@ -76,17 +76,10 @@ pub fn load(path: &Path) -> Result<Audio> {
         // variants hound does not know (e.g. µ-law).
         match hound::WavReader::new(std::io::BufReader::new(file)) {
             Ok(reader) => load_wav(path, reader)?,
-            Err(hound_err) => {
-                let refused = |reason: String| Error::Decode {
-                    path: path.to_owned(),
-                    reason,
-                };
-                // symphonia panics on a WAV that declares a rate of 0.
-                if wav_declared_rate(path) == Some(0) {
-                    return Err(refused("declares a sample rate of 0 Hz".into()));
-                }
-                load_symphonia(path).map_err(|_| refused(hound_err.to_string()))?
-            }
+            Err(hound_err) => load_symphonia(path).map_err(|_| Error::Decode {
+                path: path.to_owned(),
+                reason: hound_err.to_string(),
+            })?,
         }
     } else {
         load_symphonia(path)?
@@ -153,30 +146,6 @@ fn load_wav(path: &Path, reader: hound::WavReader<std::io::BufReader<File>>) -> 
         spec.channels,
         spec.sample_rate,
     ))
-}
-
-/// The sample rate in the `fmt ` chunk of a RIFF/WAVE file, if it has one in its first 64 KiB.
-fn wav_declared_rate(path: &Path) -> Option<u32> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    File::open(path)
-        .ok()?
-        .take(1 << 16)
-        .read_to_end(&mut head)
-        .ok()?;
-    if head.get(..4)? != b"RIFF" || head.get(8..12)? != b"WAVE" {
-        return None;
-    }
-    let word = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
-    let mut at = 12;
-    while at + 8 <= head.len() {
-        let size = word(at + 4)? as usize;
-        if &head[at..at + 4] == b"fmt " {
-            return word(at + 12);
-        }
-        at = at.checked_add(8 + size + size % 2)?;
-    }
-    None
 }
 
 /// Decode with symphonia; a panic inside the decoder (which malformed streams can trigger)
