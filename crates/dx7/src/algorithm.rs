@@ -23,7 +23,9 @@ impl Algorithm {
 
     /// The operators modulating operator `n` (1–6), highest first.
     pub fn modulators_of(&self, n: usize) -> impl Iterator<Item = usize> + '_ {
-        (1..=6).rev().filter(move |m| self.modulators[n - 1] & (1 << (m - 1)) != 0)
+        (1..=6)
+            .rev()
+            .filter(move |m| self.modulators[n - 1] & (1 << (m - 1)) != 0)
     }
 }
 
@@ -96,13 +98,21 @@ mod tests {
     #[test]
     fn routing_is_well_formed() {
         for (i, a) in ALGORITHMS.iter().enumerate() {
-            assert!(a.is_carrier(1), "operator 1 is always heard (algorithm {})", i + 1);
+            assert!(
+                a.is_carrier(1),
+                "operator 1 is always heard (algorithm {})",
+                i + 1
+            );
             for n in 1..=6 {
                 // Modulators are higher-numbered (computed first) and an operator is either
                 // heard or modulates something.
                 assert!(a.modulators_of(n).all(|m| m > n));
                 let modulates = (1..=6).any(|k| a.modulators_of(k).any(|m| m == n));
-                assert!(a.is_carrier(n) != modulates, "algorithm {} operator {n}", i + 1);
+                assert!(
+                    a.is_carrier(n) != modulates,
+                    "algorithm {} operator {n}",
+                    i + 1
+                );
             }
             let (from, to) = a.feedback;
             assert!(from <= to);
@@ -110,7 +120,10 @@ mod tests {
         // Known charts: 1 has two stacks, 32 is six sines with feedback on 6.
         assert_eq!(ALGORITHMS[0].modulators_of(3).collect::<Vec<_>>(), vec![4]);
         assert_eq!(ALGORITHMS[31].carriers, 0b111111);
-        assert_eq!(ALGORITHMS[15].modulators_of(1).collect::<Vec<_>>(), vec![5, 3, 2]);
+        assert_eq!(
+            ALGORITHMS[15].modulators_of(1).collect::<Vec<_>>(),
+            vec![5, 3, 2]
+        );
         assert_eq!(ALGORITHMS[3].feedback, (4, 6));
     }
 }

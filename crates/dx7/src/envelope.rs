@@ -35,7 +35,13 @@ pub(crate) struct Envelope {
 
 impl Envelope {
     /// A key-down envelope at level 0 starting its first segment.
-    pub(crate) fn new(rates: [i32; 4], levels: [i32; 4], out_level: i32, rate_scaling: i32, sr: f64) -> Self {
+    pub(crate) fn new(
+        rates: [i32; 4],
+        levels: [i32; 4],
+        out_level: i32,
+        rate_scaling: i32,
+        sr: f64,
+    ) -> Self {
         let mut env = Envelope {
             rates,
             levels,
@@ -75,7 +81,11 @@ impl Envelope {
         let qrate = qrate.min(63);
         self.hold = if self.target == self.level || (stage == 0 && new_level == 0) {
             let rate = (self.rates[stage] + self.rate_scaling).min(99);
-            let mut samples = if rate < 77 { STATIC_SEGMENT[rate as usize] } else { 20 * (99 - rate) };
+            let mut samples = if rate < 77 {
+                STATIC_SEGMENT[rate as usize]
+            } else {
+                20 * (99 - rate)
+            };
             if rate < 77 && stage == 0 && new_level == 0 {
                 samples /= 20; // attacks to 0 are measured 20 times shorter
             }
@@ -228,7 +238,10 @@ mod tests {
         assert!(slow > 4.0 * fast, "{slow} vs {fast}");
         // The same segment at 22.05 kHz and 96 kHz lasts the same time to within a block.
         for sr in [22050.0, 96000.0] {
-            assert!((time(40, sr) - slow).abs() < 2.0 * BLOCK as f64 / 22050.0, "{sr}");
+            assert!(
+                (time(40, sr) - slow).abs() < 2.0 * BLOCK as f64 / 22050.0,
+                "{sr}"
+            );
         }
     }
 

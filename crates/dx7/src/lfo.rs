@@ -41,7 +41,10 @@ impl Lfo {
         } else {
             let first = (16 + (a & 15)) << (1 + (a >> 4));
             let second = (first & 0xff80).max(0x80);
-            [unit.wrapping_mul(first as u32), unit.wrapping_mul(second as u32)]
+            [
+                unit.wrapping_mul(first as u32),
+                unit.wrapping_mul(second as u32),
+            ]
         };
         let wave = match wave {
             0 => Wave::Triangle,

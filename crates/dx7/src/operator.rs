@@ -36,7 +36,11 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| Tables {
 fn sample(t: &Tables, phase: u32, attenuation: u32) -> i32 {
     let index = (phase >> 20) as usize; // 4096 steps per cycle
     let quarter = index & 1023;
-    let log = if index & 1024 == 0 { t.log_sin[quarter] } else { t.log_sin[quarter ^ 1023] };
+    let log = if index & 1024 == 0 {
+        t.log_sin[quarter]
+    } else {
+        t.log_sin[quarter ^ 1023]
+    };
     let log = u32::from(log) + attenuation;
     let mantissa = 4096 + u32::from(t.exp[(log as usize & 1023) ^ 1023]);
     let magnitude = (mantissa >> (log >> 10)) as i32;
@@ -72,13 +76,19 @@ pub(crate) fn block(
     match input {
         Some(input) => {
             for (i, (o, &x)) in out.iter_mut().zip(input).enumerate() {
-                let p = phase.wrapping_add(inc.wrapping_mul(i as u32)).wrapping_add((x as u32) << 8);
+                let p = phase
+                    .wrapping_add(inc.wrapping_mul(i as u32))
+                    .wrapping_add((x as u32) << 8);
                 *o = sample(t, p, ramp(from, d, i));
             }
         }
         None => {
             for (i, o) in out.iter_mut().enumerate() {
-                *o = sample(t, phase.wrapping_add(inc.wrapping_mul(i as u32)), ramp(from, d, i));
+                *o = sample(
+                    t,
+                    phase.wrapping_add(inc.wrapping_mul(i as u32)),
+                    ramp(from, d, i),
+                );
             }
         }
     }
@@ -108,10 +118,14 @@ pub(crate) fn feedback_block(
     for (i, o) in out.iter_mut().enumerate() {
         let fb = (y0 + y) >> (shift + 1);
         y0 = y;
-        let p = phase.wrapping_add(inc.wrapping_mul(i as u32)).wrapping_add((fb as u32) << 8);
+        let p = phase
+            .wrapping_add(inc.wrapping_mul(i as u32))
+            .wrapping_add((fb as u32) << 8);
         y = sample(t, p, ramp(from, d, i));
         for &(phase, inc, _, to) in &chain[1..] {
-            let p = phase.wrapping_add(inc.wrapping_mul(i as u32)).wrapping_add((y as u32) << 8);
+            let p = phase
+                .wrapping_add(inc.wrapping_mul(i as u32))
+                .wrapping_add((y as u32) << 8);
             y = sample(t, p, to.clamp(0, ATTENUATION_MAX) as u32);
         }
         *o = y;

@@ -6,7 +6,9 @@ use crate::envelope::{Envelope, PitchEnvelope, BLOCK};
 use crate::error::{Error, Result};
 use crate::lfo::Lfo;
 use crate::operator::{self, Feedback, ATTENUATION_AUDIBLE, ATTENUATION_MAX};
-use crate::tables::{scale_level, scale_output_level, scale_rate, scale_velocity, AMP_MOD_SENS, PITCH_MOD_SENS};
+use crate::tables::{
+    scale_level, scale_output_level, scale_rate, scale_velocity, AMP_MOD_SENS, PITCH_MOD_SENS,
+};
 use crate::voice::{global, op, Voice};
 
 /// Q24 log2 frequency of MIDI note 0 (8.18 Hz): log2(440) − 69/12.
@@ -32,7 +34,13 @@ pub struct RenderSettings {
 impl Default for RenderSettings {
     /// Note 60, velocity 100, held 4 s of 5 s, 22050 Hz.
     fn default() -> Self {
-        RenderSettings { note: 60, velocity: 100, note_seconds: 4.0, seconds: 5.0, sr: 22050.0 }
+        RenderSettings {
+            note: 60,
+            velocity: 100,
+            note_seconds: 4.0,
+            seconds: 5.0,
+            sr: 22050.0,
+        }
     }
 }
 
@@ -42,7 +50,13 @@ impl RenderSettings {
     /// # Errors
     /// [`Error::Setting`] naming the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, reason| Err(Error::Setting { name, value, reason });
+        let bad = |name, value: f64, reason| {
+            Err(Error::Setting {
+                name,
+                value,
+                reason,
+            })
+        };
         if self.note > 127 {
             return bad("note", f64::from(self.note), "must be a MIDI note 0..=127");
         }
@@ -193,12 +207,18 @@ impl Note {
         let lfo_pitch = ((depth as i64 * sens_lfo) >> 39).abs() as i32 * sens_lfo.signum() as i32;
         let pitch_mod = self.pitch_envelope.next() + lfo_pitch;
         // Amplitude: depth · delay · (1 − wave), per operator by its sensitivity.
-        let amp_mod = ((u64::from(self.amp_mod_depth) * lfo_delay as u64) >> 8) * ((1u64 << 24) - lfo as u64) >> 24;
+        let amp_mod = ((u64::from(self.amp_mod_depth) * lfo_delay as u64) >> 8)
+            * ((1u64 << 24) - lfo as u64)
+            >> 24;
 
         let mut targets = [0i32; 6];
         let mut incs = [0u32; 6];
         for (k, o) in self.ops.iter_mut().enumerate() {
-            let pitch = if o.fixed { o.pitch } else { o.pitch + pitch_mod };
+            let pitch = if o.fixed {
+                o.pitch
+            } else {
+                o.pitch + pitch_mod
+            };
             let hz = (f64::from(pitch) / f64::from(1 << 24)).exp2();
             incs[k] = ((hz / self.sr * 4_294_967_296.0) as u64) as u32;
             let mut level = o.envelope.next();
@@ -214,14 +234,28 @@ impl Note {
         let (fb_from, fb_to) = alg.feedback;
         let feedback_on = self.feedback_shift < 16;
         // The DX7's engine halves feedback twice on algorithms 4, 6 and 32.
-        let loop_shift = |s: u32| if matches!(self.algorithm, 3 | 5 | 31) { (s + 2).min(16) } else { s };
+        let loop_shift = |s: u32| {
+            if matches!(self.algorithm, 3 | 5 | 31) {
+                (s + 2).min(16)
+            } else {
+                s
+            }
+        };
         let mut n = 6;
         while n >= 1 {
             let k = n - 1;
             let o = &self.ops[k];
-            let from = if o.attenuation == 0 { ATTENUATION_MAX - 1 } else { o.attenuation };
+            let from = if o.attenuation == 0 {
+                ATTENUATION_MAX - 1
+            } else {
+                o.attenuation
+            };
             let to = targets[k];
-            let chain_end = if feedback_on && n == fb_to { fb_from } else { n };
+            let chain_end = if feedback_on && n == fb_to {
+                fb_from
+            } else {
+                n
+            };
             if from <= ATTENUATION_AUDIBLE || to <= ATTENUATION_AUDIBLE {
                 if n == fb_to && feedback_on {
                     // The loop's operators from `fb_to` down to `fb_from` are computed together.
@@ -229,11 +263,21 @@ impl Note {
                         .rev()
                         .map(|m| {
                             let q = &self.ops[m - 1];
-                            (q.phase, incs[m - 1], if m == n { from } else { targets[m - 1] }, targets[m - 1])
+                            (
+                                q.phase,
+                                incs[m - 1],
+                                if m == n { from } else { targets[m - 1] },
+                                targets[m - 1],
+                            )
                         })
                         .collect();
                     let mut output = [0; BLOCK];
-                    operator::feedback_block(&mut output, &chain, &mut self.feedback, loop_shift(self.feedback_shift));
+                    operator::feedback_block(
+                        &mut output,
+                        &chain,
+                        &mut self.feedback,
+                        loop_shift(self.feedback_shift),
+                    );
                     self.outputs[chain_end - 1] = output;
                     self.audible[chain_end - 1] = true;
                 } else {
@@ -248,7 +292,14 @@ impl Note {
                         }
                     }
                     let mut output = [0; BLOCK];
-                    operator::block(&mut output, any.then_some(&input), o.phase, incs[k], from, to);
+                    operator::block(
+                        &mut output,
+                        any.then_some(&input),
+                        o.phase,
+                        incs[k],
+                        from,
+                        to,
+                    );
                     self.outputs[k] = output;
                 }
                 self.audible[k] = true;
@@ -284,9 +335,14 @@ fn operator_pitch(note: i32, mode: i32, coarse: i32, fine: i32, detune: i32) -> 
         let mut pitch = ((LOG_FREQ_NOTE_0 + f64::from(note) / 12.0) * Q24) as i32;
         let detune_ratio = 0.0209 * (-0.396 * f64::from(pitch) / Q24).exp() / 7.0;
         pitch += (detune_ratio * f64::from(pitch) * f64::from(detune - 7)) as i32;
-        pitch += if coarse == 0 { -(1 << 24) } else { (f64::from(coarse).log2() * Q24).round() as i32 };
+        pitch += if coarse == 0 {
+            -(1 << 24)
+        } else {
+            (f64::from(coarse).log2() * Q24).round() as i32
+        };
         if fine != 0 {
-            pitch += (Q24 / std::f64::consts::LN_2 * (1.0 + 0.01 * f64::from(fine)).ln() + 0.5).floor() as i32;
+            pitch += (Q24 / std::f64::consts::LN_2 * (1.0 + 0.01 * f64::from(fine)).ln() + 0.5)
+                .floor() as i32;
         }
         pitch
     } else {
@@ -311,7 +367,13 @@ mod tests {
     }
 
     fn settings(sr: f64) -> RenderSettings {
-        RenderSettings { note: 69, velocity: 100, note_seconds: 1.0, seconds: 1.5, sr }
+        RenderSettings {
+            note: 69,
+            velocity: 100,
+            note_seconds: 1.0,
+            seconds: 1.5,
+            sr,
+        }
     }
 
     #[test]
@@ -381,12 +443,30 @@ mod tests {
     fn settings_are_checked() {
         let v = Voice::init();
         for bad in [
-            RenderSettings { sr: 0.0, ..Default::default() },
-            RenderSettings { sr: f64::NAN, ..Default::default() },
-            RenderSettings { seconds: 0.0, ..Default::default() },
-            RenderSettings { note: 128, ..Default::default() },
-            RenderSettings { velocity: 0, ..Default::default() },
-            RenderSettings { note_seconds: -1.0, ..Default::default() },
+            RenderSettings {
+                sr: 0.0,
+                ..Default::default()
+            },
+            RenderSettings {
+                sr: f64::NAN,
+                ..Default::default()
+            },
+            RenderSettings {
+                seconds: 0.0,
+                ..Default::default()
+            },
+            RenderSettings {
+                note: 128,
+                ..Default::default()
+            },
+            RenderSettings {
+                velocity: 0,
+                ..Default::default()
+            },
+            RenderSettings {
+                note_seconds: -1.0,
+                ..Default::default()
+            },
         ] {
             assert!(render(&v, &bad).is_err(), "{bad:?}");
         }

@@ -146,14 +146,26 @@ static PARAMS: LazyLock<Vec<Param>> = LazyLock::new(|| {
     for block in 0..6 {
         let n = 6 - block;
         for (name, max) in OP_FIELDS {
-            params.push(Param { name: format!("op{n}_{name}"), max, learnable: true });
+            params.push(Param {
+                name: format!("op{n}_{name}"),
+                max,
+                learnable: true,
+            });
         }
     }
     for (name, max) in GLOBAL_FIELDS {
-        params.push(Param { name: name.to_string(), max, learnable: name != "transpose" });
+        params.push(Param {
+            name: name.to_string(),
+            max,
+            learnable: name != "transpose",
+        });
     }
     for i in 1..=10 {
-        params.push(Param { name: format!("name{i}"), max: 127, learnable: false });
+        params.push(Param {
+            name: format!("name{i}"),
+            max: 127,
+            learnable: false,
+        });
     }
     params
 });
@@ -264,7 +276,10 @@ impl Voice {
     /// [`Error::Format`] on a wrong length or a non-finite value.
     pub fn from_normalised(values: &[f32]) -> Result<Voice> {
         if values.len() != UNPACKED_LEN {
-            return Err(Error::Format(format!("expected 155 parameters, got {}", values.len())));
+            return Err(Error::Format(format!(
+                "expected 155 parameters, got {}",
+                values.len()
+            )));
         }
         let mut data = [0u8; UNPACKED_LEN];
         for ((d, &v), p) in data.iter_mut().zip(values).zip(params()) {
@@ -315,7 +330,8 @@ impl Voice {
         p[110] = d[global::ALGORITHM];
         p[111] = d[global::FEEDBACK] | d[global::OSC_KEY_SYNC] << 3;
         p[112..116].copy_from_slice(&d[global::LFO_SPEED..global::LFO_SPEED + 4]);
-        p[116] = d[global::LFO_KEY_SYNC] | d[global::LFO_WAVE] << 1 | d[global::PITCH_MOD_SENS] << 4;
+        p[116] =
+            d[global::LFO_KEY_SYNC] | d[global::LFO_WAVE] << 1 | d[global::PITCH_MOD_SENS] << 4;
         p[117] = d[global::TRANSPOSE];
         p[118..].copy_from_slice(&d[global::NAME..]);
         p
@@ -339,9 +355,17 @@ impl Voice {
     /// # Errors
     /// [`Error::Field`] if `value` exceeds the parameter's max or the index is out of bounds.
     pub fn set(&mut self, index: usize, value: u8) -> Result<()> {
-        let p = params().get(index).ok_or_else(|| Error::Format(format!("no parameter {index}")))?;
+        let p = params()
+            .get(index)
+            .ok_or_else(|| Error::Format(format!("no parameter {index}")))?;
         if value > p.max {
-            return Err(Error::Field { voice: 0, name: self.name(), field: p.name.clone(), value, max: p.max });
+            return Err(Error::Field {
+                voice: 0,
+                name: self.name(),
+                field: p.name.clone(),
+                value,
+                max: p.max,
+            });
         }
         self.data[index] = value;
         Ok(())
@@ -361,7 +385,13 @@ impl Voice {
     pub fn name(&self) -> String {
         let name: String = self.data[global::NAME..]
             .iter()
-            .map(|&c| if (32..127).contains(&c) { c as char } else { '?' })
+            .map(|&c| {
+                if (32..127).contains(&c) {
+                    c as char
+                } else {
+                    '?'
+                }
+            })
             .collect();
         name.trim_end().to_string()
     }
@@ -372,7 +402,9 @@ impl Voice {
     /// [`Error::Format`] for a longer name or a character outside printable ASCII.
     pub fn set_name(&mut self, name: &str) -> Result<()> {
         if name.len() > 10 || !name.bytes().all(|c| (32..127).contains(&c)) {
-            return Err(Error::Format(format!("a voice name is up to 10 printable ASCII characters, got {name:?}")));
+            return Err(Error::Format(format!(
+                "a voice name is up to 10 printable ASCII characters, got {name:?}"
+            )));
         }
         let field = &mut self.data[global::NAME..];
         field.fill(b' ');
@@ -390,7 +422,10 @@ mod tests {
         assert_eq!(params().len(), UNPACKED_LEN);
         assert_eq!(params().iter().filter(|p| p.learnable).count(), 144);
         assert_eq!(params()[0].name, "op6_eg_rate1");
-        assert_eq!(params()[5 * OP_LEN + op::OUTPUT_LEVEL].name, "op1_output_level");
+        assert_eq!(
+            params()[5 * OP_LEN + op::OUTPUT_LEVEL].name,
+            "op1_output_level"
+        );
         assert_eq!(params()[global::ALGORITHM].name, "algorithm");
         assert_eq!(params()[global::TRANSPOSE].name, "transpose");
     }
@@ -414,13 +449,24 @@ mod tests {
         let mut bytes = *Voice::init().unpacked();
         bytes[2 * OP_LEN + op::DETUNE] = 15;
         let err = Voice::from_unpacked(&bytes, 7).unwrap_err().to_string();
-        assert_eq!(err, "voice 7 (INIT VOICE): op4_detune = 15 is out of range 0..=14");
+        assert_eq!(
+            err,
+            "voice 7 (INIT VOICE): op4_detune = 15 is out of range 0..=14"
+        );
         let mut packed = Voice::init().to_packed();
         packed[110] = 0x20; // bit 5 is "don't care": algorithm 1
-        assert_eq!(Voice::from_packed(&packed, 1).unwrap().get(global::ALGORITHM), 0);
+        assert_eq!(
+            Voice::from_packed(&packed, 1)
+                .unwrap()
+                .get(global::ALGORITHM),
+            0
+        );
         packed[117] = 49;
         let err = Voice::from_packed(&packed, 3).unwrap_err().to_string();
-        assert!(err.contains("voice 3") && err.contains("transpose = 49"), "{err}");
+        assert!(
+            err.contains("voice 3") && err.contains("transpose = 49"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, stats, stft, train,
+    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, stats, stft, synth,
+    train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -46,6 +47,9 @@ pub enum Command {
     Eval(train::EvalArgs),
     /// New spectrograms (and audio) from a trained model, tier by tier, optionally continuing a prime.
     Sample(sample::Args),
+    /// Synthesizer-preset datasets: render DX7 banks to audio with parameter tables.
+    #[command(subcommand)]
+    Synth(synth::Command),
     /// The whole pipeline on the bundled recordings (prepare → train → eval → sample →
     /// invert) with an HTML report.
     Demo(demo::Args),

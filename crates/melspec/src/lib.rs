@@ -20,6 +20,7 @@ pub mod audio;
 pub mod convert;
 pub mod dataset;
 pub mod error;
+mod files;
 pub mod inverse;
 pub mod lbfgs;
 pub mod limits;
@@ -32,6 +33,7 @@ pub mod preset;
 pub mod refine;
 pub mod sidecar;
 pub mod stft;
+pub mod synth;
 mod vectorised;
 pub mod window;
 

@@ -11,6 +11,7 @@ pub mod roundtrip;
 pub mod sample;
 pub mod stats;
 pub mod stft;
+pub mod synth;
 pub mod train;
 
 use crate::cli::Command;
@@ -30,6 +31,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => train::eval(args),
         Command::Sample(args) => sample::run(args),
+        Command::Synth(command) => synth::run(command),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -7,7 +7,6 @@
 //! into place; the old manifest is removed first, so a manifest always describes the frame
 //! files next to it).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -23,6 +22,7 @@ use super::shard::Shard;
 use crate::audio::{self, trim_silence};
 use crate::convert::to_db_ref_max;
 use crate::error::{Error, Result};
+use crate::files::{hash_file, write_renamed};
 use crate::mel::MelSpectrogram;
 use crate::npy::{parse_f32_2d_header, write_f32_2d};
 use crate::preset::AnalysisParams;
@@ -377,20 +377,6 @@ pub fn prepare(
     })
 }
 
-fn hash_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().to_hex().to_string())
-}
-
 /// Where the parts of a dataset in `output` prepared with `opts` are stored: parts depend on
 /// the analysis and on everything that changes a file's frames.
 pub(crate) fn parts_dir(output: &Path, opts: &PrepareOptions) -> PathBuf {
@@ -505,20 +491,6 @@ fn write_part(stem: &Path, part: &Part, frames: &Array2<f32>) -> Result<()> {
     write_renamed(&json, |tmp| {
         std::fs::write(tmp, &text).map_err(|e| Error::io(tmp, e))
     })
-}
-
-/// Write `dest` through `write` into `dest.tmp`, renamed into place; the temporary file is
-/// removed when anything fails (a full disk must not stay full of temporary files).
-fn write_renamed(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let mut name = dest.as_os_str().to_owned();
-    name.push(".tmp");
-    let tmp = PathBuf::from(name);
-    let result =
-        write(&tmp).and_then(|()| std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Deterministic split of `path` for `seed`: valid when its hash falls below the fraction.
