@@ -1,8 +1,37 @@
 //! The DX7's LFO: six waves, a delay with a ramp, key sync; updated once per control block.
 //! Values are Q24 in [0, 1]; the phase is a 32-bit turn.
 
+use std::sync::LazyLock;
+
 use crate::envelope::BLOCK;
 use crate::tables::LFO_HZ;
+
+/// 1024 points of one sine cycle (Q24), generated as the reference engine does by rotating a
+/// Q30 vector by 2π/1024 with rounding at every step, and a closing 0.
+static SINE: LazyLock<[i32; 1025]> = LazyLock::new(|| {
+    const N: usize = 1024;
+    let step = std::f64::consts::TAU / N as f64;
+    let c = (step.cos() * f64::from(1 << 30) + 0.5).floor() as i64;
+    let s = (step.sin() * f64::from(1 << 30) + 0.5).floor() as i64;
+    let (mut u, mut v) = (1i64 << 30, 0i64);
+    let mut table = [0i32; N + 1];
+    for i in 0..N / 2 {
+        table[i] = ((v + 32) >> 6) as i32;
+        table[i + N / 2] = -table[i];
+        let t = (u * s + v * c + (1 << 29)) >> 30;
+        u = (u * c - v * s + (1 << 29)) >> 30;
+        v = t;
+    }
+    table
+});
+
+/// sin(2π · phase / 2^24), Q24, interpolated linearly in the 1024-point table.
+fn sine(phase: u32) -> i32 {
+    let k = ((phase >> 14) & 1023) as usize;
+    let low = i64::from(phase & ((1 << 14) - 1));
+    let (y0, y1) = (SINE[k], SINE[k + 1]);
+    y0 + ((i64::from(y1 - y0) * low) >> 14) as i32
+}
 
 /// LFO wave shapes in voice order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +106,7 @@ impl Lfo {
             Wave::SawDown => ((!p ^ (1 << 31)) >> 8) as i32,
             Wave::SawUp => ((p ^ (1 << 31)) >> 8) as i32,
             Wave::Square => ((!p >> 7) & (1 << 24)) as i32,
-            Wave::Sine => {
-                let s = (f64::from(p) / 4_294_967_296.0 * std::f64::consts::TAU).sin();
-                (1 << 23) + (s * f64::from(1 << 23)) as i32
-            }
+            Wave::Sine => (1 << 23) + (sine(p >> 8) >> 1),
             Wave::SampleHold => {
                 if p < self.delta {
                     self.random = (self.random * 179 + 17) & 0xff;
@@ -137,6 +163,18 @@ mod tests {
                 let v = lfo.next();
                 assert!((0..=1 << 24).contains(&v), "wave {wave}: {v}");
             }
+        }
+    }
+
+    #[test]
+    fn sine_table_is_a_sine() {
+        for k in 0..256u32 {
+            let phase = k << 16;
+            let want = (f64::from(phase) / f64::from(1 << 24) * std::f64::consts::TAU).sin();
+            assert!(
+                (f64::from(sine(phase)) / f64::from(1 << 24) - want).abs() < 1e-5,
+                "{k}"
+            );
         }
     }
 

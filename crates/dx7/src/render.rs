@@ -11,8 +11,10 @@ use crate::tables::{
 };
 use crate::voice::{global, op, Voice};
 
-/// Q24 log2 frequency of MIDI note 0 (8.18 Hz): log2(440) − 69/12.
-const LOG_FREQ_NOTE_0: f64 = 3.031_359_713_524_659;
+/// Q24 log2 frequency of MIDI note 0 (8.18 Hz): 2^24 · (log2(440) − 69/12), and of a
+/// semitone (rounded down, as the engines count notes in integer steps).
+const PITCH_NOTE_0: i32 = 50_857_777;
+const PITCH_SEMITONE: i32 = (1 << 24) / 12;
 /// Output scale: a single operator at full level (±2 in Q24) → ±1.0.
 const OUTPUT_SCALE: f32 = 1.0 / (1 << 25) as f32;
 
@@ -127,7 +129,7 @@ pub struct Note {
     pitch_mod_depth: u32,
     pitch_mod_sens: i32,
     amp_mod_depth: u32,
-    sr: f64,
+    increments: PhaseIncrements,
     outputs: [[i32; BLOCK]; 6],
     audible: [bool; 6],
 }
@@ -182,7 +184,7 @@ impl Note {
             pitch_mod_depth: ((g(global::LFO_PITCH_MOD_DEPTH) * 165) >> 6) as u32,
             pitch_mod_sens: PITCH_MOD_SENS[usize::from(d[global::PITCH_MOD_SENS])],
             amp_mod_depth: ((g(global::LFO_AMP_MOD_DEPTH) * 165) >> 6) as u32,
-            sr,
+            increments: PhaseIncrements::new(sr),
             outputs: [[0; BLOCK]; 6],
             audible: [false; 6],
         }
@@ -219,8 +221,7 @@ impl Note {
             } else {
                 o.pitch + pitch_mod
             };
-            let hz = (f64::from(pitch) / f64::from(1 << 24)).exp2();
-            incs[k] = ((hz / self.sr * 4_294_967_296.0) as u64) as u32;
+            incs[k] = self.increments.phase_increment(pitch);
             let mut level = o.envelope.next();
             if o.amp_mod_sens != 0 {
                 let sens = (amp_mod * u64::from(o.amp_mod_sens)) >> 24;
@@ -326,23 +327,69 @@ impl Note {
     }
 }
 
+/// Pitch → phase increment as the DX7 engines compute it: 2^pitch interpolated linearly
+/// between 1024 points per octave and truncated to a 24-bit fraction of a cycle per sample.
+/// (Matching the truncation matters: with strong feedback a sub-LSB difference in phase grows
+/// into an audibly different noise.)
+#[derive(Debug, Clone)]
+struct PhaseIncrements {
+    /// `2^(44 + i/1024) / sr`, rounded, i = 0..=1024 (2^20 Hz at the top of the table's octave).
+    table: Vec<i64>,
+}
+
+impl PhaseIncrements {
+    fn new(sr: f64) -> Self {
+        let step = 2f64.powf(1.0 / 1024.0);
+        // Built by repeated multiplication (not powf per entry): the reference tables are, and
+        // the rounding of the last bit must agree.
+        let mut y = (1u64 << 44) as f64 / sr;
+        let table = (0..=1024)
+            .map(|_| {
+                let v = (y + 0.5).floor() as i64;
+                y *= step;
+                v
+            })
+            .collect();
+        PhaseIncrements { table }
+    }
+
+    /// Pitch (Q24 log2 Hz, below 2^20 Hz) → phase increment, 32-bit turn per sample.
+    fn phase_increment(&self, pitch: i32) -> u32 {
+        let ix = ((pitch & 0xff_ffff) >> 14) as usize;
+        let low = i64::from(pitch & ((1 << 14) - 1));
+        let y = self.table[ix] + (((self.table[ix + 1] - self.table[ix]) * low) >> 14);
+        let shift = 20 - (pitch >> 24);
+        let q24 = if (0..64).contains(&shift) {
+            y >> shift
+        } else {
+            0
+        };
+        (q24 as u32).wrapping_shl(8)
+    }
+}
+
 /// An operator's base pitch, Q24 log2 Hz: ratio mode follows the note (coarse 0 = ×0.5,
 /// fine adds up to +99 %, detune ±7 steps of a few cents, smaller at high notes); fixed mode is
 /// 10^(coarse mod 4) Hz · 10^(fine/100), detune adding steps above 7 only.
 fn operator_pitch(note: i32, mode: i32, coarse: i32, fine: i32, detune: i32) -> i32 {
     const Q24: f64 = (1 << 24) as f64;
     if mode == 0 {
-        let mut pitch = ((LOG_FREQ_NOTE_0 + f64::from(note) / 12.0) * Q24) as i32;
-        let detune_ratio = 0.0209 * (-0.396 * f64::from(pitch) / Q24).exp() / 7.0;
-        pitch += (detune_ratio * f64::from(pitch) * f64::from(detune - 7)) as i32;
+        let pitch = PITCH_NOTE_0 + PITCH_SEMITONE * note;
+        // Detune, measured on a DX7: a fraction of the pitch shrinking with it. The octave is
+        // taken in single precision and the sum truncated, as the reference engine does.
+        let octave = f64::from(pitch as f32 / (1 << 24) as f32);
+        let detune_ratio = 0.0209 * (-0.396 * octave).exp() / 7.0;
+        let mut pitch =
+            (f64::from(pitch) + detune_ratio * f64::from(pitch) * f64::from(detune - 7)) as i32;
         pitch += if coarse == 0 {
             -(1 << 24)
         } else {
-            (f64::from(coarse).log2() * Q24).round() as i32
+            (f64::from(coarse).log2() * Q24) as i32
         };
         if fine != 0 {
-            pitch += (Q24 / std::f64::consts::LN_2 * (1.0 + 0.01 * f64::from(fine)).ln() + 0.5)
-                .floor() as i32;
+            // 2^24 / ln 2 · ln(1 + fine/100), rounded.
+            pitch +=
+                (24_204_406.323_123 * (1.0 + 0.01 * f64::from(fine)).ln() + 0.5).floor() as i32;
         }
         pitch
     } else {

@@ -54,9 +54,13 @@ pub struct SynthSettings {
     pub seconds: f64,
     /// Sample rate in Hz.
     pub sr: u32,
-    /// Linear gain applied before writing 16-bit audio: [`DX7_GAIN`] (1/8) gives the DX7's
+    /// Linear gain applied before writing the audio: [`DX7_GAIN`] (1/8) gives the DX7's
     /// own output level, where even six full-level carriers stay below full scale.
     pub gain: f32,
+    /// Write 32-bit float WAV instead of 16-bit PCM (no quantisation, no clipping, twice the
+    /// size).
+    #[serde(default)]
+    pub float: bool,
     /// Voices bred from the banks' voices, beyond the banks' own.
     pub breed: usize,
     /// Seed of the breeding.
@@ -64,6 +68,15 @@ pub struct SynthSettings {
 }
 
 impl SynthSettings {
+    /// The audio files' sample format.
+    pub fn wav_format(&self) -> WavFormat {
+        if self.float {
+            WavFormat::F32
+        } else {
+            WavFormat::I16
+        }
+    }
+
     /// The engine's render settings.
     pub fn render_settings(&self) -> RenderSettings {
         RenderSettings {
@@ -385,7 +398,7 @@ pub fn render_banks(
             .zip(&files)
             .map(|(v, file)| {
                 let path = output.join(file);
-                if let Some(level) = read_level(&path, settings.sr, samples) {
+                if let Some(level) = read_level(&path, settings, samples) {
                     progress(SynthProgress::Done { reused: true });
                     return Some(level);
                 }
@@ -397,7 +410,7 @@ pub fn render_banks(
                     .and_then(|mut x| {
                         x.iter_mut().for_each(|v| *v *= settings.gain);
                         write_renamed(&path, |tmp| {
-                            write_wav(tmp, &x, settings.sr, WavFormat::I16)
+                            write_wav(tmp, &x, settings.sr, settings.wav_format())
                         })?;
                         Ok(Level::of(&x))
                     });
@@ -441,22 +454,31 @@ pub fn render_banks(
     })
 }
 
-/// The level of an earlier run's audio file, if it is complete (right rate and length).
-fn read_level(path: &Path, sr: u32, samples: usize) -> Option<Level> {
+/// The level of an earlier run's audio file, if it is complete (rate, format and length).
+fn read_level(path: &Path, settings: &SynthSettings, samples: usize) -> Option<Level> {
     let mut reader = hound::WavReader::open(path).ok()?;
     let spec = reader.spec();
-    if spec.sample_rate != sr
+    let bits = if settings.float { 32 } else { 16 };
+    if spec.sample_rate != settings.sr
         || spec.channels != 1
-        || spec.bits_per_sample != 16
+        || spec.bits_per_sample != bits
         || reader.len() as usize != samples
     {
         return None;
     }
-    let x: Vec<f32> = reader
-        .samples::<i16>()
-        .map(|s| s.map(|v| f32::from(v) / 32767.0))
-        .collect::<std::result::Result<_, _>>()
-        .ok()?;
+    let x: Vec<f32> = if settings.float {
+        reader
+            .samples::<f32>()
+            .collect::<std::result::Result<_, _>>()
+            .ok()?
+    } else {
+        // write_wav scales 16-bit samples by 32767.
+        reader
+            .samples::<i16>()
+            .map(|s| s.map(|v| f32::from(v) / 32767.0))
+            .collect::<std::result::Result<_, _>>()
+            .ok()?
+    };
     Some(Level::of(&x))
 }
 

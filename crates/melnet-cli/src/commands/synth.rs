@@ -41,10 +41,13 @@ pub struct RenderArgs {
     /// Sample rate in Hz.
     #[arg(long, default_value_t = 22050)]
     pub sr: u32,
-    /// Linear gain before writing 16-bit WAV [default: 0.125, the DX7's own output level: a
+    /// Linear gain before writing the audio [default: 0.125, the DX7's own output level: a
     /// voice cannot clip; 1.0 is the engine's scale, where one full-level operator peaks at 1].
     #[arg(long, default_value_t = melspec::synth::DX7_GAIN)]
     pub gain: f32,
+    /// Write 32-bit float WAV instead of 16-bit PCM (exact engine output, twice the size).
+    #[arg(long)]
+    pub float: bool,
     /// Also render this many voices bred from the banks' voices (crossover of two voices per
     /// parameter plus a small mutation, within each field's range).
     #[arg(long, default_value_t = 0)]
@@ -78,6 +81,7 @@ fn render(args: RenderArgs) -> Result<()> {
         seconds: args.seconds,
         sr: args.sr,
         gain: args.gain,
+        float: args.float,
         breed: args.breed,
         seed: args.seed,
     };
