@@ -453,6 +453,25 @@ impl Windows {
             .into_pyarray(py))
     }
 
+    /// The label of window `i`'s item (`dim` values; a category's class index), or `None`
+    /// when the dataset has no labels.
+    fn label<'py>(&self, py: Python<'py>, i: u64) -> PyResult<Option<Bound<'py, PyArray1<f32>>>> {
+        let item = self
+            .index
+            .item(i)
+            .ok_or_else(|| PyValueError::new_err(format!("window {i} of {}", self.index.len())))?;
+        Ok(self
+            .dataset
+            .label(item)
+            .map(|l| l.to_owned().into_pyarray(py)))
+    }
+
+    /// The dataset's label description (`manifest.json`'s `labels`) as JSON (`null` without).
+    fn labels_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.dataset.manifest().labels)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     /// The training split's statistics (`manifest.json`'s `stats`) as JSON.
     fn stats_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.dataset.manifest().stats)

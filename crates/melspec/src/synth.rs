@@ -98,7 +98,7 @@ pub struct BankSource {
     pub hash: String,
     /// Voices read.
     pub voices: usize,
-    /// Voices identical to an earlier one (dropped).
+    /// Voices equal to an earlier one but for the name (dropped).
     pub duplicates: usize,
     /// Voices or the whole file not read, with the reason.
     pub skipped: Vec<String>,
@@ -139,8 +139,8 @@ pub struct SourcedVoice {
     pub source: String,
 }
 
-/// Reads bank files (see [`dx7::bank::parse_each`]), dropping voices identical to an earlier
-/// one. Unreadable files and out-of-range voices are skipped and listed in the sources.
+/// Reads bank files (see [`dx7::bank::parse_each`]), dropping voices that sound the same as
+/// an earlier one (every parameter but the name equal). Unreadable files and out-of-range voices are skipped and listed in the sources.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when no voice at all could be read.
@@ -167,7 +167,11 @@ pub fn load_banks(paths: &[PathBuf]) -> Result<(Vec<SourcedVoice>, Vec<BankSourc
                         for (i, v) in parsed.into_iter().enumerate() {
                             match v {
                                 Err(e) => source.skipped.push(e.to_string()),
-                                Ok(voice) if seen.insert(voice.clone()) => {
+                                Ok(voice)
+                                    if seen.insert(
+                                        voice.unpacked()[..dx7::voice::global::NAME].to_vec(),
+                                    ) =>
+                                {
                                     source.voices += 1;
                                     voices.push(SourcedVoice {
                                         voice,

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use melspec::convert::power_to_db;
 use melspec::dataset::{
-    prepare, Dataset, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
+    prepare, Dataset, LabelTable, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
 };
 use melspec::{DbRef, MelSpectrogram, Preset};
 use rand::SeedableRng;
@@ -50,6 +50,7 @@ fn options() -> PrepareOptions {
         stop_after: None,
         chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
         shard: None,
+        labels: None,
     }
 }
 
@@ -343,9 +344,20 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
     let input = input_with(&files);
     std::fs::write(input.path().join("broken.wav"), b"RIFF not audio").unwrap();
     let work = tempfile::tempdir().unwrap();
+    // Labels for every file but one (which is then skipped): they go through sharding too.
+    let table = work.path().join("labels.csv");
+    let mut csv = String::from("file,a,b\n");
+    for (i, f) in files.iter().enumerate().skip(1) {
+        if files.iter().position(|g| g == f) == Some(i) {
+            csv += &format!("{f},{i},{}\n", i as f32 / 10.0);
+        }
+    }
+    std::fs::write(&table, csv).unwrap();
+    let labels = Some(LabelTable::read(&table).unwrap());
     for chunk_frames in [melspec::dataset::frames::DEFAULT_CHUNK_FRAMES, 300] {
         let opts = PrepareOptions {
             chunk_frames,
+            labels: labels.clone(),
             ..options()
         };
         let one = work.path().join(format!("one-{chunk_frames}"));
@@ -368,13 +380,21 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
                 })
                 .collect();
             let merged = work.path().join(format!("merged-{chunk_frames}-{n}"));
-            melspec::dataset::merge(&shards, &merged, chunk_frames).unwrap();
+            // Merging needs the same table.
+            assert!(melspec::dataset::merge(&shards, &merged, chunk_frames, None).is_err());
+            melspec::dataset::merge(&shards, &merged, chunk_frames, labels.clone()).unwrap();
             assert!(
                 dataset_files(&one) == dataset_files(&merged),
                 "{n} shards, chunks of {chunk_frames}: the merged dataset differs"
             );
             if n == 3 {
-                assert!(melspec::dataset::merge(&shards[..2], &merged, chunk_frames).is_err());
+                assert!(melspec::dataset::merge(
+                    &shards[..2],
+                    &merged,
+                    chunk_frames,
+                    labels.clone()
+                )
+                .is_err());
             }
         }
     }
@@ -385,6 +405,17 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
     )))
     .unwrap();
     let chunked = Dataset::open(&work.path().join("one-300")).unwrap();
+    // Labels follow the items; the unlabelled file is skipped with its reason.
+    let m = single.manifest();
+    assert!(m
+        .skipped
+        .iter()
+        .any(|s| s.path == files[0] && s.reason.contains("no label")));
+    for (i, item) in m.items.iter().enumerate() {
+        let k = files.iter().position(|f| *f == item.path).unwrap();
+        let want = [k as f32, k as f32 / 10.0];
+        assert_eq!(single.label(i).unwrap().to_vec(), want, "{}", item.path);
+    }
     assert!(
         chunked.manifest().chunks.len() > 3,
         "{:?}",

@@ -130,6 +130,7 @@ pub fn run(args: Args) -> Result<()> {
             stop_after: None,
             chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
             shard: None,
+            labels: None,
         };
         match prepare(&args.data, &ds_dir, &opts, interrupted(), &|_| {})? {
             Outcome::Interrupted { .. } => Err(Interrupted.into()),

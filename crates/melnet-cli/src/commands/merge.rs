@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use melspec::dataset::LabelTable;
 
 /// Options of `melnet merge`.
 #[derive(Debug, clap::Args)]
@@ -17,11 +18,15 @@ pub struct Args {
     /// Largest number of frames per frame file (as `melnet prepare --chunk-frames`).
     #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
     pub chunk_frames: usize,
+    /// The label table the shards were prepared with (`prepare --labels`).
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: Option<PathBuf>,
 }
 
 /// Run `melnet merge`.
 pub fn run(args: Args) -> Result<()> {
-    let m = melspec::dataset::merge(&args.shards, &args.output, args.chunk_frames)?;
+    let labels = args.labels.as_deref().map(LabelTable::read).transpose()?;
+    let m = melspec::dataset::merge(&args.shards, &args.output, args.chunk_frames, labels)?;
     println!(
         "{}: {} shards merged: {} files, {:.2} h, {} frames in {} file(s) ({} train / {} valid \
          files), {} skipped",

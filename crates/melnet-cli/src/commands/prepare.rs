@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Result};
-use melspec::dataset::{prepare, Outcome, PrepareOptions, PrepareSettings, Progress, Shard};
+use melspec::dataset::{
+    prepare, LabelTable, Outcome, PrepareOptions, PrepareSettings, Progress, Shard,
+};
 
 use crate::args::{interrupted, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
 
@@ -59,6 +61,12 @@ pub struct Args {
     /// shard directories into one dataset, the same as one machine would have made.
     #[arg(long, value_name = "K/N", value_parser = |s: &str| Shard::parse(s).map_err(|e| e.to_string()))]
     pub shard: Option<Shard>,
+    /// Label table (CSV with a header): the first column is the file's path relative to the
+    /// input folder, the others either all numeric (a vector per file, e.g. `labels.csv` of
+    /// `melnet synth render`) or one category column. Files without a row are skipped; the
+    /// dataset keeps the labels in `labels.npy`, one row per item.
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: Option<PathBuf>,
     /// Stop after computing this many files, as an interruption would (for testing resume).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
@@ -91,6 +99,7 @@ pub fn run(args: Args) -> Result<()> {
         stop_after: args.stop_after,
         chunk_frames: args.chunk_frames,
         shard: args.shard,
+        labels: args.labels.as_deref().map(LabelTable::read).transpose()?,
     };
     let cancel = interrupted();
     let bar = progress_bar(

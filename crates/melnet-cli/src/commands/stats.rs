@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use melspec::dataset::Dataset;
+use melspec::dataset::{Dataset, LabelKind};
 
 use crate::output::Outputs;
 use crate::plot::dataset_png;
@@ -59,6 +59,9 @@ pub fn run(args: Args) -> Result<()> {
         "train     min {:.3}, max {:.3}, mean {:.3}, std {:.3}",
         s.all.min, s.all.max, s.all.mean, s.all.std
     );
+    if let (Some(info), Some(labels)) = (&m.labels, ds.labels()) {
+        println!("labels    {}", label_summary(&info.kind, labels));
+    }
     for skipped in &m.skipped {
         println!("skipped   {}: {}", skipped.path, skipped.reason);
     }
@@ -70,4 +73,40 @@ pub fn run(args: Args) -> Result<()> {
         outputs.commit()?;
     }
     Ok(())
+}
+
+/// One line about a dataset's labels: per-class counts, or the range of the vectors.
+fn label_summary(kind: &LabelKind, labels: ndarray::ArrayView2<f32>) -> String {
+    match kind {
+        LabelKind::Category { classes } => {
+            let mut counts = vec![0usize; classes.len()];
+            for &c in labels.column(0) {
+                counts[c as usize] += 1;
+            }
+            let listed: Vec<String> = classes
+                .iter()
+                .zip(&counts)
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            format!("category, {} classes: {}", classes.len(), listed.join(", "))
+        }
+        LabelKind::Vector { names } => {
+            let (lo, hi) = labels
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            let mean =
+                labels.iter().map(|&v| f64::from(v)).sum::<f64>() / labels.len().max(1) as f64;
+            let span = match names.as_slice() {
+                [one] => one.clone(),
+                [first, .., last] => format!("{first} … {last}"),
+                [] => String::new(),
+            };
+            format!(
+                "vector of {} ({span}): min {lo:.3}, max {hi:.3}, mean {mean:.3}",
+                names.len()
+            )
+        }
+    }
 }

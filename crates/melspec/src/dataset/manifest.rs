@@ -210,6 +210,9 @@ pub struct Manifest {
     pub skipped: Vec<Skipped>,
     /// Training-split statistics.
     pub stats: CorpusStats,
+    /// The items' labels (in `labels.npy`, one row per item), when prepared with a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<super::labels::LabelInfo>,
 }
 
 impl Manifest {
@@ -245,6 +248,11 @@ impl Manifest {
     pub fn validate(&self) -> Result<()> {
         let bad = |reason: String| Err(Error::InvalidInput(reason));
         self.params.validate()?;
+        if let Some(labels) = &self.labels {
+            if labels.dim() == 0 {
+                return bad("labels with no values per item".into());
+            }
+        }
         if self.n_mels != self.params.n_mels {
             return bad(format!(
                 "n_mels = {} but the parameters have {}",

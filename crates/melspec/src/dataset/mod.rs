@@ -3,12 +3,14 @@
 //! `np.load(..., mmap_mode="r")`) and `manifest.json`.
 
 pub mod frames;
+pub mod labels;
 pub mod levels;
 pub mod manifest;
 pub mod prepare;
 pub mod reader;
 pub mod shard;
 
+pub use labels::{LabelInfo, LabelKind, LabelTable};
 pub use levels::{Levels, DB_FLOOR};
 pub use manifest::{
     CorpusStats, Item, Manifest, Normalization, PrepareSettings, Skipped, Split, Summary,

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::frames;
+use super::labels::{LabelTable, LABELS_NPY};
 use super::manifest::{
     CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary, FORMAT,
 };
@@ -48,6 +49,9 @@ pub struct PrepareOptions {
     /// Prepare only this shard of the files (by content hash), leaving its parts and a
     /// `shard.json` for [`super::shard::merge`] instead of a dataset.
     pub shard: Option<Shard>,
+    /// A label per file ([`super::labels`]): files without one are skipped, the dataset keeps
+    /// them in `labels.npy`.
+    pub labels: Option<LabelTable>,
 }
 
 /// Progress reports of [`prepare`].
@@ -282,7 +286,9 @@ pub fn prepare(
                 *h = None;
             }
         }
-        if before == now_items {
+        let same_labels = m.labels.as_ref().map(|l| &l.table_hash)
+            == opts.labels.as_ref().map(|l| &l.info().table_hash);
+        if before == now_items && same_labels {
             return Ok(Outcome::UpToDate(Box::new(m.clone())));
         }
     }
@@ -518,6 +524,12 @@ pub(crate) fn assemble(
     let mut skipped = Vec::new();
     for ((path, hash), result) in files.iter().zip(hashes).zip(results) {
         match (result.expect("every file is done"), hash) {
+            (Ok(_), Ok(_)) if opts.labels.as_ref().is_some_and(|t| t.get(path).is_none()) => {
+                skipped.push(Skipped {
+                    path: path.clone(),
+                    reason: "no label in the label table".into(),
+                })
+            }
             (Ok(part), Ok(hash)) => {
                 let split = if split_value(opts.settings.seed, path) < opts.settings.valid_fraction
                 {
@@ -639,6 +651,7 @@ pub(crate) fn assemble(
         items: manifest_items,
         skipped,
         stats,
+        labels: opts.labels.as_ref().map(|t| t.info().clone()),
     };
 
     // Never write a manifest that its readers would refuse.
@@ -663,7 +676,27 @@ pub(crate) fn assemble(
         }
         Ok((bytes, offset))
     };
-    let renames = frames::write_temporary(output, &manifest, &read_item)?;
+    let mut renames = frames::write_temporary(output, &manifest, &read_item)?;
+    let labels_path = output.join(LABELS_NPY);
+    if let Some(table) = &opts.labels {
+        let dim = table.info().dim();
+        let mut values = Array2::<f32>::zeros((manifest.items.len(), dim));
+        for (mut row, item) in values.rows_mut().into_iter().zip(&manifest.items) {
+            let label = table
+                .get(&item.path)
+                .expect("items without a label are skipped");
+            row.assign(&ndarray::ArrayView1::from(label));
+        }
+        let tmp = output.join(format!("{LABELS_NPY}.tmp"));
+        if let Err(e) = write_f32_2d(&tmp, values.view()) {
+            let _ = std::fs::remove_file(&tmp);
+            for (tmp, _) in &renames {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        renames.push((tmp, labels_path.clone()));
+    }
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     let written = std::fs::write(&tmp_manifest, text + "\n")
         .map_err(|e| Error::io(&tmp_manifest, e))
@@ -684,5 +717,8 @@ pub(crate) fn assemble(
     }
     written?;
     frames::remove_stale(output, &manifest);
+    if opts.labels.is_none() {
+        let _ = std::fs::remove_file(&labels_path);
+    }
     Ok(manifest)
 }

@@ -6,6 +6,7 @@ use ndarray::Array2;
 use rand::Rng;
 
 use super::frames::FrameFiles;
+use super::labels::LABELS_NPY;
 use super::levels::{Levels, DB_FLOOR};
 use super::manifest::{Item, Manifest, Normalization, Split};
 use super::prepare::MANIFEST_FILE;
@@ -17,6 +18,7 @@ pub struct Dataset {
     dir: PathBuf,
     manifest: Manifest,
     frames: FrameFiles,
+    labels: Option<Array2<f32>>,
 }
 
 impl Dataset {
@@ -28,10 +30,28 @@ impl Dataset {
     pub fn open(dir: &Path) -> Result<Self> {
         let manifest = Manifest::read(&dir.join(MANIFEST_FILE))?;
         let frames = FrameFiles::open(dir, &manifest)?;
+        let labels = match &manifest.labels {
+            None => None,
+            Some(info) => {
+                let path = dir.join(LABELS_NPY);
+                let labels = crate::npy::read_f32_2d(&path)?;
+                if labels.dim() != (manifest.items.len(), info.dim()) {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: shape {:?}, the manifest has {} items with {} label values each",
+                        path.display(),
+                        labels.dim(),
+                        manifest.items.len(),
+                        info.dim()
+                    )));
+                }
+                Some(labels)
+            }
+        };
         Ok(Dataset {
             dir: dir.to_owned(),
             manifest,
             frames,
+            labels,
         })
     }
 
@@ -43,6 +63,20 @@ impl Dataset {
     /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The labels of every item, `(items, dim)` in manifest order (category labels are class
+    /// indices into [`super::LabelKind::Category`]'s classes), if the dataset has labels.
+    pub fn labels(&self) -> Option<ndarray::ArrayView2<'_, f32>> {
+        self.labels.as_ref().map(Array2::view)
+    }
+
+    /// The label of item `index` (manifest order), `dim` values.
+    pub fn label(&self, index: usize) -> Option<ndarray::ArrayView1<'_, f32>> {
+        self.labels
+            .as_ref()
+            .filter(|l| index < l.nrows())
+            .map(|l| l.row(index))
     }
 
     /// Items of `split` (all items for `None`).
@@ -143,14 +177,20 @@ impl Dataset {
         }
         let mut starts = Vec::new();
         let mut total = 0u64;
-        for item in self.items(Some(split)) {
+        for (k, item) in self
+            .manifest
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.split == split)
+        {
             let positions = match item.n_frames() {
                 n if n >= n_frames => ((n - n_frames) / hop + 1) as u64,
                 n if pad && n > 0 => 1,
                 _ => 0,
             };
             if positions > 0 {
-                starts.push((total, item.frames[0], item.n_frames()));
+                starts.push((total, item.frames[0], item.n_frames(), k));
                 total += positions;
             }
         }
@@ -194,7 +234,7 @@ impl Dataset {
             )));
         }
         let i = index.starts.partition_point(|s| s.0 <= position) - 1;
-        let (first, item_start, item_len) = index.starts[i];
+        let (first, item_start, item_len, _) = index.starts[i];
         let start = item_start + (position - first) as usize * index.hop;
         let take = index.n_frames.min(item_len);
         self.read_frames(start, &mut out[..take * n_mels])?;
@@ -207,14 +247,24 @@ impl Dataset {
 /// The windows of a split a [`Dataset::window_index`] call selected.
 #[derive(Debug, Clone)]
 pub struct WindowIndex {
-    /// (first window number, first frame in the dataset, item length) per eligible item.
-    starts: Vec<(u64, usize, usize)>,
+    /// (first window number, first frame in the dataset, item length, item index in the
+    /// manifest) per eligible item.
+    starts: Vec<(u64, usize, usize, usize)>,
     total: u64,
     n_frames: usize,
     hop: usize,
 }
 
 impl WindowIndex {
+    /// The manifest index of the item window `position` comes from (`None` past the end).
+    pub fn item(&self, position: u64) -> Option<usize> {
+        if position >= self.total {
+            return None;
+        }
+        let i = self.starts.partition_point(|s| s.0 <= position) - 1;
+        Some(self.starts[i].3)
+    }
+
     /// Number of windows.
     pub fn len(&self) -> u64 {
         self.total

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::labels::LabelTable;
 use super::manifest::{Manifest, PrepareSettings, FORMAT};
 use super::prepare::{assemble, part_paths, parts_dir, Part, PrepareOptions};
 use crate::error::{Error, Result};
@@ -75,6 +76,9 @@ struct Record {
     params: AnalysisParams,
     settings: PrepareSettings,
     shard: Shard,
+    /// blake3 of the label table the shard was prepared with, if any.
+    #[serde(default)]
+    labels: Option<String>,
     /// Every audio file of the input (sorted) with its content hash, or why it could not be
     /// hashed.
     files: Vec<(String, std::result::Result<String, String>)>,
@@ -97,6 +101,7 @@ pub(crate) fn write_record(
         params: opts.params,
         settings: opts.settings,
         shard,
+        labels: opts.labels.as_ref().map(|t| t.info().table_hash.clone()),
         files: files.iter().cloned().zip(hashes.iter().cloned()).collect(),
         results: todo
             .iter()
@@ -139,7 +144,12 @@ fn read_record(dir: &Path) -> Result<Record> {
 /// # Errors
 /// A shard that is missing, repeated, unfinished or from another preparation (other
 /// settings, another listing of the input); I/O errors.
-pub fn merge(shards: &[PathBuf], output: &Path, chunk_frames: usize) -> Result<Manifest> {
+pub fn merge(
+    shards: &[PathBuf],
+    output: &Path,
+    chunk_frames: usize,
+    labels: Option<LabelTable>,
+) -> Result<Manifest> {
     let records = shards
         .iter()
         .map(|d| read_record(d))
@@ -150,7 +160,8 @@ pub fn merge(shards: &[PathBuf], output: &Path, chunk_frames: usize) -> Result<M
     let count = first.shard.count;
     let mut seen = vec![None; count];
     for (dir, r) in shards.iter().zip(&records) {
-        let same = r.params == first.params && r.settings == first.settings;
+        let same =
+            r.params == first.params && r.settings == first.settings && r.labels == first.labels;
         if !same || r.shard.count != count || r.files != first.files {
             return Err(Error::InvalidInput(format!(
                 "{}: shard {} is not from the same preparation as {} (settings, shard count \
@@ -169,6 +180,20 @@ pub fn merge(shards: &[PathBuf], output: &Path, chunk_frames: usize) -> Result<M
             )));
         }
     }
+    let given = labels.as_ref().map(|t| &t.info().table_hash);
+    if first.labels.as_ref() != given {
+        return Err(Error::InvalidInput(match &first.labels {
+            Some(_) => format!(
+                "{}: the shards were prepared with {} label table; give the same --labels to merge",
+                shards[0].display(),
+                if given.is_some() { "another" } else { "a" }
+            ),
+            None => format!(
+                "{}: the shards were prepared without labels",
+                shards[0].display()
+            ),
+        }));
+    }
     if let Some(k) = seen.iter().position(Option::is_none) {
         return Err(Error::InvalidInput(format!(
             "shard {}/{count} is missing",
@@ -182,6 +207,7 @@ pub fn merge(shards: &[PathBuf], output: &Path, chunk_frames: usize) -> Result<M
         stop_after: None,
         chunk_frames,
         shard: None,
+        labels,
     };
     if chunk_frames == 0 {
         return Err(Error::param("chunk_frames", 0, "must be positive"));
