@@ -9,6 +9,7 @@
 #   bench/run.sh model      MelNet training throughput vs PyTorch
 #   bench/run.sh sample     MelNet sampling: incremental vs naive
 #   bench/run.sh multiscale MelNet NLL: one tier vs 2 and 3 tiers at equal training time
+#   bench/run.sh dx7        DX7 engine vs dexed-py (fidelity, speed) and 30,000 voices → dataset
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -54,4 +55,9 @@ if [ "$what" = all ] || [ "$what" = sample ]; then
 fi
 if [ "$what" = all ] || [ "$what" = multiscale ]; then
   "$venv/bin/python" "$here/multiscale.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = dx7 ]; then
+  # dexed-py 0.3.0 (GPL-3.0-or-later), the engine Dexed uses; hexter's banks are fetched by dx7.py.
+  "$venv/bin/python" -c "import dexed" 2>/dev/null || "$venv/bin/pip" install -q dexed-py==0.3.0
+  "$venv/bin/python" "$here/dx7.py" --root "$root"
 fi

@@ -91,11 +91,43 @@ def toml_seeds():
     put("tier_toml", "partial", b"width = 8\n")
 
 
+def sysex_seeds(work):
+    """Banks made in code by melnet (no third-party patch data): a bulk dump, its raw packed
+    voices, one single-voice dump, and a dump with a field set too high."""
+    bank = os.path.join(work, "example.syx")
+    melnet("synth", "example-bank", "-o", bank, "--seed", "1")
+    syx = read(bank)
+    put("sysex", "bulk", syx)
+    put("sysex", "raw", syx[6:6 + 4096])
+    put("sysex", "raw-one", syx[6:6 + 128])
+    # A single-voice dump: the first voice unpacked from its packed bytes.
+    p = syx[6:6 + 128]
+    v = bytearray()
+    for op in range(6):
+        b = p[op * 17:op * 17 + 17]
+        v += b[:11] + bytes([b[11] & 3, (b[11] >> 2) & 3, b[12] & 7, b[13] & 3, (b[13] >> 2) & 7,
+                             b[14], b[15] & 1, (b[15] >> 1) & 31, b[16], (b[12] >> 3) & 15])
+    v += p[102:110] + bytes([p[110] & 31, p[111] & 7, (p[111] >> 3) & 1]) + p[112:116]
+    v += bytes([p[116] & 1, (p[116] >> 1) & 7, (p[116] >> 4) & 7]) + p[117:128]
+    assert len(v) == 155
+    checksum = (-sum(v)) & 0x7F
+    put("sysex", "single", bytes([0xF0, 0x43, 0x00, 0x00, 0x01, 0x1B]) + bytes(v) + bytes([checksum, 0xF7]))
+    bad = bytearray(syx)
+    bad[6 + 14] = 100  # operator 6 output level of voice 1
+    bad[4102] = (-sum(bad[6:4102])) & 0x7F
+    put("sysex", "out-of-range", bytes(bad))
+
+
 if __name__ == "__main__":
+    if "--only-sysex" in sys.argv:  # seeds of the target added with issue 15
+        with tempfile.TemporaryDirectory() as work:
+            sysex_seeds(work)
+        sys.exit(0)
     if os.path.isdir(CORPUS) and "--force" not in sys.argv:
         sys.exit(f"{CORPUS} exists; pass --force to rewrite the seeds")
     audio_seeds()
     toml_seeds()
     with tempfile.TemporaryDirectory() as work:
         file_seeds(work)
+        sysex_seeds(work)
     print("seeds written to", CORPUS)

@@ -42,7 +42,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Voice>> {
 pub fn parse_each(bytes: &[u8]) -> Result<Vec<Result<Voice>>> {
     if bytes.first() == Some(&0xF0) {
         parse_sysex(bytes)
-    } else if !bytes.is_empty() && bytes.len() % PACKED_LEN == 0 {
+    } else if !bytes.is_empty() && bytes.len().is_multiple_of(PACKED_LEN) {
         Ok(bytes
             .chunks_exact(PACKED_LEN)
             .enumerate()

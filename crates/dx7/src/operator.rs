@@ -17,48 +17,68 @@ pub(crate) const ATTENUATION_MAX: i32 = 1 << 14;
 pub(crate) const ATTENUATION_AUDIBLE: i32 = ATTENUATION_MAX - 100;
 
 struct Tables {
-    /// −1024 · log2(sin) over the first quarter wave, sampled at bin centres.
-    log_sin: [u16; 1024],
-    /// (2^(i/1024) − 1) · 4096: the mantissa of the output.
-    exp: [u16; 1024],
+    /// −1024 · log2|sin| over a whole cycle of 4096 steps (the quarter-wave values at bin
+    /// centres, mirrored), with bit 15 set in the negative half.
+    log_sin: [u16; 4096],
+    /// 4096 + (2^((1023 − k)/1024) − 1) · 4096 for the low 10 bits k of a log value: the
+    /// output's mantissa, before the shift by the log value's integer part.
+    mantissa: [u16; 1024],
 }
 
-static TABLES: LazyLock<Tables> = LazyLock::new(|| Tables {
-    log_sin: std::array::from_fn(|i| {
+const NEGATIVE: u16 = 0x8000;
+
+static TABLES: LazyLock<Tables> = LazyLock::new(|| {
+    let quarter: [u16; 1024] = std::array::from_fn(|i| {
         let x = ((0.5 + i as f64) / 1024.0 * std::f64::consts::FRAC_PI_2).sin();
         (-1024.0 * x.log2()).round() as u16
-    }),
-    exp: std::array::from_fn(|i| ((2f64.powf(i as f64 / 1024.0) - 1.0) * 4096.0).round() as u16),
+    });
+    Tables {
+        log_sin: std::array::from_fn(|i| {
+            let q = i & 1023;
+            let v = if i & 1024 == 0 {
+                quarter[q]
+            } else {
+                quarter[q ^ 1023]
+            };
+            if i & 2048 == 0 {
+                v
+            } else {
+                v | NEGATIVE
+            }
+        }),
+        mantissa: std::array::from_fn(|k| {
+            let e = ((k ^ 1023) as f64 / 1024.0).exp2();
+            4096 + ((e - 1.0) * 4096.0).round() as u16
+        }),
+    }
 });
 
 /// One operator sample: phase (32-bit turn) and attenuation (0..=16384) → Q24 output.
 #[inline(always)]
 fn sample(t: &Tables, phase: u32, attenuation: u32) -> i32 {
-    let index = (phase >> 20) as usize; // 4096 steps per cycle
-    let quarter = index & 1023;
-    let log = if index & 1024 == 0 {
-        t.log_sin[quarter]
-    } else {
-        t.log_sin[quarter ^ 1023]
-    };
-    let log = u32::from(log) + attenuation;
-    let mantissa = 4096 + u32::from(t.exp[(log as usize & 1023) ^ 1023]);
-    let magnitude = (mantissa >> (log >> 10)) as i32;
-    if index & 2048 == 0 {
-        magnitude << 13
-    } else {
-        (-magnitude - 1) << 13
-    }
+    let entry = t.log_sin[(phase >> 20) as usize]; // 4096 steps per cycle
+    let log = u32::from(entry & !NEGATIVE) + attenuation;
+    let magnitude = (u32::from(t.mantissa[(log & 1023) as usize]) >> (log >> 10)) as i32;
+    // Negative half: −magnitude − 1 (one's complement), as the chip's sign-magnitude output.
+    let sign = -i32::from(entry >> 15);
+    (magnitude ^ sign) << 13
 }
 
 /// Attenuation at sample `i` of a block moving linearly from `from` to `to`.
 #[inline(always)]
 fn ramp(from: i32, step: i32, i: usize) -> u32 {
-    (from + step * (i as i32 + 1)).clamp(0, ATTENUATION_MAX) as u32
+    (from + step * (i as i32 + 1)) as u32
 }
 
-fn step(from: i32, to: i32) -> i32 {
-    (to - from + (BLOCK as i32 >> 1)) >> 6
+/// The per-sample attenuation step from `from` to `to`, and the endpoints brought into
+/// [64, 16384]. (Envelopes never go below 128; the rounded step overshoots by at most 32, so
+/// the ramp stays positive and the output shift below 32 without a clamp per sample.)
+fn step(from: i32, to: i32) -> (i32, i32, i32) {
+    let (from, to) = (
+        from.clamp(64, ATTENUATION_MAX),
+        to.clamp(64, ATTENUATION_MAX),
+    );
+    (from, to, (to - from + (BLOCK as i32 >> 1)) >> 6)
 }
 
 /// One block of an operator: `out[i] = op(phase + i·inc + input[i])`, the attenuation moving
@@ -72,7 +92,7 @@ pub(crate) fn block(
     to: i32,
 ) {
     let t = &*TABLES;
-    let d = step(from, to);
+    let (from, _, d) = step(from, to);
     match input {
         Some(input) => {
             for (i, (o, &x)) in out.iter_mut().zip(input).enumerate() {
@@ -113,7 +133,7 @@ pub(crate) fn feedback_block(
 ) {
     let t = &*TABLES;
     let (phase, inc, from, to) = chain[0];
-    let d = step(from, to);
+    let (from, _, d) = step(from, to);
     let [mut y0, mut y] = state.y;
     for (i, o) in out.iter_mut().enumerate() {
         let fb = (y0 + y) >> (shift + 1);
@@ -126,7 +146,7 @@ pub(crate) fn feedback_block(
             let p = phase
                 .wrapping_add(inc.wrapping_mul(i as u32))
                 .wrapping_add((y as u32) << 8);
-            y = sample(t, p, to.clamp(0, ATTENUATION_MAX) as u32);
+            y = sample(t, p, to.clamp(64, ATTENUATION_MAX) as u32);
         }
         *o = y;
     }

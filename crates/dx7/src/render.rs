@@ -130,8 +130,11 @@ pub struct Note {
     pitch_mod_sens: i32,
     amp_mod_depth: u32,
     increments: PhaseIncrements,
+    /// Each operator's last block (Q24).
     outputs: [[i32; BLOCK]; 6],
     audible: [bool; 6],
+    /// Summed modulation of an operator with several modulators.
+    scratch: [i32; BLOCK],
 }
 
 impl Note {
@@ -187,6 +190,7 @@ impl Note {
             increments: PhaseIncrements::new(sr),
             outputs: [[0; BLOCK]; 6],
             audible: [false; 6],
+            scratch: [0; BLOCK],
         }
     }
 
@@ -209,8 +213,8 @@ impl Note {
         let lfo_pitch = ((depth as i64 * sens_lfo) >> 39).abs() as i32 * sens_lfo.signum() as i32;
         let pitch_mod = self.pitch_envelope.next() + lfo_pitch;
         // Amplitude: depth · delay · (1 − wave), per operator by its sensitivity.
-        let amp_mod = ((u64::from(self.amp_mod_depth) * lfo_delay as u64) >> 8)
-            * ((1u64 << 24) - lfo as u64)
+        let amp_mod = (((u64::from(self.amp_mod_depth) * lfo_delay as u64) >> 8)
+            * ((1u64 << 24) - lfo as u64))
             >> 24;
 
         let mut targets = [0i32; 6];
@@ -259,51 +263,45 @@ impl Note {
             };
             if from <= ATTENUATION_AUDIBLE || to <= ATTENUATION_AUDIBLE {
                 if n == fb_to && feedback_on {
-                    // The loop's operators from `fb_to` down to `fb_from` are computed together.
-                    let chain: Vec<(u32, u32, i32, i32)> = (chain_end..=n)
-                        .rev()
-                        .map(|m| {
-                            let q = &self.ops[m - 1];
-                            (
-                                q.phase,
-                                incs[m - 1],
-                                if m == n { from } else { targets[m - 1] },
-                                targets[m - 1],
-                            )
-                        })
-                        .collect();
-                    let mut output = [0; BLOCK];
+                    // The loop's operators from `fb_to` down to `fb_from` are computed together;
+                    // only the last one's output leaves the loop.
+                    let mut chain = [(0u32, 0u32, 0i32, 0i32); 3];
+                    for (link, m) in chain.iter_mut().zip((chain_end..=n).rev()) {
+                        let from = if m == n { from } else { targets[m - 1] };
+                        *link = (self.ops[m - 1].phase, incs[m - 1], from, targets[m - 1]);
+                    }
                     operator::feedback_block(
-                        &mut output,
-                        &chain,
+                        &mut self.outputs[chain_end - 1],
+                        &chain[..=n - chain_end],
                         &mut self.feedback,
                         loop_shift(self.feedback_shift),
                     );
-                    self.outputs[chain_end - 1] = output;
                     self.audible[chain_end - 1] = true;
                 } else {
-                    let mut input = [0i32; BLOCK];
-                    let mut any = false;
-                    for m in alg.modulators_of(n) {
-                        if self.audible[m - 1] {
-                            any = true;
-                            for (x, y) in input.iter_mut().zip(&self.outputs[m - 1]) {
-                                *x += y;
+                    // Modulators have higher numbers: their outputs lie above this one's.
+                    let (head, tail) = self.outputs.split_at_mut(k + 1);
+                    let mut heard = alg.modulators_of(n).filter(|m| self.audible[m - 1]);
+                    let input = match (heard.next(), heard.next()) {
+                        (None, _) => None,
+                        (Some(m), None) => Some(&tail[m - 1 - (k + 1)]),
+                        (Some(a), Some(b)) => {
+                            let sum = &mut self.scratch;
+                            for ((s, x), y) in
+                                sum.iter_mut().zip(&tail[a - k - 2]).zip(&tail[b - k - 2])
+                            {
+                                *s = x + y;
                             }
+                            for m in heard {
+                                for (s, y) in sum.iter_mut().zip(&tail[m - k - 2]) {
+                                    *s += y;
+                                }
+                            }
+                            Some(&*sum)
                         }
-                    }
-                    let mut output = [0; BLOCK];
-                    operator::block(
-                        &mut output,
-                        any.then_some(&input),
-                        o.phase,
-                        incs[k],
-                        from,
-                        to,
-                    );
-                    self.outputs[k] = output;
+                    };
+                    operator::block(&mut head[k], input, o.phase, incs[k], from, to);
+                    self.audible[k] = true;
                 }
-                self.audible[k] = true;
             } else {
                 (chain_end..=n).for_each(|m| self.audible[m - 1] = false);
             }
@@ -315,14 +313,11 @@ impl Note {
             n = chain_end - 1;
         }
 
-        let mut sum = [0i32; BLOCK];
+        out.fill(0.0);
         for n in (1..=6).filter(|&n| alg.is_carrier(n) && self.audible[n - 1]) {
-            for (s, y) in sum.iter_mut().zip(&self.outputs[n - 1]) {
-                *s += y;
+            for (o, &y) in out.iter_mut().zip(&self.outputs[n - 1]) {
+                *o += y as f32 * OUTPUT_SCALE;
             }
-        }
-        for (o, s) in out.iter_mut().zip(sum) {
-            *o = s as f32 * OUTPUT_SCALE;
         }
     }
 }

@@ -24,12 +24,13 @@ pub const SEPARATOR: &[u8] = b"\n--8<--\n";
 pub type Target = fn(&[u8]);
 
 /// The targets by name, as `fuzz/fuzz_targets/NAME.rs` and `fuzz/corpus/NAME/` are named.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("audio", audio),
     ("npy_sidecar", npy_sidecar),
     ("manifest", manifest),
     ("checkpoint", checkpoint),
     ("tier_toml", tier_toml),
+    ("sysex", sysex),
 ];
 
 /// The largest signal or spectrogram (values) a target analyses further after reading it:
@@ -199,6 +200,25 @@ pub fn tier_toml(data: &[u8]) {
     let spec = file.over(melnet::model::TierSpec::default());
     if spec.validate().is_ok() {
         let _ = spec.check_training_memory(80, 32, 8);
+    }
+}
+
+/// A DX7 bank file (bulk or single-voice SysEx, or raw packed voices): parsed voice by voice;
+/// the first two readable voices play a short note.
+pub fn sysex(data: &[u8]) {
+    let Ok(voices) = dx7::bank::parse_each(data) else {
+        return;
+    };
+    let settings = dx7::RenderSettings {
+        note: 60,
+        velocity: 100,
+        note_seconds: 0.02,
+        seconds: 0.04,
+        sr: 8000.0,
+    };
+    for voice in voices.iter().flatten().take(2) {
+        let _ = voice.to_packed();
+        let _ = dx7::render(voice, &settings);
     }
 }
 

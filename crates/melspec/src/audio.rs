@@ -356,6 +356,15 @@ pub enum WavFormat {
     I16,
 }
 
+/// A sample as [`write_wav`] stores it in 16-bit PCM: clipped to [−1, 1], times 32767,
+/// rounded half away from zero.
+#[inline]
+pub fn to_i16(s: f32) -> i16 {
+    // As f32::round without a libm call per sample (adding 0.5 is exact below 2^22).
+    let y = s.clamp(-1.0, 1.0) * 32767.0;
+    (y + 0.5f32.copysign(y)) as i16
+}
+
 /// Write a mono WAV file of `samples` at `sr` Hz.
 ///
 /// # Errors
@@ -376,12 +385,25 @@ pub fn write_wav(path: &Path, samples: &[f32], sr: u32, format: WavFormat) -> Re
         other => Error::io(path, std::io::Error::other(other.to_string())),
     };
     let mut w = hound::WavWriter::create(path, spec).map_err(to_io)?;
-    for &s in samples {
-        match format {
-            WavFormat::F32 => w.write_sample(s).map_err(to_io)?,
-            WavFormat::I16 => w
-                .write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-                .map_err(to_io)?,
+    match format {
+        WavFormat::F32 => {
+            for &s in samples {
+                w.write_sample(s).map_err(to_io)?;
+            }
+        }
+        WavFormat::I16 => {
+            let n = u32::try_from(samples.len()).map_err(|_| {
+                Error::io(
+                    path,
+                    std::io::Error::other("too many samples for a WAV file"),
+                )
+            })?;
+            // The sized writer skips hound's per-sample format checks.
+            let mut w16 = w.get_i16_writer(n);
+            for &s in samples {
+                w16.write_sample(to_i16(s));
+            }
+            w16.flush().map_err(to_io)?;
         }
     }
     w.finalize().map_err(to_io)

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::audio::{write_wav, WavFormat};
+use crate::audio::{to_i16, write_wav, WavFormat};
 use crate::error::{Error, Result};
 use crate::files::write_renamed;
 use crate::npy::write_f32_2d;
@@ -199,6 +199,54 @@ pub fn load_banks(paths: &[PathBuf]) -> Result<(Vec<SourcedVoice>, Vec<BankSourc
         )));
     }
     Ok((voices, sources))
+}
+
+/// 32 example voices made in code (no patch data needed), one per algorithm: carriers near full
+/// level, modulators at moderate levels, small integer ratios, varied envelopes, a little
+/// feedback and vibrato; deterministic for a `seed`. For trying the pipeline and for tests.
+pub fn example_bank(seed: u64) -> Vec<Voice> {
+    use dx7::voice::{global, op, OP_LEN};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..32)
+        .map(|i| {
+            let mut v = Voice::init();
+            let alg = &dx7::algorithm::ALGORITHMS[i];
+            let mut set = |index: usize, value: u8| {
+                v.set(index, value)
+                    .expect("example values are within range");
+            };
+            set(global::ALGORITHM, i as u8);
+            for n in 1..=6 {
+                let o = (6 - n) * OP_LEN;
+                let level = if alg.is_carrier(n) {
+                    rng.gen_range(88..=99)
+                } else {
+                    rng.gen_range(55..=85)
+                };
+                set(o + op::OUTPUT_LEVEL, level);
+                set(o + op::COARSE, rng.gen_range(1..=6));
+                set(o + op::DETUNE, rng.gen_range(5..=9));
+                let rates = [
+                    rng.gen_range(55..=99),
+                    rng.gen_range(25..=75),
+                    rng.gen_range(20..=60),
+                    rng.gen_range(35..=75),
+                ];
+                let levels = [99, rng.gen_range(70..=99), rng.gen_range(0..=90), 0];
+                for k in 0..4 {
+                    set(o + op::EG_RATE + k, rates[k]);
+                    set(o + op::EG_LEVEL + k, levels[k]);
+                }
+                set(o + op::VELOCITY_SENS, rng.gen_range(0..=3));
+            }
+            set(global::FEEDBACK, rng.gen_range(0..=6));
+            set(global::LFO_SPEED, rng.gen_range(25..=45));
+            set(global::LFO_PITCH_MOD_DEPTH, rng.gen_range(0..=8));
+            v.set_name(&format!("EXAMPLE {i:02}"))
+                .expect("a 10-character ASCII name");
+            v
+        })
+        .collect()
 }
 
 /// Probability that a bred voice's parameter is mutated.
@@ -412,10 +460,18 @@ pub fn render_banks(
                 let result = dx7::render(&v.voice, &render_settings)
                     .map_err(|e| Error::InvalidInput(e.to_string()))
                     .and_then(|mut x| {
-                        x.iter_mut().for_each(|v| *v *= settings.gain);
+                        for v in &mut x {
+                            *v *= settings.gain;
+                        }
                         write_renamed(&path, |tmp| {
                             write_wav(tmp, &x, settings.sr, settings.wav_format())
                         })?;
+                        // The level of what was written, as a resumed run reads it back.
+                        if !settings.float {
+                            for v in &mut x {
+                                *v = f32::from(to_i16(*v)) / 32767.0;
+                            }
+                        }
                         Ok(Level::of(&x))
                     });
                 match result {

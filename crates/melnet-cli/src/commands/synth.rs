@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use melspec::synth::{render_banks, SynthOutcome, SynthProgress, SynthSettings};
 
 use crate::args::{interrupted, progress_bar};
+use crate::output::Outputs;
 
 /// The `synth` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -13,6 +14,20 @@ pub enum Command {
     /// DX7 banks (bulk SysEx .syx, raw packed .dx7/.bin) → one WAV per voice, presets.csv,
     /// labels.csv (learnable parameters in [0, 1]) and params.npy; resumable.
     Render(RenderArgs),
+    /// Write a 32-voice bulk SysEx bank of example voices made in code (one per algorithm),
+    /// to try the pipeline without third-party patch data.
+    ExampleBank(ExampleBankArgs),
+}
+
+/// Options of `melnet synth example-bank`.
+#[derive(Debug, clap::Args)]
+pub struct ExampleBankArgs {
+    /// Bank file to write (4104-byte bulk SysEx).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Seed of the voices' parameters.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// Options of `melnet synth render`.
@@ -67,7 +82,19 @@ pub struct RenderArgs {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Render(args) => render(args),
+        Command::ExampleBank(args) => example_bank(&args),
     }
+}
+
+fn example_bank(args: &ExampleBankArgs) -> Result<()> {
+    let syx = dx7::bank::to_bulk_sysex(&melspec::synth::example_bank(args.seed))?;
+    let mut outputs = Outputs::new(&[]);
+    let tmp = outputs.stage(&args.output)?;
+    std::fs::write(&tmp, syx)
+        .with_context(|| format!("{}: writing the bank", args.output.display()))?;
+    outputs.commit()?;
+    println!("{}: 32 example voices (bulk SysEx)", args.output.display());
+    Ok(())
 }
 
 fn render(args: RenderArgs) -> Result<()> {
