@@ -194,6 +194,29 @@ fn bad_banks_settings_and_tables_fail_cleanly() {
             &out,
         );
     }
+    // An hour per voice at 96 kHz under a 64 MB budget is refused before anything is written.
+    let run = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args([
+            "synth",
+            "render",
+            s(&bank),
+            "-o",
+            s(&target),
+            "--seconds",
+            "3600",
+            "--sr",
+            "96000",
+        ])
+        .env("MELNET_MEMORY_LIMIT", "64M")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("more than the limit") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(files_in(&out).is_empty());
     // The readable bank still renders next to a corrupt one, which is reported.
     let args = [
         &["synth", "render", s(&bank), s(&corrupt), "-o", s(&target)][..],

@@ -290,3 +290,33 @@ def test_mel_dataset_in_a_torch_dataloader(dataset):
     loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True, num_workers=2)
     batch = next(iter(loader))
     assert tuple(batch.shape) == (4, ds[0].shape[0], 32)
+
+
+def test_mel_dataset_with_category_labels(dataset, tmp_path):
+    binary = ROOT / "target" / "release" / "melnet"
+    speech = ROOT / "data" / "speech"
+    files = sorted(p.name for p in speech.iterdir() if p.suffix in (".wav", ".flac"))
+    table = tmp_path / "labels.csv"
+    # One class per file's first letter: a category column.
+    table.write_text("file,initial\n" + "".join(f"{f},{f[0]}\n" for f in files))
+    out = tmp_path / "ds"
+    subprocess.run([str(binary), "prepare", str(speech), "-o", str(out), "--preset", "speech",
+                    "--db", "--valid-fraction", "0.25", "--labels", str(table), "-q"], check=True)
+    ds = melnet.data.MelDataset(out, frames=64, labels=True)
+    classes = sorted({f[0] for f in files})
+    assert ds.labels == {"kind": "category", "classes": classes,
+                         "table_hash": ds.labels["table_hash"]}
+    manifest = json.loads((out / "manifest.json").read_text())
+    labels = np.load(out / "labels.npy")
+    assert labels.shape == (len(manifest["items"]), 1)
+    for i, item in enumerate(manifest["items"]):
+        assert classes[int(labels[i, 0])] == item["path"][0]
+    window, label = ds[0]
+    first = next(i for i in manifest["items"] if i["split"] == "train")
+    assert window.shape == (manifest["n_mels"], 64)
+    assert classes[label] == first["path"][0]
+    np.testing.assert_array_equal(window, melnet.data.MelDataset(out, frames=64)[0])
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone[0][1] == label
+    with pytest.raises(ValueError, match="no labels"):
+        melnet.data.MelDataset(dataset, frames=64, labels=True)

@@ -130,6 +130,19 @@ pub struct ParamInfo {
     pub learnable: bool,
 }
 
+impl SynthRecord {
+    /// Whether `other` describes the same render: settings, bank contents (by hash, wherever
+    /// the files now are), voice count and parameter table.
+    pub fn same_render(&self, other: &SynthRecord) -> bool {
+        let hashes = |r: &SynthRecord| r.banks.iter().map(|b| b.hash.clone()).collect::<Vec<_>>();
+        self.format == other.format
+            && self.settings == other.settings
+            && self.voices == other.voices
+            && self.params == other.params
+            && hashes(self) == hashes(other)
+    }
+}
+
 /// A voice to render and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedVoice {
@@ -379,7 +392,7 @@ pub fn render_banks(
     let render_settings = settings.render_settings();
     render_settings
         .validate()
-        .map_err(|e| Error::param("synth settings", "", e.to_string()))?;
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
     if !(settings.gain.is_finite() && settings.gain > 0.0) {
         return Err(Error::param(
             "gain",
@@ -412,6 +425,19 @@ pub fn render_banks(
             .collect(),
     };
     progress(SynthProgress::Found(voices.len()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::param("jobs", jobs.unwrap_or(0), e.to_string()))?;
+    // Each worker holds one voice's samples (and a copy while writing).
+    let samples = render_settings.samples();
+    crate::limits::ensure_memory(
+        format!(
+            "rendering {samples} samples per voice on {} threads",
+            pool.current_num_threads()
+        ),
+        samples as f64 * 8.0 * pool.current_num_threads() as f64,
+    )?;
 
     std::fs::create_dir_all(output.join(AUDIO_DIR)).map_err(|e| Error::io(output, e))?;
     let _lock = crate::lock::DirLock::acquire(output)?;
@@ -420,7 +446,7 @@ pub fn render_banks(
         let text = std::fs::read_to_string(&record_path).map_err(|e| Error::io(&record_path, e))?;
         let old: SynthRecord = serde_json::from_str(&text)
             .map_err(|e| Error::InvalidInput(format!("{}: {e}", record_path.display())))?;
-        if old != record {
+        if !old.same_render(&record) {
             return Err(Error::InvalidInput(format!(
                 "{}: rendered with other settings or banks; use another directory",
                 output.display()
@@ -433,15 +459,10 @@ pub fn render_banks(
         })?;
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::param("jobs", jobs.unwrap_or(0), e.to_string()))?;
     let width = (voices.len().saturating_sub(1)).to_string().len().max(5);
     let files: Vec<String> = (0..voices.len())
         .map(|i| format!("{AUDIO_DIR}/{i:0width$}.wav"))
         .collect();
-    let samples = render_settings.samples();
     let rendered = AtomicUsize::new(0);
     let failed: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let levels: Vec<Option<Level>> = pool.install(|| {
