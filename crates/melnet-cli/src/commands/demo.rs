@@ -142,7 +142,12 @@ pub fn run(args: Args) -> Result<()> {
     {
         let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(&stats_png)?;
-        dataset_png(&tmp, ds.manifest(), &args.data.display().to_string())?;
+        dataset_png(
+            &tmp,
+            ds.manifest(),
+            ds.labels(),
+            &args.data.display().to_string(),
+        )?;
         outputs.commit()?;
     }
 

@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(png) = &args.png {
         let mut outputs = Outputs::new(&[]);
         let tmp = outputs.stage(png)?;
-        dataset_png(&tmp, m, &args.dataset.display().to_string())
+        dataset_png(&tmp, m, ds.labels(), &args.dataset.display().to_string())
             .with_context(|| format!("{}: drawing the figure", png.display()))?;
         outputs.commit()?;
     }
