@@ -24,13 +24,48 @@ pub(crate) struct Envelope {
     rate_scaling: i32,
     /// 44.1 kHz / sr in Q24.
     sr_factor: i64,
+    /// Blocks (in samples) a segment that does not move still lasts.
+    hold: i64,
+    s: Segments,
+}
+
+/// What both envelope generators share: four segments, each moving the level toward its
+/// target by a step per block; the fourth waits for the key's release.
+#[derive(Debug, Clone, Default)]
+struct Segments {
     level: i64,
     target: i64,
     inc: i64,
-    hold: i64,
     rising: bool,
     stage: usize,
-    down: bool,
+    released: bool,
+}
+
+impl Segments {
+    /// Whether the current segment moves (segments 1–3, and 4 after the release).
+    fn moving(&self) -> bool {
+        self.stage < 3 || (self.stage < 4 && self.released)
+    }
+
+    /// Moves the level by `rise` (rising) or `inc` (falling); true when it reaches the target.
+    fn advance(&mut self, rise: i64) -> bool {
+        let reached = if self.rising {
+            self.level += rise;
+            self.level >= self.target
+        } else {
+            self.level -= self.inc;
+            self.level <= self.target
+        };
+        if reached {
+            self.level = self.target;
+        }
+        reached
+    }
+
+    /// Releases the key; true the first time (the caller enters segment 4).
+    fn release(&mut self) -> bool {
+        !std::mem::replace(&mut self.released, true)
+    }
 }
 
 impl Envelope {
@@ -48,13 +83,8 @@ impl Envelope {
             out_level,
             rate_scaling,
             sr_factor: (44100.0 / sr * f64::from(1 << 24)) as i64,
-            level: 0,
-            target: 0,
-            inc: 0,
             hold: 0,
-            rising: false,
-            stage: 0,
-            down: true,
+            s: Segments::default(),
         };
         env.enter(0);
         env
@@ -62,24 +92,23 @@ impl Envelope {
 
     /// Releases the key: jumps to the fourth segment.
     pub(crate) fn release(&mut self) {
-        if self.down {
-            self.down = false;
+        if self.s.release() {
             self.enter(3);
         }
     }
 
     fn enter(&mut self, stage: usize) {
-        self.stage = stage;
+        self.s.stage = stage;
         if stage >= 4 {
             return;
         }
         let new_level = self.levels[stage];
         let actual = ((scale_output_level(new_level) >> 1) << 6) + self.out_level - 4256;
-        self.target = i64::from(actual.max(16)) << 16;
-        self.rising = self.target > self.level;
+        self.s.target = i64::from(actual.max(16)) << 16;
+        self.s.rising = self.s.target > self.s.level;
         let qrate = ((self.rates[stage] * 41) >> 6) + self.rate_scaling;
         let qrate = qrate.min(63);
-        self.hold = if self.target == self.level || (stage == 0 && new_level == 0) {
+        self.hold = if self.s.target == self.s.level || (stage == 0 && new_level == 0) {
             let rate = (self.rates[stage] + self.rate_scaling).min(99);
             let mut samples = if rate < 77 {
                 STATIC_SEGMENT[rate as usize]
@@ -94,7 +123,7 @@ impl Envelope {
             0
         };
         let inc = i64::from(4 + (qrate & 3)) << (2 + LG_BLOCK + (qrate >> 2));
-        self.inc = (inc * self.sr_factor) >> 24;
+        self.s.inc = (inc * self.sr_factor) >> 24;
     }
 
     /// Advances one block; returns the level (Q24 log2, 2^24 · 14 ≈ full scale).
@@ -103,28 +132,22 @@ impl Envelope {
             self.hold -= BLOCK as i64;
             if self.hold <= 0 {
                 self.hold = 0;
-                self.enter(self.stage + 1);
+                self.enter(self.s.stage + 1);
             }
         }
-        if (self.stage < 3 || (self.stage < 4 && !self.down)) && self.hold == 0 {
-            if self.rising {
+        if self.s.moving() && self.hold == 0 {
+            let mut rise = 0;
+            if self.s.rising {
                 // Attacks start at the audible threshold and slow down as the level grows.
                 const JUMP: i64 = 1716 << 16;
-                self.level = self.level.max(JUMP);
-                self.level += (((17 << 24) - self.level) >> 24) * self.inc;
-                if self.level >= self.target {
-                    self.level = self.target;
-                    self.enter(self.stage + 1);
-                }
-            } else {
-                self.level -= self.inc;
-                if self.level <= self.target {
-                    self.level = self.target;
-                    self.enter(self.stage + 1);
-                }
+                self.s.level = self.s.level.max(JUMP);
+                rise = (((17 << 24) - self.s.level) >> 24) * self.s.inc;
+            }
+            if self.s.advance(rise) {
+                self.enter(self.s.stage + 1);
             }
         }
-        self.level as i32
+        self.s.level as i32
     }
 }
 
@@ -135,12 +158,7 @@ pub(crate) struct PitchEnvelope {
     levels: [i32; 4],
     /// Pitch change per block at table speed 1, Q24 octaves.
     unit: i32,
-    level: i32,
-    target: i32,
-    inc: i32,
-    rising: bool,
-    stage: usize,
-    down: bool,
+    s: Segments,
 }
 
 impl PitchEnvelope {
@@ -152,12 +170,10 @@ impl PitchEnvelope {
             rates,
             levels,
             unit,
-            level: PITCH_EG_LEVEL[levels[3] as usize] << 19,
-            target: 0,
-            inc: 0,
-            rising: false,
-            stage: 0,
-            down: true,
+            s: Segments {
+                level: i64::from(PITCH_EG_LEVEL[levels[3] as usize] << 19),
+                ..Segments::default()
+            },
         };
         env.enter(0);
         env
@@ -165,39 +181,26 @@ impl PitchEnvelope {
 
     /// Releases the key: jumps to the fourth segment.
     pub(crate) fn release(&mut self) {
-        if self.down {
-            self.down = false;
+        if self.s.release() {
             self.enter(3);
         }
     }
 
     fn enter(&mut self, stage: usize) {
-        self.stage = stage;
+        self.s.stage = stage;
         if stage < 4 {
-            self.target = PITCH_EG_LEVEL[self.levels[stage] as usize] << 19;
-            self.rising = self.target > self.level;
-            self.inc = PITCH_EG_RATE[self.rates[stage] as usize] * self.unit;
+            self.s.target = i64::from(PITCH_EG_LEVEL[self.levels[stage] as usize] << 19);
+            self.s.rising = self.s.target > self.s.level;
+            self.s.inc = i64::from(PITCH_EG_RATE[self.rates[stage] as usize] * self.unit);
         }
     }
 
     /// Advances one block; returns the pitch offset in Q24 octaves.
     pub(crate) fn next(&mut self) -> i32 {
-        if self.stage < 3 || (self.stage < 4 && !self.down) {
-            if self.rising {
-                self.level += self.inc;
-                if self.level >= self.target {
-                    self.level = self.target;
-                    self.enter(self.stage + 1);
-                }
-            } else {
-                self.level -= self.inc;
-                if self.level <= self.target {
-                    self.level = self.target;
-                    self.enter(self.stage + 1);
-                }
-            }
+        if self.s.moving() && self.s.advance(self.s.inc) {
+            self.enter(self.s.stage + 1);
         }
-        self.level
+        self.s.level as i32
     }
 }
 
@@ -210,7 +213,7 @@ mod tests {
         let mut last = env.next();
         for n in 1..1_000_000 {
             let l = env.next();
-            if l == last && env.stage >= 3 {
+            if l == last && env.s.stage >= 3 {
                 return n;
             }
             last = l;

@@ -230,46 +230,34 @@ fn bad_banks_settings_and_tables_fail_cleanly() {
         "{report}"
     );
 
-    // Label tables: malformed ones are one-line errors and no dataset is written.
+    // Label tables: malformed or missing ones are one-line errors and no dataset is written.
     let ds = out.join("ds");
     for (table, needle) in [
         (
-            "file,a,b\naudio/00000.wav,1,x\n",
+            Some("file,a,b\naudio/00000.wav,1,x\n"),
             "line 2, column b: not a number",
         ),
-        ("file,a\n", "no rows"),
+        (Some("file,a\n"), "no rows"),
         (
-            "file,a\naudio/00000.wav,1\naudio/00000.wav,2\n",
+            Some("file,a\naudio/00000.wav,1\naudio/00000.wav,2\n"),
             "listed twice",
         ),
+        (None, "labels.csv"),
     ] {
         let path = dir.path().join("labels.csv");
-        std::fs::write(&path, table).unwrap();
-        assert_fails_cleanly(
-            &[
-                "prepare",
-                s(&target),
-                "-o",
-                s(&ds),
-                "--labels",
-                s(&path),
-                "-q",
-            ],
-            needle,
-            &out,
-        );
-    }
-    assert_fails_cleanly(
-        &[
+        match table {
+            Some(text) => std::fs::write(&path, text).unwrap(),
+            None => std::fs::remove_file(&path).unwrap(),
+        }
+        let args = [
             "prepare",
             s(&target),
             "-o",
             s(&ds),
             "--labels",
-            s(&dir.path().join("missing.csv")),
+            s(&path),
             "-q",
-        ],
-        "missing.csv",
-        &out,
-    );
+        ];
+        assert_fails_cleanly(&args, needle, &out);
+    }
 }
