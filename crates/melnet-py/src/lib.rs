@@ -549,6 +549,89 @@ fn from_db<'py>(
 }
 
 /// The extension module.
+/// DX7 voices of a bank file (bulk or single-voice SysEx, raw packed voices) as unpacked
+/// parameters `(voices, 155)` uint8; the names of voices skipped for an out-of-range field come
+/// back as the second element with the reason.
+#[pyfunction]
+fn dx7_load_bank(
+    py: Python<'_>,
+    path: PathBuf,
+) -> PyResult<(Bound<'_, PyArray2<u8>>, Vec<String>)> {
+    let bytes =
+        std::fs::read(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let parsed = dx7::bank::parse_each(&bytes)
+        .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+    let mut voices = Vec::new();
+    let mut skipped = Vec::new();
+    for v in parsed {
+        match v {
+            Ok(v) => voices.extend_from_slice(v.unpacked()),
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    let n = voices.len() / dx7::voice::UNPACKED_LEN;
+    let array = Array2::from_shape_vec((n, dx7::voice::UNPACKED_LEN), voices)
+        .expect("whole voices of 155 bytes");
+    Ok((array.into_pyarray(py), skipped))
+}
+
+/// One note of each voice in `voices` (`(n, 155)` uint8, unpacked parameters) → `(n, samples)`
+/// float32, voices rendered in parallel without the GIL.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn dx7_render<'py>(
+    py: Python<'py>,
+    voices: PyReadonlyArray2<'py, u8>,
+    note: u8,
+    velocity: u8,
+    note_seconds: f64,
+    seconds: f64,
+    sr: f64,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let settings = dx7::RenderSettings {
+        note,
+        velocity,
+        note_seconds,
+        seconds,
+        sr,
+    };
+    settings
+        .validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let voices = voices.as_array();
+    let parsed = voices
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| dx7::Voice::from_unpacked(&row.to_vec(), i + 1))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let samples = settings.samples();
+    melspec::limits::ensure_array("rendered notes", &[parsed.len(), samples], 4).map_err(to_py)?;
+    let rows = py
+        .detach(|| {
+            parsed
+                .par_iter()
+                .map(|v| dx7::render(v, &settings))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let flat: Vec<f32> = rows.into_iter().flatten().collect();
+    Ok(Array2::from_shape_vec((parsed.len(), samples), flat)
+        .expect("every voice renders the same length")
+        .into_pyarray(py))
+}
+
+/// The 155 voice parameters as JSON: name, max and whether learnable.
+#[pyfunction]
+fn dx7_params_json() -> String {
+    let params: Vec<serde_json::Value> = dx7::voice::params()
+        .iter()
+        .map(|p| serde_json::json!({"name": p.name, "max": p.max, "learnable": p.learnable}))
+        .collect();
+    serde_json::Value::Array(params).to_string()
+}
+
 #[pymodule]
 fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(melspectrogram, m)?)?;
@@ -563,6 +646,9 @@ fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reconstruct, m)?)?;
     m.add_function(wrap_pyfunction!(mel_to_stft, m)?)?;
     m.add_function(wrap_pyfunction!(spectral_distance, m)?)?;
+    m.add_function(wrap_pyfunction!(dx7_load_bank, m)?)?;
+    m.add_function(wrap_pyfunction!(dx7_render, m)?)?;
+    m.add_function(wrap_pyfunction!(dx7_params_json, m)?)?;
     m.add_class::<Windows>()?;
     Ok(())
 }

@@ -320,3 +320,45 @@ def test_mel_dataset_with_category_labels(dataset, tmp_path):
     assert clone[0][1] == label
     with pytest.raises(ValueError, match="no labels"):
         melnet.data.MelDataset(dataset, frames=64, labels=True)
+
+
+def test_synth_renders_banks_as_the_cli_does(tmp_path):
+    import soundfile as sf
+    binary = ROOT / "target" / "release" / "melnet"
+    bank = tmp_path / "example.syx"
+    subprocess.run([str(binary), "synth", "example-bank", "-o", str(bank)], check=True,
+                   capture_output=True)
+    voices = melnet.synth.load_bank(bank)
+    assert voices.shape == (32, 155) and voices.dtype == np.uint8
+    params = melnet.synth.params()
+    assert len(params) == 155 and sum(p["learnable"] for p in params) == 144
+    assert params[134]["name"] == "algorithm" and list(voices[:, 134]) == list(range(32))
+    norm = melnet.synth.normalise(voices)
+    assert norm.dtype == np.float32 and 0 <= norm.min() and norm.max() <= 1
+    kwargs = dict(sr=8000, seconds=0.5, note_seconds=0.3)
+    batch = melnet.synth.render(voices[:4], **kwargs)
+    assert batch.shape == (4, 4000) and batch.dtype == np.float32
+    np.testing.assert_array_equal(melnet.synth.render(voices[2], **kwargs), batch[2])
+    # The CLI's float output at the engine's scale is the same samples.
+    out = tmp_path / "render"
+    subprocess.run([str(binary), "synth", "render", str(bank), "-o", str(out), "--sr", "8000",
+                    "--seconds", "0.5", "--note-seconds", "0.3", "--float", "--gain", "1", "-q"],
+                   check=True, capture_output=True)
+    y, sr = sf.read(out / "audio" / "00003.wav", dtype="float32")
+    np.testing.assert_array_equal(y, batch[3])
+    labels = np.loadtxt(out / "labels.csv", delimiter=",", skiprows=1, usecols=range(1, 145))
+    learnable = [i for i, p in enumerate(params) if p["learnable"]]
+    np.testing.assert_allclose(labels[:32], norm[:, learnable], atol=1e-6)
+    bad = voices[0].copy()
+    bad[16] = 100  # operator 6 output level
+    with pytest.raises(ValueError, match="op6_output_level = 100"):
+        melnet.synth.render(bad, **kwargs)
+    with pytest.raises(ValueError, match="shape"):
+        melnet.synth.render(voices[:, :100], **kwargs)
+    with pytest.raises(ValueError, match="sr"):
+        melnet.synth.render(voices[0], sr=0)
+    with pytest.raises(OSError):
+        melnet.synth.load_bank(tmp_path / "missing.syx")
+    (tmp_path / "notes.txt").write_text("not a bank")
+    with pytest.raises(ValueError, match="not DX7 voice data"):
+        melnet.synth.load_bank(tmp_path / "notes.txt")

@@ -4,7 +4,7 @@ Names, keyword-only arguments and defaults follow librosa; outputs are float32 (
 STFTs); any leading batch axes are kept and their items computed in parallel, without the GIL.
 """
 
-from . import data, feature, filters, metrics
+from . import data, feature, filters, metrics, synth
 from ._core import (
     amplitude_to_db,
     db_to_amplitude,
@@ -33,4 +33,5 @@ __all__ = [
     "load",
     "power_to_db",
     "stft",
+    "synth",
 ]
