@@ -19,13 +19,23 @@ pub struct Args {
     #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
     pub chunk_frames: usize,
     /// The label table the shards were prepared with (`prepare --labels`).
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "labels_from_folders")]
     pub labels: Option<PathBuf>,
+    /// The shards were prepared with `--labels-from-folders`.
+    #[arg(long)]
+    pub labels_from_folders: bool,
 }
 
 /// Run `melnet merge`.
 pub fn run(args: Args) -> Result<()> {
-    let labels = args.labels.as_deref().map(LabelTable::read).transpose()?;
+    let labels = if args.labels_from_folders {
+        let first = args.shards.first().expect("clap requires a shard");
+        Some(LabelTable::from_folders(
+            &melspec::dataset::shard::listing(first)?,
+        )?)
+    } else {
+        args.labels.as_deref().map(LabelTable::read).transpose()?
+    };
     let m = melspec::dataset::merge(&args.shards, &args.output, args.chunk_frames, labels)?;
     println!(
         "{}: {} shards merged: {} files, {:.2} h, {} frames in {} file(s) ({} train / {} valid \

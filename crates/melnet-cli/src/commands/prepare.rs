@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Result};
 use melspec::dataset::{
-    prepare, LabelTable, Outcome, PrepareOptions, PrepareSettings, Progress, Shard,
+    prepare, prepare::find_audio, LabelTable, Outcome, PrepareOptions, PrepareSettings, Progress,
+    Shard,
 };
 
 use crate::args::{interrupted, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
@@ -65,8 +66,12 @@ pub struct Args {
     /// input folder, the others either all numeric (a vector per file, e.g. `labels.csv` of
     /// `melnet synth render`) or one category column. Files without a row are skipped; the
     /// dataset keeps the labels in `labels.npy`, one row per item.
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "labels_from_folders")]
     pub labels: Option<PathBuf>,
+    /// Label each file with the sub-folder of the input folder it lies in (a category: a
+    /// speaker, a class); files at the top level are skipped.
+    #[arg(long)]
+    pub labels_from_folders: bool,
     /// Stop after computing this many files, as an interruption would (for testing resume).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
@@ -99,7 +104,11 @@ pub fn run(args: Args) -> Result<()> {
         stop_after: args.stop_after,
         chunk_frames: args.chunk_frames,
         shard: args.shard,
-        labels: args.labels.as_deref().map(LabelTable::read).transpose()?,
+        labels: if args.labels_from_folders {
+            Some(LabelTable::from_folders(&find_audio(&args.input)?)?)
+        } else {
+            args.labels.as_deref().map(LabelTable::read).transpose()?
+        },
     };
     let cancel = interrupted();
     let bar = progress_bar(

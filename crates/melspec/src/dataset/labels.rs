@@ -166,6 +166,31 @@ impl LabelTable {
         })
     }
 
+    /// Category labels from folders: each file in `files` (`/`-separated paths relative to
+    /// the prepared folder) is labelled with the sub-folder it lies in directly under that
+    /// folder (`alice/01.wav` → `alice`); files at the top level get no label (and are
+    /// skipped by `prepare`). The hash covers the resulting table, so shards agree.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when no file lies in a sub-folder.
+    pub fn from_folders(files: &[String]) -> Result<Self> {
+        let mut text = String::from("file,folder\n");
+        for f in files {
+            if let Some((folder, _)) = f.split_once('/') {
+                // The CSV layer quotes nothing here: keep names with commas or quotes intact.
+                let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                text += &format!("{},{}\n", quote(f), quote(folder));
+            }
+        }
+        if text.lines().count() == 1 {
+            return Err(Error::InvalidInput(
+                "no file lies in a sub-folder: labels from folders name each file by the sub-folder it is in"
+                    .into(),
+            ));
+        }
+        Self::parse(text.as_bytes()).map_err(Error::InvalidInput)
+    }
+
     /// The table's kind, names and hash.
     pub fn info(&self) -> &LabelInfo {
         &self.info
@@ -206,6 +231,31 @@ mod tests {
         // A single numeric column is a one-dimensional vector.
         let t = LabelTable::parse(b"file,pitch\na.wav,60\n").unwrap();
         assert_eq!(t.info().dim(), 1);
+    }
+
+    #[test]
+    fn folders_are_categories() {
+        let files: Vec<String> = [
+            "alice/1.wav",
+            "bob/x/2.wav",
+            "alice/3.wav",
+            "top.wav",
+            "c,d/4.wav",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let t = LabelTable::from_folders(&files).unwrap();
+        assert_eq!(
+            t.info().kind,
+            LabelKind::Category {
+                classes: vec!["alice".into(), "bob".into(), "c,d".into()]
+            }
+        );
+        assert_eq!(t.get("bob/x/2.wav"), Some(&[1.0][..]));
+        assert_eq!(t.get("c,d/4.wav"), Some(&[2.0][..]));
+        assert_eq!(t.get("top.wav"), None);
+        assert!(LabelTable::from_folders(&["a.wav".to_string()]).is_err());
     }
 
     #[test]

@@ -121,6 +121,19 @@ pub(crate) fn write_record(
     written
 }
 
+/// The input listing a shard directory was prepared from (`/`-separated relative paths,
+/// sorted), e.g. to derive labels from folders for [`merge`].
+///
+/// # Errors
+/// As reading the shard's `shard.json`.
+pub fn listing(dir: &Path) -> Result<Vec<String>> {
+    Ok(read_record(dir)?
+        .files
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect())
+}
+
 fn read_record(dir: &Path) -> Result<Record> {
     let path = dir.join(SHARD_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -184,7 +197,7 @@ pub fn merge(
     if first.labels.as_ref() != given {
         return Err(Error::InvalidInput(match &first.labels {
             Some(_) => format!(
-                "{}: the shards were prepared with {} label table; give the same --labels to merge",
+                "{}: the shards were prepared with {} label table; give the same --labels (or --labels-from-folders) to merge",
                 shards[0].display(),
                 if given.is_some() { "another" } else { "a" }
             ),
