@@ -1,23 +1,8 @@
 //! Category labels from sub-folders (`prepare --labels-from-folders`), on one machine and in
 //! shards merged with the same option.
 
-use std::process::Command;
-
 mod common;
 use common::*;
-
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
-        .args(args)
-        .output()
-        .expect("melnet runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn folders_become_categories_and_shards_agree() {
@@ -40,7 +25,7 @@ fn folders_become_categories_and_shards_agree() {
     ];
 
     let one = dir.path().join("one");
-    ok(&[&["prepare", &s(&input), "-o", &s(&one)][..], &common].concat());
+    melnet_ok(&[&["prepare", &s(&input), "-o", &s(&one)][..], &common].concat());
     let ds = melspec::dataset::Dataset::open(&one).unwrap();
     let m = ds.manifest();
     assert_eq!(
@@ -61,7 +46,7 @@ fn folders_become_categories_and_shards_agree() {
         };
         assert_eq!(ds.label(i).unwrap()[0], want, "{}", item.path);
     }
-    let stats = ok(&["stats", &s(&one)]);
+    let stats = melnet_ok(&["stats", &s(&one)]);
     assert!(
         stats.contains("labels    category, 2 classes: alice 3, bob 3"),
         "{stats}"
@@ -72,11 +57,13 @@ fn folders_become_categories_and_shards_agree() {
         .map(|k| {
             let d = dir.path().join(format!("shard{k}"));
             let shard = format!("{k}/2");
-            ok(&[
-                &["prepare", &s(&input), "-o", &s(&d), "--shard", &shard][..],
-                &common,
-            ]
-            .concat());
+            melnet_ok(
+                &[
+                    &["prepare", &s(&input), "-o", &s(&d), "--shard", &shard][..],
+                    &common,
+                ]
+                .concat(),
+            );
             s(&d)
         })
         .collect();
@@ -86,7 +73,7 @@ fn folders_become_categories_and_shards_agree() {
     merge.extend(shards.iter().map(String::as_str));
     let without = [&merge[..], &["-o", &merged_s]].concat();
     assert_fails_cleanly(&without, "prepared with a label table", dir.path());
-    ok(&[&without[..], &["--labels-from-folders"]].concat());
+    melnet_ok(&[&without[..], &["--labels-from-folders"]].concat());
     for f in ["frames.npy", "labels.npy", "manifest.json"] {
         assert!(
             std::fs::read(one.join(f)).unwrap() == std::fs::read(merged.join(f)).unwrap(),

@@ -7,20 +7,6 @@ use std::process::Command;
 mod common;
 use common::*;
 
-/// Runs melnet, expecting success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
-        .args(args)
-        .output()
-        .expect("melnet runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -40,7 +26,7 @@ const SHORT: [&str; 8] = [
 fn bank_to_labelled_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let bank = dir.path().join("example.syx");
-    ok(&["synth", "example-bank", "-o", s(&bank)]);
+    melnet_ok(&["synth", "example-bank", "-o", s(&bank)]);
     assert_eq!(std::fs::metadata(&bank).unwrap().len(), 4104);
     let voices = dx7::bank::parse(&std::fs::read(&bank).unwrap()).unwrap();
     assert_eq!(voices.len(), 32);
@@ -62,7 +48,7 @@ fn bank_to_labelled_dataset() {
         &["2"],
     ]
     .concat();
-    let out = ok(&args);
+    let out = melnet_ok(&args);
     assert!(
         out.contains(
             "40 voices (32 from 1 banks, 0 duplicates dropped, 8 bred; 40 rendered, 0 reused)"
@@ -102,7 +88,7 @@ fn bank_to_labelled_dataset() {
     );
 
     // A second run reuses every file and writes the same tables.
-    let again = ok(&args);
+    let again = melnet_ok(&args);
     assert!(again.contains("0 rendered, 40 reused"), "{again}");
     assert_eq!(
         std::fs::read_to_string(render.join("presets.csv")).unwrap(),
@@ -116,7 +102,7 @@ fn bank_to_labelled_dataset() {
 
     // Prepare with the labels: every item keeps its row.
     let ds = dir.path().join("ds");
-    ok(&[
+    melnet_ok(&[
         "prepare",
         s(&render),
         "-o",
@@ -154,7 +140,7 @@ fn bank_to_labelled_dataset() {
             item.path
         );
     }
-    let stats = ok(&["stats", s(&ds)]);
+    let stats = melnet_ok(&["stats", s(&ds)]);
     assert!(
         stats.contains("labels    vector of 144 (op6_eg_rate1 … pitch_mod_sens)"),
         "{stats}"
@@ -165,7 +151,7 @@ fn bank_to_labelled_dataset() {
 fn bad_banks_settings_and_tables_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let bank = dir.path().join("example.syx");
-    ok(&["synth", "example-bank", "-o", s(&bank)]);
+    melnet_ok(&["synth", "example-bank", "-o", s(&bank)]);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let target = out.join("render");
@@ -224,7 +210,7 @@ fn bad_banks_settings_and_tables_fail_cleanly() {
         &["2"],
     ]
     .concat();
-    let report = ok(&args);
+    let report = melnet_ok(&args);
     assert!(
         report.contains("skipped") && report.contains("checksum"),
         "{report}"

@@ -435,3 +435,33 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
     assert!(a == b);
     assert!(chunked.read_frames(m.total_frames - 1, &mut b).is_err());
 }
+
+#[test]
+fn identical_files_share_one_part_without_racing() {
+    // Copies of one recording: one part is computed, the copies reuse it (two workers once
+    // wrote the same part's temporary file at the same time and one failed).
+    let input = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        std::fs::copy(
+            data("speech/numbers.wav"),
+            input.path().join(format!("{i:02}.wav")),
+        )
+        .unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let opts = PrepareOptions {
+        jobs: Some(4),
+        ..options()
+    };
+    match run(input.path(), out.path(), &opts) {
+        Outcome::Complete {
+            manifest,
+            computed,
+            reused,
+        } => {
+            assert_eq!(manifest.items.len(), 12);
+            assert_eq!((computed, reused), (1, 11));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -51,6 +51,20 @@ pub fn melnet(args: &[&str]) -> Run {
     }
 }
 
+/// Runs melnet, expecting success; returns its stdout.
+pub fn melnet_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
+        .args(args)
+        .output()
+        .expect("melnet runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

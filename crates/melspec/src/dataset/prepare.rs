@@ -294,64 +294,84 @@ pub fn prepare(
     }
 
     // One result per file: Some(Ok(part)), Some(Err(reason)) for skipped, None if not done.
-    let results: Vec<Option<std::result::Result<Part, String>>> = pool.install(|| {
-        todo.par_iter()
-            .map(|&i| (&files[i], &hashes[i]))
-            .map(|(rel, hash)| {
-                let hash = match hash {
-                    Ok(h) => h,
-                    Err(reason) => {
-                        progress(&Progress::Skipped { path: rel, reason });
-                        return Some(Err(reason.clone()));
-                    }
-                };
-                let stem = parts_dir.join(hash);
-                if let Some(part) = read_part(&stem) {
-                    reused.fetch_add(1, Ordering::Relaxed);
+    let process = |&i: &usize| -> Option<std::result::Result<Part, String>> {
+        let (rel, hash) = (&files[i], &hashes[i]);
+        let hash = match hash {
+            Ok(h) => h,
+            Err(reason) => {
+                progress(&Progress::Skipped { path: rel, reason });
+                return Some(Err(reason.clone()));
+            }
+        };
+        let stem = parts_dir.join(hash);
+        if let Some(part) = read_part(&stem) {
+            reused.fetch_add(1, Ordering::Relaxed);
+            progress(&Progress::Done {
+                path: rel,
+                frames: part.n_frames,
+                reused: true,
+            });
+            return Some(Ok(part));
+        }
+        if cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        if let Some(limit) = opts.stop_after {
+            if started.fetch_add(1, Ordering::SeqCst) >= limit {
+                return None;
+            }
+        }
+        match compute_part(&input.join(rel), &plan, opts) {
+            Ok((part, frames)) => match write_part(&stem, &part, &frames) {
+                Ok(()) => {
                     progress(&Progress::Done {
                         path: rel,
                         frames: part.n_frames,
-                        reused: true,
+                        reused: false,
                     });
-                    return Some(Ok(part));
+                    Some(Ok(part))
                 }
-                if cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
-                    return None;
+                // Could not store the part: the run cannot finish.
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    let mut first = write_error.lock().unwrap_or_else(|p| p.into_inner());
+                    first.get_or_insert(e);
+                    None
                 }
-                if let Some(limit) = opts.stop_after {
-                    if started.fetch_add(1, Ordering::SeqCst) >= limit {
-                        return None;
-                    }
-                }
-                match compute_part(&input.join(rel), &plan, opts) {
-                    Ok((part, frames)) => match write_part(&stem, &part, &frames) {
-                        Ok(()) => {
-                            progress(&Progress::Done {
-                                path: rel,
-                                frames: part.n_frames,
-                                reused: false,
-                            });
-                            Some(Ok(part))
-                        }
-                        // Could not store the part: the run cannot finish.
-                        Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            let mut first = write_error.lock().unwrap_or_else(|p| p.into_inner());
-                            first.get_or_insert(e);
-                            None
-                        }
-                    },
-                    Err(reason) => {
-                        progress(&Progress::Skipped {
-                            path: rel,
-                            reason: &reason,
-                        });
-                        Some(Err(reason))
-                    }
-                }
-            })
-            .collect()
+            },
+            Err(reason) => {
+                progress(&Progress::Skipped {
+                    path: rel,
+                    reason: &reason,
+                });
+                Some(Err(reason))
+            }
+        }
+    };
+    // Files with the same content share one part: the first of each content is done first,
+    // its copies after it (reading the part it stored), so that no two workers ever write the
+    // same part's temporary files at once.
+    let mut contents = std::collections::HashSet::new();
+    let (first, copies): (Vec<usize>, Vec<usize>) = todo.iter().partition(|&&i| {
+        hashes[i]
+            .as_ref()
+            .map_or(true, |h| contents.insert(h.as_str()))
     });
+    let mut done: std::collections::HashMap<usize, Option<std::result::Result<Part, String>>> =
+        pool.install(|| first.par_iter().map(|i| (*i, process(i))).collect());
+    done.extend(pool.install(|| {
+        copies
+            .par_iter()
+            .map(|i| (*i, process(i)))
+            .collect::<Vec<_>>()
+    }));
+    let results: Vec<Option<std::result::Result<Part, String>>> = todo
+        .iter()
+        .map(|i| {
+            done.remove(i)
+                .expect("every file of this run was processed")
+        })
+        .collect();
     // A part that could not be written is an error, not an interruption.
     if let Some(e) = write_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
