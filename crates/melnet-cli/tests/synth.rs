@@ -173,6 +173,7 @@ fn bad_banks_settings_and_tables_fail_cleanly() {
         ("--sr", "0", "sr"),
         ("--seconds", "0", "seconds"),
         ("--gain", "0", "gain"),
+        ("--jobs", "0", "jobs"),
     ] {
         assert_fails_cleanly(
             &["synth", "render", s(&bank), "-o", s(&target), flag, value],
