@@ -143,6 +143,28 @@ pub fn load_audio(path: &Path, sr: u32) -> Result<Audio> {
     Ok(audio)
 }
 
+/// What a conditioned model generates or scores (`melnet sample`, `melnet eval --input`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConditionArgs {
+    /// The class (speaker, category) of a label-conditioned model, by name.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The text to say, for a text-conditioned model (its characters must be in the model's
+    /// alphabet).
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+impl ConditionArgs {
+    /// The conditions of `count` spectrograms of `model`.
+    ///
+    /// # Errors
+    /// A label or character the model does not know, or one missing or unexpected.
+    pub fn conditions(&self, model: &melnet::Model, count: usize) -> Result<melnet::Conditions> {
+        Ok(model.conditions(self.label.as_deref(), self.text.as_deref(), count)?)
+    }
+}
+
 /// Inversion options shared by `melnet invert` and `melnet roundtrip`.
 #[derive(Debug, Clone, Args)]
 pub struct InversionArgs {

@@ -36,7 +36,12 @@ fn main() -> melnet::Result<()> {
     let long: Option<usize> = std::env::var("LONG").ok().map(|v| v.parse().unwrap());
     let count = melnet::train::fit::VALID_WINDOWS;
     let (x, frames) = match long {
-        None => (melnet::train::fit::valid_windows(&model, &ds)?, c.frames),
+        None => (
+            melnet::train::fit::TrainingData::new(&model, &ds)?
+                .valid()?
+                .0,
+            c.frames,
+        ),
         Some(frames) => {
             let w = ds
                 .windows(melspec::dataset::Split::Train, frames, true)
@@ -49,7 +54,7 @@ fn main() -> melnet::Result<()> {
             (buf, frames)
         }
     };
-    let inputs = model.tier_inputs(&x, count, frames)?;
+    let inputs = model.tier_inputs(&x, count, frames, &melnet::Conditions::default())?;
     let (xt, _) = &inputs[0];
     let tier = &tiers[0];
     let grid = Grid {
@@ -65,7 +70,7 @@ fn main() -> melnet::Result<()> {
     } else {
         xt.clone()
     };
-    let gmm = tier.forward(&seen, None)?;
+    let gmm = tier.forward(&seen, &melnet::Context::default())?;
     let flat = |t: Tensor| -> melnet::Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
     let (mu, ls, lw) = (
         flat(gmm.means()?)?,

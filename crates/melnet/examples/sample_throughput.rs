@@ -51,7 +51,7 @@ fn naive(
         };
         for f in 0..bins {
             let seen = Tensor::from_slice(&x[..(t + 1) * bins], (1, t + 1, bins), &Device::Cpu)?;
-            let gmm = tier.forward(&seen, cond.as_ref())?;
+            let gmm = tier.forward(&seen, &melnet::Context::coarse(cond.clone()))?;
             let (gm, gs, gw) = (gmm.means()?, gmm.log_scales()?, gmm.log_weights()?);
             let k = gm.dim(3)?;
             let at =
@@ -109,15 +109,31 @@ fn main() -> melnet::Result<()> {
     };
 
     let warm = Grid { frames: 4, ..full };
-    melnet::generate(&models, warm, 1, None, options, &mut rng, |_, _, _| {})?;
+    melnet::generate(
+        &models,
+        warm,
+        1,
+        None,
+        &Default::default(),
+        options,
+        &mut rng,
+        |_, _, _| {},
+    )?;
     // Best of three; `ends[g - 1]`: seconds from the start to the end of tier g.
     let mut best: Option<(f64, Vec<f64>, melnet::Generated)> = None;
     for _ in 0..3 {
         let start = Instant::now();
         let mut ends = vec![0.0; tiers];
-        let generated = melnet::generate(&models, full, 1, None, options, &mut rng, |g, _, _| {
-            ends[g - 1] = start.elapsed().as_secs_f64()
-        })?;
+        let generated = melnet::generate(
+            &models,
+            full,
+            1,
+            None,
+            &Default::default(),
+            options,
+            &mut rng,
+            |g, _, _| ends[g - 1] = start.elapsed().as_secs_f64(),
+        )?;
         let seconds = start.elapsed().as_secs_f64();
         if best.as_ref().is_none_or(|b| seconds < b.0) {
             best = Some((seconds, ends, generated));

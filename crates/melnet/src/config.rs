@@ -40,6 +40,26 @@ pub struct TierConfig {
     /// as the floor. `None`: the plain density everywhere.
     #[serde(default)]
     pub floor: Option<Vec<f32>>,
+    /// Classes of the label conditioning (speaker, category): each has an embedding added to
+    /// the input layers of both delayed stacks. 0: unconditioned on labels.
+    #[serde(default)]
+    pub labels: usize,
+    /// Text conditioning (tier 1 of a text-to-speech model): a character encoder and an
+    /// attention LSTM in the centralized stack. `None`: no text.
+    #[serde(default)]
+    pub text: Option<TextConfig>,
+}
+
+/// The text conditioning of a tier (see [`crate::text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextConfig {
+    /// Characters the model knows (ids `0..alphabet`).
+    pub alphabet: usize,
+    /// Width of the character embedding and of each direction of the encoder LSTM.
+    pub width: usize,
+    /// Logistic components of the attention window.
+    pub mixtures: usize,
 }
 
 /// The feature network of an upper tier (see [`crate::feature::FeatureNetwork`]).
@@ -65,6 +85,8 @@ impl TierConfig {
             cell: Cell::Lstm,
             conditioning: None,
             floor: None,
+            labels: 0,
+            text: None,
         }
     }
 
@@ -81,7 +103,13 @@ impl TierConfig {
         ]
         .into_iter()
         .chain(self.conditioning.map(|c| ("feature layers", c.layers)))
-        {
+        .chain(self.text.into_iter().flat_map(|t| {
+            [
+                ("text alphabet", t.alphabet),
+                ("text width", t.width),
+                ("attention mixtures", t.mixtures),
+            ]
+        })) {
             if value == 0 {
                 return Err(Error::InvalidConfig {
                     name,
@@ -89,6 +117,13 @@ impl TierConfig {
                     reason: "must be positive".into(),
                 });
             }
+        }
+        if self.text.is_some() && !self.centralized {
+            return Err(Error::InvalidConfig {
+                name: "text",
+                value: "without the centralized stack".into(),
+                reason: "the attention runs in the centralized stack; enable it".into(),
+            });
         }
         match &self.floor {
             Some(f) if f.len() != self.n_mels || f.iter().any(|v| !v.is_finite()) => {

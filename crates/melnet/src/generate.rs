@@ -7,7 +7,17 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::multiscale::{interleave, split_tiers, tier_shapes, Axis, Grid};
 use crate::sample::{SampleOptions, Sampler};
-use crate::tier::Tier;
+use crate::text::Text;
+use crate::tier::{Conditions, Tier};
+
+/// The error for conditions a model needs and was not given.
+fn missing(what: &'static str) -> Error {
+    Error::Shape {
+        what: "conditions",
+        expected: format!("{what} for a model conditioned on them"),
+        got: "none".into(),
+    }
+}
 
 /// Spectrograms from [`generate`].
 #[derive(Debug, Clone)]
@@ -19,24 +29,31 @@ pub struct Generated {
     pub full: Vec<f32>,
     /// Full-resolution frames of the prime at the start of each.
     pub prime_frames: usize,
+    /// A text model's attention windows over tier 1's frames, `[frames, count, chars]`, and
+    /// `chars` (the longest text's characters); empty for other models.
+    pub alignment: (Vec<f32>, usize),
 }
 
 /// Generate `count` spectrograms of the full-resolution grid `full` with the G = `tiers.len()`
 /// tiers of a multi-scale model (tier g models [`tier_shapes`]`(full, G)[g - 1]`): tier 1 from
 /// scratch, then each upper tier conditioned on everything generated so far (its feature
-/// network run once over the complete x^{<g}), interleaved as it goes. A `prime`
-/// `[prime_frames, bins]` (full resolution, at most `full.frames`) is split the same way and
-/// primes every tier: the outputs start with it. `progress(g, done, total)` is called after
-/// every frame of tier g.
+/// network run once over the complete x^{<g}), interleaved as it goes. Every tier with labels
+/// gets `conditions.labels`, a text tier 1 `conditions.texts`: it stops when the texts have
+/// been said, and the full resolution is then as many frames as that tier 1 needs (at most
+/// `full.frames`). A `prime` `[prime_frames, bins]` (full resolution, at most
+/// `full.frames`) is split the same way and primes every tier: the outputs start with it.
+/// `progress(g, done, total)` is called after every frame of tier g.
 ///
 /// # Errors
-/// [`Error::Shape`] when the prime does not fit or a tier does not model its shape; candle
-/// errors.
+/// [`Error::Shape`] when the prime does not fit, a tier does not model its shape, or the
+/// conditions do not fit the tiers; candle errors.
+#[allow(clippy::too_many_arguments)]
 pub fn generate(
     tiers: &[Tier],
     full: Grid,
     count: usize,
     prime: Option<&[f32]>,
+    conditions: &Conditions,
     options: SampleOptions,
     rng: &mut impl Rng,
     mut progress: impl FnMut(usize, usize, usize),
@@ -50,7 +67,8 @@ pub fn generate(
             got: format!("{} values", prime.map_or(0, <[f32]>::len)),
         });
     }
-    let shapes = tier_shapes(full, tiers.len());
+    let mut full = full;
+    let mut shapes = tier_shapes(full, tiers.len());
     let primes: Vec<Vec<f32>> = match prime {
         Some(p) => split_tiers(
             p,
@@ -68,9 +86,11 @@ pub fn generate(
     };
     let mut levels = Vec::with_capacity(tiers.len());
     let mut current: Vec<f32> = Vec::new();
-    for ((tier, shape), prime) in tiers.iter().zip(&shapes).zip(&primes) {
+    let mut alignment = (Vec::new(), 0);
+    for (index, (tier, prime)) in tiers.iter().zip(&primes).enumerate() {
+        let shape = shapes[index];
         let g = shape.grid;
-        tier.check_shape(shape)?;
+        tier.check_shape(&shape)?;
         let level = match shape.conditioning {
             Some((Axis::Time, cg)) => Grid {
                 frames: cg.frames + g.frames,
@@ -91,15 +111,49 @@ pub fn generate(
         if let Some((_, cg)) = shape.conditioning {
             sampler.condition(&current, cg, g.frames)?;
         }
+        if tier.config().labels > 0 {
+            let labels = conditions
+                .labels
+                .as_deref()
+                .ok_or_else(|| missing("labels"))?;
+            sampler.set_labels(labels)?;
+        }
+        if tier.config().text.is_some() {
+            let texts = conditions
+                .texts
+                .as_deref()
+                .ok_or_else(|| missing("texts"))?;
+            sampler.set_text(&Text::new(texts)?)?;
+        }
         let primed = prime.len() / g.bins.max(1);
         if primed > 0 {
             let all: Vec<f32> = (0..count).flat_map(|_| prime.iter().copied()).collect();
             sampler.teacher_force(&all, primed)?;
         }
-        let todo = g.frames - primed;
+        let mut todo = g.frames - primed;
         let drawn = sampler.generate(todo, options, rng, |done| {
             progress(shape.tier, primed + done, g.frames)
         })?;
+        if drawn.len() < count * todo * g.bins {
+            // A text tier 1 finished early: the grids of every tier follow its length.
+            todo = drawn.len() / (count * g.bins);
+            let time_splits = shapes[1..]
+                .iter()
+                .filter(|s| matches!(s.conditioning, Some((Axis::Time, _))))
+                .count();
+            full.frames = ((primed + todo) << time_splits).min(full.frames);
+            shapes = tier_shapes(full, tiers.len());
+        }
+        if tier.config().text.is_some() {
+            let (a, chars) = sampler.alignment();
+            alignment = (a.to_vec(), chars);
+        }
+        let g = shapes[index].grid;
+        let level = if shape.conditioning.is_none() {
+            g
+        } else {
+            level
+        };
         let mut x = Vec::with_capacity(count * g.len());
         for s in 0..count {
             x.extend_from_slice(prime);
@@ -116,5 +170,6 @@ pub fn generate(
         levels,
         full: current,
         prime_frames,
+        alignment,
     })
 }

@@ -22,13 +22,16 @@ pub mod multiscale;
 pub mod ops;
 pub mod sample;
 pub mod stack;
+pub mod text;
 pub mod tier;
+pub mod toy;
 pub mod train;
 
-pub use config::{FeatureConfig, TierConfig};
+pub use config::{FeatureConfig, TextConfig, TierConfig};
 pub use error::{Error, Result};
 pub use generate::{generate, Generated};
 pub use gmm::Gmm;
 pub use model::{Model, ModelConfig};
 pub use sample::{SampleOptions, Sampler};
-pub use tier::Tier;
+pub use text::{Alphabet, Text};
+pub use tier::{Conditions, Context, Tier};

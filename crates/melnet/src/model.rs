@@ -12,17 +12,18 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use melspec::dataset::{CorpusStats, Levels, Normalization, DB_FLOOR};
+use melspec::dataset::{CorpusStats, Dataset, Levels, Normalization, Transcripts, DB_FLOOR};
 use melspec::AnalysisParams;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FeatureConfig, TierConfig};
+use crate::config::{FeatureConfig, TextConfig, TierConfig};
 use crate::error::{Error, Result};
 use crate::generate::{generate, Generated};
 use crate::multiscale::{assemble, split_tiers, tier_shapes, Axis, Grid, TierShape};
 use crate::sample::SampleOptions;
-use crate::tier::Tier;
+use crate::text::{Alphabet, Text};
+use crate::tier::{Conditions, Context, Tier};
 use crate::train::checkpoint::{io, read_json, write_atomic};
 
 /// Version of the `model.json` format.
@@ -54,6 +55,55 @@ pub struct ModelConfig {
     pub stats: CorpusStats,
     /// The dataset trained on, as given.
     pub dataset: PathBuf,
+    /// Class names of a label-conditioned model (index i is class i); every tier has their
+    /// embeddings.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// A text-conditioned model's characters and transcripts; tier 1 has the text encoder and
+    /// attention.
+    #[serde(default)]
+    pub text: Option<ModelText>,
+}
+
+/// The text of a text-conditioned model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelText {
+    /// The characters the model knows, in id order.
+    pub alphabet: Alphabet,
+    /// The transcripts trained on (LJSpeech `metadata.csv`), as given.
+    pub transcripts: PathBuf,
+}
+
+impl ModelText {
+    /// The text of a model trained on the items of `ds` with the transcripts at `path`: the
+    /// alphabet of the transcripts of its items.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when no item has a transcript; transcript read errors.
+    pub fn new(path: &Path, ds: &Dataset) -> Result<Self> {
+        let table = Transcripts::read(path)?;
+        let said: Vec<&str> = ds
+            .manifest()
+            .items
+            .iter()
+            .filter_map(|i| table.get(&i.path))
+            .collect();
+        if said.is_empty() {
+            return Err(Error::InvalidConfig {
+                name: "text",
+                value: path.display().to_string(),
+                reason: format!(
+                    "no item of {} has a transcript (ids are file names without extension)",
+                    ds.dir().display()
+                ),
+            });
+        }
+        Ok(ModelText {
+            alphabet: Alphabet::of(said),
+            transcripts: path.to_path_buf(),
+        })
+    }
 }
 
 /// The layers of one tier, as `melnet train` asks for them.
@@ -71,6 +121,8 @@ pub struct TierSpec {
     pub feature_layers: usize,
     /// Score values at a dB dataset's floor as censored observations ([`Model::floors`]).
     pub censored: bool,
+    /// Logistic components of a text tier's attention window.
+    pub attention_mixtures: usize,
 }
 
 impl TierSpec {
@@ -159,6 +211,8 @@ pub struct TierFile {
     pub feature_layers: Option<usize>,
     /// Censored scoring at the floor.
     pub censored: Option<bool>,
+    /// Logistic components of a text tier's attention window.
+    pub attention_mixtures: Option<usize>,
 }
 
 impl TierFile {
@@ -182,6 +236,7 @@ impl TierFile {
             centralized: self.centralized.or(base.centralized),
             feature_layers: self.feature_layers.unwrap_or(base.feature_layers),
             censored: self.censored.unwrap_or(base.censored),
+            attention_mixtures: self.attention_mixtures.unwrap_or(base.attention_mixtures),
         }
     }
 
@@ -209,6 +264,7 @@ impl Default for TierSpec {
             centralized: None,
             feature_layers: 1,
             censored: true,
+            attention_mixtures: 5,
         }
     }
 }
@@ -313,7 +369,8 @@ impl Model {
     }
 
     /// The configuration of tier `g` with the layers `spec`: its bins, its split axis and
-    /// feature network (g ≥ 2), the data's floor when `spec.censored`.
+    /// feature network (g ≥ 2), the data's floor when `spec.censored`, the model's labels
+    /// (every tier) and text (tier 1).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for g outside 1 … G or invalid layers.
@@ -329,6 +386,15 @@ impl Model {
         if spec.censored {
             config.floor = self.floors().map(|mut f| f.swap_remove(g - 1));
         }
+        config.labels = self.config.labels.as_ref().map_or(0, Vec::len);
+        if g == 1 {
+            config.text = self.config.text.as_ref().map(|t| TextConfig {
+                alphabet: t.alphabet.len(),
+                width: spec.width,
+                mixtures: spec.attention_mixtures,
+            });
+        }
+        config.validate()?;
         Ok(config)
     }
 
@@ -376,6 +442,61 @@ impl Model {
             .collect()
     }
 
+    /// The conditions of `count` spectrograms with the class named `label` and the text `text`
+    /// (each required exactly when the model is conditioned on it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a label or character the model does not know, one it needs
+    /// and was not given, or one given to a model without that conditioning.
+    pub fn conditions(
+        &self,
+        label: Option<&str>,
+        text: Option<&str>,
+        count: usize,
+    ) -> Result<Conditions> {
+        let bad = |name, value: &str, reason: String| Error::InvalidConfig {
+            name,
+            value: value.into(),
+            reason,
+        };
+        let labels = match (&self.config.labels, label) {
+            (None, None) => None,
+            (Some(classes), Some(name)) => {
+                let class = classes.iter().position(|c| c == name).ok_or_else(|| {
+                    bad(
+                        "label",
+                        name,
+                        format!("is not one of the model's labels {classes:?}"),
+                    )
+                })?;
+                Some(vec![class as u32; count])
+            }
+            (Some(classes), None) => {
+                return Err(bad(
+                    "label",
+                    "none",
+                    format!("the model is conditioned on labels; give one of {classes:?}"),
+                ))
+            }
+            (None, Some(name)) => {
+                return Err(bad("label", name, "the model has no labels".into()));
+            }
+        };
+        let texts = match (&self.config.text, text) {
+            (None, None) => None,
+            (Some(t), Some(said)) => Some(vec![t.alphabet.encode(said)?; count]),
+            (Some(_), None) => {
+                return Err(bad(
+                    "text",
+                    "none",
+                    "the model is conditioned on text; give the text to say".into(),
+                ))
+            }
+            (None, Some(said)) => return Err(bad("text", said, "the model has no text".into())),
+        };
+        Ok(Conditions { labels, texts })
+    }
+
     /// Normalise dataset-scale values in place, as the model's inputs.
     pub fn normalize(&self, values: &mut [f32]) {
         self.config
@@ -401,7 +522,7 @@ impl Model {
     }
 
     /// Per-tier and full-resolution NLL of `count` full-resolution spectrograms `x`
-    /// `[count, frames, bins]` (normalised), with the per-element NLL at full resolution
+    /// `[count, frames, bins]` (normalised) given their `conditions`, with the per-element NLL at full resolution
     /// `[count, frames, bins]` (each element scored by the tier that models it).
     ///
     /// # Errors
@@ -412,6 +533,7 @@ impl Model {
         x: &[f32],
         count: usize,
         frames: usize,
+        conditions: &Conditions,
     ) -> Result<(Nll, Vec<f32>)> {
         let full = self.grid(frames);
         if x.len() != count * full.len() || tiers.len() != self.config.tiers {
@@ -424,13 +546,13 @@ impl Model {
                 got: format!("{} values, {} tiers", x.len(), tiers.len()),
             });
         }
-        let inputs = self.tier_inputs(x, count, frames)?;
+        let inputs = self.tier_inputs(x, count, frames, conditions)?;
         let mut maps = Vec::with_capacity(inputs.len());
         let (mut means, mut elements) = (Vec::new(), Vec::new());
         let mut total = 0.0f64;
-        for (tier, (xt, coarse)) in tiers.iter().zip(&inputs) {
+        for (tier, (xt, context)) in tiers.iter().zip(&inputs) {
             let map = tier
-                .nll_elements(xt, coarse.as_ref())?
+                .nll_elements(xt, context)?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
             let sum: f64 = map.iter().map(|&v| f64::from(v)).sum();
@@ -448,17 +570,21 @@ impl Model {
     }
 
     /// Every tier's teacher-forced inputs from `count` full-resolution spectrograms `x`
-    /// `[count, frames, bins]`: `(x^g, x^{<g})` tensors `[count, frames, bins]` of the tier's
-    /// grids, index 0 is tier 1.
+    /// `[count, frames, bins]` with their `conditions`: x^g `[count, frames, bins]` of the
+    /// tier's grid and its [`Context`] (x^{<g}, labels, and text for tier 1), index 0 is
+    /// tier 1.
     ///
     /// # Errors
-    /// [`Error::Shape`] when `x` is not `count · frames · bins` long; candle errors.
+    /// [`Error::Shape`] when `x` is not `count · frames · bins` long or the conditions do not
+    /// fit the model (missing, unexpected, another count, a class it does not have); candle
+    /// errors.
     pub fn tier_inputs(
         &self,
         x: &[f32],
         count: usize,
         frames: usize,
-    ) -> Result<Vec<(Tensor, Option<Tensor>)>> {
+        conditions: &Conditions,
+    ) -> Result<Vec<(Tensor, Context)>> {
         let full = self.grid(frames);
         if x.len() != count * full.len() {
             return Err(Error::Shape {
@@ -467,6 +593,7 @@ impl Model {
                 got: format!("{} values", x.len()),
             });
         }
+        let (labels, text) = self.condition_tensors(conditions, count)?;
         let tensor =
             |v: Vec<f32>, g: Grid| Tensor::from_vec(v, (count, g.frames, g.bins), &Device::Cpu);
         split_tiers(x, count, full, self.config.tiers)
@@ -477,13 +604,64 @@ impl Model {
                     (Some(v), Some((_, cg))) => Some(tensor(v, cg)?),
                     _ => None,
                 };
-                Ok((tensor(part.x, shape.grid)?, coarse))
+                let context = Context {
+                    coarse,
+                    labels: labels.clone(),
+                    text: text.clone().filter(|_| shape.tier == 1),
+                };
+                Ok((tensor(part.x, shape.grid)?, context))
             })
             .collect()
     }
 
-    /// Generate `count` full-resolution spectrograms of `frames` frames (normalised) with the
-    /// model's `tiers` ([`Model::load_tiers`]); see [`crate::generate::generate`].
+    /// The labels (u32 `[count]`) and texts of `conditions`, checked against the model.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when they do not fit the model.
+    fn condition_tensors(
+        &self,
+        conditions: &Conditions,
+        count: usize,
+    ) -> Result<(Option<Tensor>, Option<Text>)> {
+        let classes = self.config.labels.as_ref().map(Vec::len);
+        let labels = match (classes, &conditions.labels) {
+            (None, None) => None,
+            (Some(n), Some(l)) if l.len() == count && l.iter().all(|&c| (c as usize) < n) => {
+                Some(Tensor::from_slice(l, count, &Device::Cpu)?)
+            }
+            (n, l) => {
+                return Err(Error::Shape {
+                    what: "labels",
+                    expected: match n {
+                        Some(n) => format!("{count} class indices below {n}"),
+                        None => "none (the model has no labels)".into(),
+                    },
+                    got: format!("{l:?}"),
+                })
+            }
+        };
+        let text = match (&self.config.text, &conditions.texts) {
+            (None, None) => None,
+            (Some(_), Some(t)) if t.len() == count => Some(Text::new(t)?),
+            (a, t) => {
+                return Err(Error::Shape {
+                    what: "texts",
+                    expected: match a {
+                        Some(_) => format!("{count} texts"),
+                        None => "none (the model has no text)".into(),
+                    },
+                    got: t
+                        .as_ref()
+                        .map_or("none".into(), |t| format!("{} texts", t.len())),
+                })
+            }
+        };
+        Ok((labels, text))
+    }
+
+    /// Generate `count` full-resolution spectrograms of `frames` frames (normalised; a text
+    /// model stops earlier when the texts are said) with the model's `tiers`
+    /// ([`Model::load_tiers`]) given `conditions`; see [`crate::generate::generate`].
     ///
     /// # Errors
     /// [`Error::Shape`] when `tiers` are not this model's G or the prime does not fit; candle
@@ -495,6 +673,7 @@ impl Model {
         frames: usize,
         count: usize,
         prime: Option<&[f32]>,
+        conditions: &Conditions,
         options: SampleOptions,
         rng: &mut impl Rng,
         progress: impl FnMut(usize, usize, usize),
@@ -511,6 +690,7 @@ impl Model {
             self.grid(frames),
             count,
             prime,
+            conditions,
             options,
             rng,
             progress,
@@ -665,6 +845,8 @@ mod tests {
                     mel_std: (0..bins).map(|b| 10.0 + b as f64).collect(),
                 },
                 dataset: PathBuf::new(),
+                labels: None,
+                text: None,
             },
         }
     }

@@ -22,6 +22,7 @@ use crate::multiscale::Grid;
 use crate::ops::fused_lstm::cell;
 use crate::ops::gemm::{matmul, Mat};
 use crate::stack::Rnn;
+use crate::text::{mass_beyond, sigmoid, Text, TERMINATION};
 use crate::tier::Tier;
 
 /// A linear layer, weights transposed to `[input, output]`.
@@ -268,6 +269,104 @@ pub struct Sampler {
     state: State,
     frames: usize,
     conditioning: Option<Conditioning>,
+    labels: Option<LabelTerms>,
+    attention: Option<AttentionWeights>,
+    text: Option<TextRun>,
+}
+
+/// The label embeddings of each spectrogram's class, `[count, width]` per delayed stack.
+struct LabelTerms {
+    to_time: Vec<f32>,
+    to_freq: Vec<f32>,
+}
+
+/// The weights of a text tier's attention.
+struct AttentionWeights {
+    rnn: Lstm,
+    window: Dense,
+    out: Dense,
+}
+
+/// The text of each spectrogram and the attention window's state.
+struct TextRun {
+    /// `[count, chars, 2E]`, and each text's length.
+    memory: Vec<f32>,
+    lengths: Vec<usize>,
+    chars: usize,
+    /// Attention LSTM state `[count, D]`, window positions κ `[count, K]`.
+    h: Vec<f32>,
+    c: Vec<f32>,
+    kappa: Vec<f32>,
+    /// Scratch: window parameters `[count, 3K]`, one frame's window `[count, chars]`, the
+    /// context `[count, 2E]`.
+    raw: Vec<f32>,
+    phi: Vec<f32>,
+    context: Vec<f32>,
+    /// Every frame's window since the start, `[frames, count, chars]`.
+    alignment: Vec<f32>,
+    /// The frame at which each text's window passed its last character.
+    ended: Vec<Option<usize>>,
+}
+
+impl TextRun {
+    /// Advance the attention `w` one frame on the centralized stack's states `hc`
+    /// `[count, D]` and add the projected context to them; `frame` is the frame's index; `z`
+    /// and `add` are scratch (`[count, 4D]`, `[count, D]`).
+    fn step(
+        &mut self,
+        w: &AttentionWeights,
+        hc: &mut [f32],
+        frame: usize,
+        z: &mut [f32],
+        add: &mut [f32],
+    ) {
+        let n = self.lengths.len();
+        let k = self.kappa.len() / n.max(1);
+        let (u_all, m) = (self.chars, self.memory.len() / (n * self.chars).max(1));
+        w.rnn.step(hc, n, &mut self.h, &mut self.c, z);
+        w.window.apply(&self.h, n, &mut self.raw);
+        for s in 0..n {
+            let raw = &self.raw[s * 3 * k..(s + 1) * 3 * k];
+            let (logits, rest) = raw.split_at(k);
+            let (log_widths, log_steps) = rest.split_at(k);
+            let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let total: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+            let kappa = &mut self.kappa[s * k..(s + 1) * k];
+            kappa
+                .iter_mut()
+                .zip(log_steps)
+                .for_each(|(kp, st)| *kp += st.exp());
+            let alpha: Vec<f32> = logits.iter().map(|l| (l - max).exp() / total).collect();
+            let beta: Vec<f32> = log_widths.iter().map(|b| b.exp()).collect();
+            let phi = &mut self.phi[s * u_all..(s + 1) * u_all];
+            for (u, p) in phi.iter_mut().enumerate() {
+                *p = if u < self.lengths[s] {
+                    (0..k)
+                        .map(|j| {
+                            let at = |o: f32| sigmoid((u as f32 + o - kappa[j]) / beta[j]);
+                            alpha[j] * (at(0.5) - at(-0.5))
+                        })
+                        .sum()
+                } else {
+                    0.0
+                };
+            }
+            let context = &mut self.context[s * m..(s + 1) * m];
+            context.fill(0.0);
+            for (u, p) in phi.iter().enumerate() {
+                let row = &self.memory[(s * u_all + u) * m..(s * u_all + u + 1) * m];
+                context.iter_mut().zip(row).for_each(|(c, v)| *c += p * v);
+            }
+            if self.ended[s].is_none()
+                && mass_beyond(&alpha, &beta, kappa, self.lengths[s]) > TERMINATION
+            {
+                self.ended[s] = Some(frame);
+            }
+        }
+        self.alignment.extend_from_slice(&self.phi);
+        w.out.apply(&self.context, n, add);
+        hc.iter_mut().zip(add.iter()).for_each(|(h, a)| *h += a);
+    }
 }
 
 /// An upper tier's conditioning terms for every frame, each `[count, frames, bins, width]`.
@@ -310,6 +409,16 @@ impl Sampler {
             state: State::new(&config, count.max(1)),
             frames: 0,
             conditioning: None,
+            labels: None,
+            attention: match &tier.text {
+                Some(t) => Some(AttentionWeights {
+                    rnn: Lstm::new(&t.attention.rnn)?,
+                    window: Dense::new(&t.attention.window)?,
+                    out: Dense::new(&t.attention.out)?,
+                }),
+                None => None,
+            },
+            text: None,
             tier: tier.clone(),
             config,
         })
@@ -344,6 +453,78 @@ impl Sampler {
         Ok(())
     }
 
+    /// Condition a tier with labels on each spectrogram's class `classes` `[count]`.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the tier has no labels, the count differs or a class is out of
+    /// range; candle errors.
+    pub fn set_labels(&mut self, classes: &[u32]) -> Result<()> {
+        let ids = Tensor::from_slice(classes, classes.len(), &Device::Cpu)?;
+        if classes.len() != self.count() {
+            return Err(Error::Shape {
+                what: "labels",
+                expected: format!("{} classes", self.count()),
+                got: classes.len().to_string(),
+            });
+        }
+        let (to_time, to_freq) = self
+            .tier
+            .label_terms(Some(&ids), classes.len())?
+            .expect("a tier given labels has them");
+        self.labels = Some(LabelTerms {
+            to_time: values(&to_time)?,
+            to_freq: values(&to_freq)?,
+        });
+        Ok(())
+    }
+
+    /// Condition a text tier on each spectrogram's text (`count` of them); starts the
+    /// attention window at the first character (call before the first frame, or after
+    /// [`Sampler::reset`]).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the tier has no text or the count differs; candle errors.
+    pub fn set_text(&mut self, text: &Text) -> Result<()> {
+        let n = self.count();
+        let memory = self
+            .tier
+            .text_memory(Some(text), n)?
+            .expect("a tier given text has it");
+        let (d, k) = (
+            self.config.width,
+            self.config.text.map_or(0, |t| t.mixtures),
+        );
+        let (_, chars, m) = memory.dims3()?;
+        self.text = Some(TextRun {
+            memory: values(&memory)?,
+            lengths: text.lengths().to_vec(),
+            chars,
+            h: vec![0.0; n * d],
+            c: vec![0.0; n * d],
+            kappa: vec![0.0; n * k],
+            raw: vec![0.0; n * 3 * k],
+            phi: vec![0.0; n * chars],
+            context: vec![0.0; n * m],
+            alignment: Vec::new(),
+            ended: vec![None; n],
+        });
+        Ok(())
+    }
+
+    /// The attention windows of every frame so far, `[frames, count, chars]` (a text tier
+    /// after [`Sampler::set_text`]; empty otherwise), and `chars`.
+    pub fn alignment(&self) -> (&[f32], usize) {
+        self.text
+            .as_ref()
+            .map_or((&[][..], 0), |t| (&t.alignment[..], t.chars))
+    }
+
+    /// For a text tier: the frame at which each text's attention passed its last character
+    /// ([`crate::text::TERMINATION`]), `None` while it has not.
+    pub fn ended(&self) -> Option<&[Option<usize>]> {
+        self.text.as_ref().map(|t| &t.ended[..])
+    }
+
     /// The tier's configuration.
     pub fn config(&self) -> &TierConfig {
         &self.config
@@ -370,6 +551,13 @@ impl Sampler {
             .chain(s.central_c.iter_mut())
         {
             buf.fill(0.0);
+        }
+        if let Some(t) = self.text.as_mut() {
+            for buf in [&mut t.h, &mut t.c, &mut t.kappa] {
+                buf.fill(0.0);
+            }
+            t.alignment.clear();
+            t.ended.fill(None);
         }
         self.frames = 0;
     }
@@ -399,6 +587,23 @@ impl Sampler {
                 })
             }
         };
+        if self.tier.labels.is_some() != self.labels.is_some()
+            || self.attention.is_some() != self.text.is_some()
+        {
+            return Err(Error::Shape {
+                what: "conditioned sampling",
+                expected: format!(
+                    "labels {} and text {} (Sampler::set_labels, Sampler::set_text)",
+                    self.tier.labels.is_some(),
+                    self.attention.is_some()
+                ),
+                got: format!(
+                    "labels {} and text {}",
+                    self.labels.is_some(),
+                    self.text.is_some()
+                ),
+            });
+        }
         let cond_row = |c: &Conditioning, sample: usize, bin: usize| {
             let at = ((sample * c.frames + t) * f + bin) * d;
             at..at + d
@@ -419,9 +624,16 @@ impl Sampler {
                 h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
             }
         }
+        if let Some(lt) = &self.labels {
+            for (row, h) in s.ht[0].chunks_exact_mut(d).enumerate() {
+                let add = &lt.to_time[(row % n) * d..(row % n + 1) * d];
+                h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
+            }
+        }
         if let Some(c) = &self.central_input {
             c.apply(&s.prev, n, &mut s.hc[0]);
         }
+        let attention_layer = self.tier.attention_layer();
         for (l, layer) in self.layers.iter().enumerate() {
             let (below, above) = s.ht.split_at_mut(l + 1);
             let (input, out) = (&below[l], &mut above[0]);
@@ -457,6 +669,11 @@ impl Sampler {
                 lstm.step(input, n, &mut s.central_h[l], &mut s.central_c[l], &mut s.z);
                 proj.apply(&s.central_h[l], n, out);
                 out.iter_mut().zip(input.iter()).for_each(|(v, r)| *v += r);
+                if let (Some(w), Some(text)) = (&self.attention, self.text.as_mut()) {
+                    if l == attention_layer {
+                        text.step(w, out, t, &mut s.z, &mut s.step_in);
+                    }
+                }
             }
         }
         // The frequency-delayed stack, bin by bin.
@@ -478,6 +695,12 @@ impl Sampler {
                     let add = &c.to_freq[cond_row(c, sample, bin)];
                     h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
                 }
+            }
+            if let Some(lt) = &self.labels {
+                s.hf[0]
+                    .iter_mut()
+                    .zip(&lt.to_freq)
+                    .for_each(|(v, a)| *v += a);
             }
             for (l, layer) in self.layers.iter().enumerate() {
                 let rows = bin * n * d..(bin + 1) * n * d;
@@ -539,11 +762,14 @@ impl Sampler {
         Ok(raw)
     }
 
-    /// Generate `frames` more frames of every spectrogram, `[count, frames, bins]`, drawing
-    /// from `rng`; `progress(frame)` is called after each frame.
+    /// Generate up to `frames` more frames of every spectrogram, `[count, frames', bins]`,
+    /// drawing from `rng`; `progress(frame)` is called after each frame. A text tier stops
+    /// after the frame in which the last of its texts ended ([`Sampler::ended`]), so
+    /// `frames'` may be fewer.
     ///
     /// # Errors
-    /// [`Error::Shape`] when an upper tier's conditioning does not cover the frames.
+    /// [`Error::Shape`] when an upper tier's conditioning does not cover the frames, or the
+    /// tier's labels or text are not set.
     pub fn generate(
         &mut self,
         frames: usize,
@@ -570,9 +796,21 @@ impl Sampler {
                 }
             })?;
             progress(t + 1);
+            if self.ended().is_some_and(|e| e.iter().all(Option::is_some)) {
+                return Ok(keep_frames(&out, n, frames, t + 1, f));
+            }
         }
         Ok(out)
     }
+}
+
+/// The first `keep` of the `frames` frames of each of the `count` spectrograms of `x`
+/// `[count, frames, bins]`.
+fn keep_frames(x: &[f32], count: usize, frames: usize, keep: usize, bins: usize) -> Vec<f32> {
+    (0..count)
+        .flat_map(|s| &x[s * frames * bins..(s * frames + keep) * bins])
+        .copied()
+        .collect()
 }
 
 /// One draw from the mixture with raw parameters `raw` `[3K]`, biased by `bias`; `weights`

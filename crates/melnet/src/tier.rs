@@ -1,9 +1,10 @@
 //! One MelNet tier (arXiv 1906.01083 §4): delayed inputs, L layers of stacks, GMM head; an
 //! upper tier (§6) also a feature network over the coarser tiers' output, added to its input
-//! layers.
+//! layers; a conditioned tier label embeddings added there too, and (tier 1) the text
+//! attention in its centralized stack ([`crate::text`]).
 
 use candle_core::{Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::{Embedding, Linear, Module, VarBuilder};
 
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
@@ -11,6 +12,62 @@ use crate::feature::FeatureNetwork;
 use crate::gmm::Gmm;
 use crate::multiscale::{Axis, TierShape};
 use crate::stack::{linear, CentralizedStack, FrequencyDelayedStack, TimeDelayedStack};
+use crate::text::{Attention, Text, TextEncoder};
+
+/// What a tier's output depends on besides the modelled spectrogram itself.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// x^{<g} `[batch, frames', bins']`, the coarser tiers' output (upper tiers).
+    pub coarse: Option<Tensor>,
+    /// Each item's class, u32 `[batch]` (a tier with labels).
+    pub labels: Option<Tensor>,
+    /// Each item's text (a text tier).
+    pub text: Option<Text>,
+}
+
+impl Context {
+    /// Only x^{<g} (or nothing, for an unconditional tier).
+    pub fn coarse(coarse: Option<Tensor>) -> Self {
+        Context {
+            coarse,
+            ..Context::default()
+        }
+    }
+}
+
+/// What each of a batch of items is conditioned on, at the model level (see
+/// [`crate::Model::tier_inputs`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Each item's class index (a label-conditioned model).
+    pub labels: Option<Vec<u32>>,
+    /// Each item's character ids (a text-conditioned model).
+    pub texts: Option<Vec<Vec<u32>>>,
+}
+
+impl Conditions {
+    /// The conditions of items `range` of the batch.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        Conditions {
+            labels: self.labels.as_ref().map(|l| l[range.clone()].to_vec()),
+            texts: self.texts.as_ref().map(|t| t[range].to_vec()),
+        }
+    }
+}
+
+/// The label embeddings of a tier: one row per class for each delayed stack's input layer.
+#[derive(Debug, Clone)]
+pub struct LabelEmbeddings {
+    pub(crate) time: Embedding,
+    pub(crate) freq: Embedding,
+}
+
+/// The text conditioning of a tier: encoder and attention.
+#[derive(Debug, Clone)]
+pub struct TextConditioning {
+    pub(crate) encoder: TextEncoder,
+    pub(crate) attention: Attention,
+}
 
 /// A tier modelling `x` `[batch, frames, bins]`: unconditional (tier 1), or conditioned on the
 /// coarser tiers' output x^{<g} (tiers g ≥ 2, with a [`FeatureNetwork`]). The sampler
@@ -22,6 +79,8 @@ pub struct Tier {
     pub(crate) freq_input: Linear,
     pub(crate) central_input: Option<Linear>,
     pub(crate) features: Option<FeatureNetwork>,
+    pub(crate) labels: Option<LabelEmbeddings>,
+    pub(crate) text: Option<TextConditioning>,
     pub(crate) time: Vec<TimeDelayedStack>,
     pub(crate) central: Vec<CentralizedStack>,
     pub(crate) freq: Vec<FrequencyDelayedStack>,
@@ -55,6 +114,20 @@ impl Tier {
             },
             features: match config.conditioning {
                 Some(c) => Some(FeatureNetwork::new(c.axis, c.layers, d, vb.pp("features"))?),
+                None => None,
+            },
+            labels: match config.labels {
+                0 => None,
+                n => Some(LabelEmbeddings {
+                    time: candle_nn::embedding(n, d, vb.pp("label_time"))?,
+                    freq: candle_nn::embedding(n, d, vb.pp("label_freq"))?,
+                }),
+            },
+            text: match &config.text {
+                Some(t) => Some(TextConditioning {
+                    encoder: TextEncoder::new(t, vb.pp("text.encoder"))?,
+                    attention: Attention::new(t, d, vb.pp("text.attention"))?,
+                }),
                 None => None,
             },
             time: (0..layers)
@@ -168,14 +241,87 @@ impl Tier {
         Ok(Some(net.forward(coarse, fine)?))
     }
 
-    /// Mixture parameters for every element of `x` `[batch, frames, bins]`, given x^{<g}
-    /// `coarse` for an upper tier (see [`Tier::conditioning`]); the element (t, f) depends only
-    /// on frames < t and on bins < f of frame t of `x` (and on any element of `coarse`).
+    /// The centralized layer (0-based) after which the text attention adds its context: layer
+    /// L/2 of the paper (the first of two).
+    pub(crate) fn attention_layer(&self) -> usize {
+        (self.config.layers / 2).max(1) - 1
+    }
+
+    /// The label embeddings `(time, freq)` `[batch, width]` of `labels` (u32 `[batch]`);
+    /// `None` for a tier without labels (then `labels` must be `None` too).
     ///
     /// # Errors
-    /// [`Error::Shape`] when `x` does not have `n_mels` bins or the conditioning does not fit;
-    /// candle errors.
-    pub fn forward(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<Gmm> {
+    /// [`Error::Shape`] when labels are missing, unexpected, of another batch, or a class the
+    /// tier does not have; candle errors.
+    pub fn label_terms(
+        &self,
+        labels: Option<&Tensor>,
+        batch: usize,
+    ) -> Result<Option<(Tensor, Tensor)>> {
+        let classes = self.config.labels;
+        match (&self.labels, labels) {
+            (None, None) => Ok(None),
+            (Some(emb), Some(ids))
+                if ids.dims() == [batch]
+                    && (ids.max_all()?.to_scalar::<u32>()? as usize) < classes =>
+            {
+                Ok(Some((emb.time.forward(ids)?, emb.freq.forward(ids)?)))
+            }
+            (_, ids) => Err(Error::Shape {
+                what: "tier labels",
+                expected: if classes == 0 {
+                    "none for a tier without labels".into()
+                } else {
+                    format!("[{batch}] class indices below {classes}")
+                },
+                got: match ids {
+                    Some(ids) => format!("{:?}", ids.to_vec1::<u32>()?),
+                    None => "none".into(),
+                },
+            }),
+        }
+    }
+
+    /// The text memory `[batch, chars, 2E]` of `text`; `None` for a tier without text (then
+    /// `text` must be `None` too).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the text is missing, unexpected or of another batch; candle
+    /// errors.
+    pub fn text_memory(&self, text: Option<&Text>, batch: usize) -> Result<Option<Tensor>> {
+        match (&self.text, text) {
+            (None, None) => Ok(None),
+            (Some(t), Some(x)) if x.batch() == batch => Ok(Some(t.encoder.memory(x)?)),
+            (t, x) => Err(Error::Shape {
+                what: "tier text",
+                expected: if t.is_some() {
+                    format!("{batch} texts")
+                } else {
+                    "none for a tier without text".into()
+                },
+                got: x.map_or("none".into(), |x| format!("{} texts", x.batch())),
+            }),
+        }
+    }
+
+    /// Mixture parameters for every element of `x` `[batch, frames, bins]` given `context`
+    /// (see [`Tier::forward_aligned`]).
+    ///
+    /// # Errors
+    /// As [`Tier::forward_aligned`].
+    pub fn forward(&self, x: &Tensor, context: &Context) -> Result<Gmm> {
+        Ok(self.forward_aligned(x, context)?.0)
+    }
+
+    /// Mixture parameters for every element of `x` `[batch, frames, bins]` given `context`
+    /// (x^{<g} for an upper tier, see [`Tier::conditioning`]; labels; text), and for a text
+    /// tier the attention window `[batch, frames, chars]`. The element (t, f) depends only on
+    /// frames < t and on bins < f of frame t of `x` (and on anything in `context`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `x` does not have `n_mels` bins or the context does not fit the
+    /// tier; candle errors.
+    pub fn forward_aligned(&self, x: &Tensor, context: &Context) -> Result<(Gmm, Option<Tensor>)> {
         let (b, t, f) = x.dims3()?;
         if f != self.config.n_mels {
             return Err(Error::Shape {
@@ -184,7 +330,9 @@ impl Tier {
                 got: format!("{:?}", x.dims()),
             });
         }
-        let conditioning = self.conditioning(coarse, b, t, f)?;
+        let conditioning = self.conditioning(context.coarse.as_ref(), b, t, f)?;
+        let labels = self.label_terms(context.labels.as_ref(), b)?;
+        let memory = self.text_memory(context.text.as_ref(), b)?;
         let prev_frame = delay(x, 1)?;
         let prev_bin = delay(x, 2)?;
         let mut h_t = linear(&self.time_input, &prev_frame.unsqueeze(D::Minus1)?)?;
@@ -193,29 +341,42 @@ impl Tier {
             h_t = (h_t + to_time)?;
             h_f = (h_f + to_freq)?;
         }
+        if let Some((to_time, to_freq)) = labels {
+            let d = self.config.width;
+            h_t = h_t.broadcast_add(&to_time.reshape((b, 1, 1, d))?)?;
+            h_f = h_f.broadcast_add(&to_freq.reshape((b, 1, 1, d))?)?;
+        }
         let mut h_c = match &self.central_input {
             Some(lin) => Some(linear(lin, &prev_frame)?),
             None => None,
         };
+        let mut alignment = None;
         for l in 0..self.config.layers {
             h_t = self.time[l].forward(&h_t)?;
             if let Some(c) = h_c.as_mut() {
                 *c = self.central[l].forward(c)?;
+                if let (Some(tc), Some(m), Some(text)) = (&self.text, &memory, &context.text) {
+                    if l == self.attention_layer() {
+                        let (with_context, phi) = tc.attention.forward(c, m, text)?;
+                        *c = with_context;
+                        alignment = Some(phi);
+                    }
+                }
             }
             h_f = self.freq[l].forward(&h_f, &h_t, h_c.as_ref())?;
         }
-        Ok(Gmm::from_raw(linear(&self.head, &h_f)?)?)
+        Ok((Gmm::from_raw(linear(&self.head, &h_f)?)?, alignment))
     }
 
-    /// Per-element negative log-likelihood of `x` `[batch, frames, bins]` given x^{<g}
-    /// `coarse` (as [`Tier::forward`]), nats, `[batch, frames, bins]`: censored at the tier's
-    /// floor ([`TierConfig::floor`]) where it has one.
+    /// Per-element negative log-likelihood of `x` `[batch, frames, bins]` given `context`
+    /// (as [`Tier::forward`]), nats, `[batch, frames, bins]`: censored at the tier's floor
+    /// ([`TierConfig::floor`]) where it has one.
     ///
     /// # Errors
     /// As [`Tier::forward`].
-    pub fn nll_elements(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<Tensor> {
+    pub fn nll_elements(&self, x: &Tensor, context: &Context) -> Result<Tensor> {
         Ok(self
-            .forward(x, coarse)?
+            .forward(x, context)?
             .nll_elements(x, self.config.floor.as_deref())?)
     }
 }

@@ -7,7 +7,7 @@ use candle_nn::{VarBuilder, VarMap};
 use melnet::{Tier, TierConfig};
 
 fn params(tier: &Tier, x: &Tensor) -> Vec<f32> {
-    let g = tier.forward(x, None).unwrap();
+    let g = tier.forward(x, &melnet::Context::default()).unwrap();
     Tensor::cat(
         &[
             &g.means().unwrap(),
@@ -74,14 +74,14 @@ fn each_element_sees_only_the_past() {
         // The first element has no past: its mixture is the same for every input.
         let other = Tensor::randn(0f32, 1.0, (1, frames, bins), &dev).unwrap();
         let a = tier
-            .forward(&x, None)
+            .forward(&x, &melnet::Context::default())
             .unwrap()
             .means()
             .unwrap()
             .i((0, 0, 0))
             .unwrap();
         let b = tier
-            .forward(&other, None)
+            .forward(&other, &melnet::Context::default())
             .unwrap()
             .means()
             .unwrap()
@@ -98,7 +98,7 @@ fn wrong_bin_count_is_an_error() {
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let tier = Tier::new(TierConfig::small(8), vb).unwrap();
     let x = Tensor::zeros((1, 3, 7), DType::F32, &dev).unwrap();
-    assert!(tier.forward(&x, None).is_err());
+    assert!(tier.forward(&x, &melnet::Context::default()).is_err());
     assert!(TierConfig {
         layers: 0,
         ..TierConfig::small(8)

@@ -43,7 +43,9 @@ fn params(tier: &Tier, x: &[f32], full: Grid, axis: Axis, parts: &Parts) -> Vec<
     let dev = &Device::Cpu;
     let xt = Tensor::from_vec(fine, (1, fg.frames, fg.bins), dev).unwrap();
     let ct = Tensor::from_vec(coarse, (1, cg.frames, cg.bins), dev).unwrap();
-    let g = tier.forward(&xt, Some(&ct)).unwrap();
+    let g = tier
+        .forward(&xt, &melnet::Context::coarse(Some(ct.clone())))
+        .unwrap();
     flat(
         &Tensor::cat(
             &[
@@ -154,20 +156,30 @@ fn conditioning_of_the_wrong_shape_is_an_error() {
     let dev = &Device::Cpu;
     let x = Tensor::zeros((1, 3, 4), DType::F32, dev).unwrap();
     assert!(
-        tier.forward(&x, None).is_err(),
+        tier.forward(&x, &melnet::Context::default()).is_err(),
         "an upper tier needs conditioning"
     );
     for (t, f) in [(5, 4), (2, 4), (3, 5), (4, 3)] {
         let c = Tensor::zeros((1, t, f), DType::F32, dev).unwrap();
-        assert!(tier.forward(&x, Some(&c)).is_err(), "coarse {t} × {f}");
+        assert!(
+            tier.forward(&x, &melnet::Context::coarse(Some(c.clone())))
+                .is_err(),
+            "coarse {t} × {f}"
+        );
     }
     for t in [3, 4] {
         let c = Tensor::zeros((1, t, 4), DType::F32, dev).unwrap();
-        assert!(tier.forward(&x, Some(&c)).is_ok(), "{t} coarse frames");
+        assert!(
+            tier.forward(&x, &melnet::Context::coarse(Some(c.clone())))
+                .is_ok(),
+            "{t} coarse frames"
+        );
     }
     let c = Tensor::zeros((1, 4, 4), DType::F32, dev).unwrap();
     let unconditional = new_tier(TierConfig::small(4), 1);
-    assert!(unconditional.forward(&x, Some(&c)).is_err());
+    assert!(unconditional
+        .forward(&x, &melnet::Context::coarse(Some(c.clone())))
+        .is_err());
 }
 
 #[test]
@@ -203,7 +215,7 @@ fn teacher_forced_sampler_equals_the_forward_pass_on_every_tier() {
             )
             .unwrap()
         });
-        let gmm = tier.forward(&xt, coarse.as_ref()).unwrap();
+        let gmm = tier.forward(&xt, &melnet::Context::coarse(coarse)).unwrap();
         let mut sampler = Sampler::new(&tier, 1).unwrap();
         if let Some((_, cg)) = shape.conditioning {
             // Without conditioning an upper tier refuses to step.

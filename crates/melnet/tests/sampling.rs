@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use melnet::{SampleOptions, Sampler, Tier, TierConfig};
+use melnet::{Context, SampleOptions, Sampler, Text, TextConfig, Tier, TierConfig};
 use rand::SeedableRng;
 
 mod support;
@@ -56,7 +56,7 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
         let gmm = tier
             .forward(
                 &Tensor::from_vec(x.clone(), (1, frames, f), &Device::Cpu).unwrap(),
-                None,
+                &Context::default(),
             )
             .unwrap();
         let mut sampler = Sampler::new(&tier, 1).unwrap();
@@ -67,6 +67,81 @@ fn teacher_forced_sampler_equals_the_training_forward_pass() {
             "(centralized, width) {centralized:?}: worst relative difference {worst}"
         );
     }
+}
+
+#[test]
+fn conditioned_sampler_equals_the_training_forward_pass() {
+    // Labels and text (two spectrograms side by side with texts of different lengths, so the
+    // shorter one is padded in training), the attention after layer 1 of 3.
+    let frames = 20;
+    let config = TierConfig {
+        labels: 3,
+        text: Some(TextConfig {
+            alphabet: 6,
+            width: 8,
+            mixtures: 2,
+        }),
+        ..config(true)
+    };
+    let f = config.n_mels;
+    let (tier, _) = tier(config, 12);
+    let one = real_spectrogram(frames);
+    let x: Vec<f32> = one.iter().chain(one.iter().rev()).copied().collect();
+    let classes = [2u32, 0];
+    let texts = [vec![1u32, 4, 5, 0, 2, 3, 3], vec![5, 1]];
+    let text = Text::new(&texts).unwrap();
+    let context = Context {
+        labels: Some(Tensor::from_slice(&classes, 2, &Device::Cpu).unwrap()),
+        text: Some(text.clone()),
+        ..Context::default()
+    };
+    let xt = Tensor::from_vec(x.clone(), (2, frames, f), &Device::Cpu).unwrap();
+    let (gmm, alignment) = tier.forward_aligned(&xt, &context).unwrap();
+    let mut sampler = Sampler::new(&tier, 2).unwrap();
+    // Without its labels and text the tier refuses to step.
+    assert!(sampler.teacher_force(&x, frames).is_err());
+    sampler.reset();
+    sampler.set_labels(&classes).unwrap();
+    sampler.set_text(&text).unwrap();
+    let raw = sampler.teacher_force(&x, frames).unwrap();
+    let worst = worst_difference(&raw, &gmm);
+    assert!(worst < 2e-5, "worst relative difference {worst}");
+    // The alignments agree too: training's [2, frames, 7], the sampler's [frames, 2, 7].
+    let trained = alignment.unwrap().to_vec3::<f32>().unwrap();
+    let (stepped, chars) = sampler.alignment();
+    assert_eq!(chars, 7);
+    for (t, frame) in stepped.chunks_exact(2 * chars).enumerate() {
+        for (s, row) in frame.chunks_exact(chars).enumerate() {
+            for (u, &v) in row.iter().enumerate() {
+                assert!((v - trained[s][t][u]).abs() < 1e-5, "({s}, {t}, {u})");
+                // Nothing on the second text's padding.
+                if s == 1 && u >= 2 {
+                    assert_eq!(v, 0.0);
+                }
+            }
+        }
+    }
+    // The labels matter: another class changes the parameters.
+    let other = Context {
+        labels: Some(Tensor::from_slice(&[1u32, 0], 2, &Device::Cpu).unwrap()),
+        ..context.clone()
+    };
+    let changed = tier.forward(&xt, &other).unwrap();
+    assert!(worst_difference(&raw, &changed) > 1e-3);
+    // Out-of-range classes and unknown character ids are errors, as are missing ones.
+    assert!(sampler.set_labels(&[3, 0]).is_err());
+    assert!(sampler
+        .set_text(&Text::new(&[vec![6], vec![0]]).unwrap())
+        .is_err());
+    assert!(tier
+        .forward(
+            &xt,
+            &Context {
+                text: None,
+                ..context
+            }
+        )
+        .is_err());
 }
 
 #[test]

@@ -34,7 +34,11 @@ fn train<O: Optimizer>(make: impl FnOnce(Vec<candle_core::Var>) -> O, steps: usi
     let mut first = None;
     let mut last = 0.0;
     for _ in 0..steps {
-        let loss = tier.nll_elements(&x, None).unwrap().mean_all().unwrap();
+        let loss = tier
+            .nll_elements(&x, &melnet::Context::default())
+            .unwrap()
+            .mean_all()
+            .unwrap();
         last = loss.to_scalar::<f32>().unwrap();
         first.get_or_insert(last);
         opt.backward_step(&loss).unwrap();
@@ -126,21 +130,24 @@ mod resume {
         let whole = tempfile::tempdir().unwrap();
         let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..7 {
-            a.step(&batch(s), None, Some(1.0)).unwrap();
+            a.step(&batch(s), &melnet::Context::default(), Some(1.0))
+                .unwrap();
         }
         a.save(whole.path()).unwrap();
 
         let split = tempfile::tempdir().unwrap();
         let mut b = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..3 {
-            b.step(&batch(s), None, Some(1.0)).unwrap();
+            b.step(&batch(s), &melnet::Context::default(), Some(1.0))
+                .unwrap();
         }
         b.save(split.path()).unwrap();
         drop(b);
         let mut c = Trainer::load(split.path()).unwrap();
         assert_eq!(c.state().step, 3);
         for s in 3..7 {
-            c.step(&batch(s), None, Some(1.0)).unwrap();
+            c.step(&batch(s), &melnet::Context::default(), Some(1.0))
+                .unwrap();
         }
         c.save(split.path()).unwrap();
         assert_eq!(weights(whole.path()), weights(split.path()));
@@ -222,7 +229,7 @@ mod resume {
         let good = weights(dir.path());
         let mut failure = None;
         for s in 0..5 {
-            match t.step(&batch(s), None, None) {
+            match t.step(&batch(s), &melnet::Context::default(), None) {
                 Ok(_) => {
                     if let Err(e) = t.save(dir.path()) {
                         failure = Some(e);

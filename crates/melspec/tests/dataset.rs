@@ -270,13 +270,14 @@ fn windows_cover_valid_positions_and_stay_inside_items() {
     let mut seen = std::collections::HashSet::new();
     let mut window = vec![0.0f32; n * 32];
     for _ in 0..expected * 12 {
-        let start = sampler
+        let (start, index) = sampler
             .sample(&mut rng, Normalization::None, &mut window)
             .unwrap();
         let item = items
             .iter()
             .find(|i| (i.frames[0]..i.frames[1]).contains(&start))
             .expect("window starts inside a train item");
+        assert_eq!(&ds.manifest().items[index], item, "the item it names");
         assert!(
             start + n <= item.frames[1],
             "window crosses the end of {}",

@@ -169,6 +169,8 @@ pub fn run(args: Args) -> Result<()> {
                 normalization: Normalization::Standard,
                 stats: m.stats.clone(),
                 dataset: ds_dir.clone(),
+                labels: None,
+                text: None,
             },
         )?
     };
@@ -264,6 +266,7 @@ pub fn run(args: Args) -> Result<()> {
             temperature: 0.0,
             prime,
             prime_seconds,
+            conditions: Default::default(),
             inversion: InversionArgs {
                 seed,
                 quiet: args.quiet,
@@ -310,6 +313,7 @@ pub fn run(args: Args) -> Result<()> {
             frames,
             LEVEL_COUNT,
             None,
+            &Default::default(),
             options,
             &mut rng,
             |_, _, _| {},

@@ -14,7 +14,7 @@ use melspec::{MelSpectrogram, Sidecar, SpectrogramKind};
 use ndarray::Array2;
 use rand::SeedableRng;
 
-use crate::args::{load_audio, progress_bar, InversionArgs};
+use crate::args::{load_audio, progress_bar, ConditionArgs, InversionArgs};
 use crate::commands::stft::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
@@ -29,8 +29,14 @@ pub struct Args {
     /// dataset's scale) and `.png`. With `--count` above 1: `NAME-1.wav`, `NAME-2.wav`, …
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Seconds to generate (after the prime).
-    #[arg(long, default_value_t = 4.0, conflicts_with = "frames")]
+    /// Seconds to generate (after the prime); a text model stops earlier when it has said the
+    /// text.
+    #[arg(
+        long,
+        visible_alias = "max-seconds",
+        default_value_t = 4.0,
+        conflicts_with = "frames"
+    )]
     pub seconds: f64,
     /// Full-resolution frames to generate instead of --seconds.
     #[arg(long)]
@@ -50,6 +56,8 @@ pub struct Args {
     /// Use at most this many seconds of the prime (from its start).
     #[arg(long, default_value_t = 2.0)]
     pub prime_seconds: f64,
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
     #[command(flatten)]
     pub inversion: InversionArgs,
 }
@@ -242,6 +250,7 @@ pub fn sample(args: &Args) -> Result<Report> {
         0,
         "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
     );
+    let conditions = args.conditions.conditions(&model, n)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.inversion.seed);
     let started = Instant::now();
     let generated = model.generate(
@@ -251,6 +260,7 @@ pub fn sample(args: &Args) -> Result<Report> {
         prime
             .as_ref()
             .map(|m| m.as_slice().expect("standard layout")),
+        &conditions,
         SampleOptions {
             bias: args.temperature,
             range: model.range(),
@@ -266,6 +276,9 @@ pub fn sample(args: &Args) -> Result<Report> {
     bar.finish_and_clear();
 
     let bins = model.config().n_mels;
+    // A text model may have stopped early.
+    let total = generated.full.len() / (n * bins);
+    let frames = total - prime_frames;
     let mut outputs = Outputs::new(&[]);
     let mut files = Vec::with_capacity(n);
     for i in 0..n {

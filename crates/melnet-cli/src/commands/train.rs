@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use melnet::model::{Nll, TierFile, TierSpec, LOG_FILE};
+use melnet::model::{ModelText, Nll, TierFile, TierSpec, LOG_FILE};
 use melnet::train::checkpoint;
 use melnet::train::fit::{
-    check_dataset, fit, start_tier, valid_windows, FitEnd, FitOptions, VALID_WINDOWS,
+    check_dataset, fit, start_tier, tier_loss, FitEnd, FitOptions, TrainingData, VALID_WINDOWS,
 };
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
-use melspec::dataset::{Dataset, Normalization};
+use melspec::dataset::{Dataset, LabelInfo, LabelKind, Normalization};
 use melspec::lock::DirLock;
 
-use crate::args::{interrupted, progress_bar, Interrupted};
+use crate::args::{interrupted, progress_bar, ConditionArgs, Interrupted};
 use crate::output::Outputs;
 
 /// Options of `melnet train`.
@@ -105,6 +105,21 @@ pub struct Args {
     /// Seed of the initialisation and of the windows.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Condition a new model on the dataset's category labels (speaker, class: `melnet
+    /// prepare --labels FILE.csv` with one text column, or `--labels-from-folders`); `melnet
+    /// sample --label NAME` then picks one.
+    #[arg(long)]
+    pub labels: bool,
+    /// Condition a new model on transcripts in the LJSpeech format (`id|text` per line, the id
+    /// a file name without extension): tier 1 gets a character encoder and an attention in
+    /// its centralized stack, windows start at the items' starts (make --frames cover them)
+    /// and items without a transcript are left out; `melnet sample --text "..."` then says a
+    /// text.
+    #[arg(long, value_name = "metadata.csv")]
+    pub text: Option<PathBuf>,
+    /// Logistic components of the text attention window [default: 5].
+    #[arg(long)]
+    pub attention_mixtures: Option<usize>,
     /// Continue the trained tiers of the model in --out (untrained ones start).
     #[arg(long)]
     pub resume: bool,
@@ -135,6 +150,7 @@ fn tier_spec(args: &Args) -> Result<TierSpec> {
         centralized: args.no_centralized.then_some(false),
         feature_layers: args.feature_layers,
         censored: args.no_censoring.then_some(false),
+        attention_mixtures: args.attention_mixtures,
     };
     Ok(flags.over(file.over(TierSpec::default())))
 }
@@ -165,6 +181,20 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     if args.out.join(melnet::model::MODEL_FILE).exists() {
         let model = Model::open(&args.out)?;
         check_dataset(&model, ds)?;
+        let c = model.config();
+        if (args.labels && c.labels.is_none())
+            || args
+                .text
+                .as_ref()
+                .is_some_and(|t| c.text.as_ref().is_none_or(|m| &m.transcripts != t))
+        {
+            bail!(
+                "{}: the model was made with other conditioning (labels {}, text {:?}); --labels and --text are for a new model",
+                args.out.display(),
+                c.labels.is_some(),
+                c.text.as_ref().map(|t| &t.transcripts)
+            );
+        }
         if args.tiers != 1 && args.tiers != model.config().tiers {
             bail!(
                 "{}: the model has {} tiers (--tiers {} is for a new model)",
@@ -183,6 +213,21 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     }
     let m = ds.manifest();
     spec.check_training_memory(m.n_mels, args.frames, args.batch)?;
+    let labels = match (&m.labels, args.labels) {
+        (_, false) => None,
+        (Some(LabelInfo {
+            kind: LabelKind::Category { classes },
+            ..
+        }), true) => Some(classes.clone()),
+        (_, true) => bail!(
+            "{}: --labels needs category labels (prepare the dataset with --labels FILE.csv of one text column, or --labels-from-folders)",
+            args.data.display()
+        ),
+    };
+    let text = match &args.text {
+        Some(path) => Some(ModelText::new(path, ds)?),
+        None => None,
+    };
     Ok(Model::create(
         &args.out,
         ModelConfig {
@@ -195,6 +240,8 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
             normalization: Normalization::Standard,
             stats: m.stats.clone(),
             dataset: args.data.clone(),
+            labels,
+            text,
         },
     )?)
 }
@@ -297,7 +344,8 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
         || args.n_mixtures.is_some()
         || args.no_centralized
         || args.no_censoring
-        || args.feature_layers.is_some();
+        || args.feature_layers.is_some()
+        || args.attention_mixtures.is_some();
     let opt = optimizer(args);
     for g in tiers {
         let budget = Budget {
@@ -412,6 +460,7 @@ pub(crate) fn train_tier(
     let dir = model.tier_dir(g);
     let c = model.config();
     let g_all = c.tiers;
+    let data = TrainingData::new(model, ds)?;
     let mut trainer = if checkpoint::exists(&dir) {
         if !resume {
             bail!(
@@ -429,7 +478,15 @@ pub(crate) fn train_tier(
         }
         Trainer::load(&dir)?
     } else {
-        start_tier(model, g, new.spec, new.optimizer, new.seed, new.batch, ds)?
+        start_tier(
+            model,
+            g,
+            new.spec,
+            new.optimizer,
+            new.seed,
+            new.batch,
+            &data,
+        )?
     };
     let batch = trainer.state().batch;
     let epoch_steps =
@@ -479,7 +536,7 @@ pub(crate) fn train_tier(
         model,
         g,
         &mut trainer,
-        ds,
+        &data,
         &options,
         interrupted(),
         |r| {
@@ -519,11 +576,7 @@ pub(crate) fn train_tier(
         draw_losses(&dir)?;
     }
     if last_valid.is_nan() {
-        let v = valid_windows(model, ds)?;
-        let (x, coarse) = model
-            .tier_inputs(&v, VALID_WINDOWS, c.frames)?
-            .swap_remove(g - 1);
-        last_valid = trainer.loss(&x, coarse.as_ref())?;
+        last_valid = tier_loss(model, g, &trainer, &data.valid()?)?;
     }
     Ok(Trained {
         step: trainer.state().step,
@@ -548,6 +601,10 @@ pub struct EvalArgs {
     /// Write the per-element NLL (nats) at full resolution, `(n_mels, frames)` `.npy`.
     #[arg(long, value_name = "OUT.npy")]
     pub per_element: Option<PathBuf>,
+    /// The label and text of --input, for a conditioned model (with --data every window has
+    /// its own).
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
 }
 
 /// Per-tier and full-resolution NLL of a model on a dataset's validation windows, with the
@@ -558,10 +615,15 @@ pub struct EvalArgs {
 pub(crate) fn valid_nll(model_dir: &Path, data: &Path) -> Result<(Nll, Vec<f32>)> {
     let model = Model::open(model_dir)?;
     let ds = Dataset::open(data)?;
-    check_dataset(&model, &ds)?;
     let tiers = model.load_tiers()?;
-    let x = valid_windows(&model, &ds)?;
-    Ok(model.nll(&tiers, &x, VALID_WINDOWS, model.config().frames)?)
+    let (x, conditions) = TrainingData::new(&model, &ds)?.valid()?;
+    Ok(model.nll(
+        &tiers,
+        &x,
+        VALID_WINDOWS,
+        model.config().frames,
+        &conditions,
+    )?)
 }
 
 /// Run `melnet eval`.
@@ -579,8 +641,14 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             let x = crate::commands::sample::read_spectrogram(input, &model, f64::INFINITY)?;
             let frames = x.nrows();
             let tiers = model.load_tiers()?;
-            let (nll, map) =
-                model.nll(&tiers, x.as_slice().expect("standard layout"), 1, frames)?;
+            let conditions = args.conditions.conditions(&model, 1)?;
+            let (nll, map) = model.nll(
+                &tiers,
+                x.as_slice().expect("standard layout"),
+                1,
+                frames,
+                &conditions,
+            )?;
             (nll, map, frames)
         }
         (None, None) => bail!("give --data or --input"),

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
-use melspec::dataset::{Dataset, Split, WindowSampler};
+use melspec::dataset::{Dataset, LabelKind, Split, Transcripts, WindowSampler};
 use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, TierSpec, LOG_FILE};
+use crate::tier::{Conditions, Context};
 use crate::train::checkpoint::io;
 use crate::train::optim::OptimizerConfig;
 use crate::train::Trainer;
@@ -87,42 +88,163 @@ pub fn check_dataset(model: &Model, ds: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// Tier g's part of `count` random full-resolution windows: `(x^g, x^{<g})` tensors
-/// `[count, frames, bins]`.
-///
-/// # Errors
-/// Dataset read errors.
-pub fn tier_batch(
-    model: &Model,
-    g: usize,
-    windows: &WindowSampler,
-    rng: &mut rand::rngs::StdRng,
-    count: usize,
-) -> Result<(Tensor, Option<Tensor>)> {
-    let c = model.config();
-    let full = model.grid(c.frames);
-    let mut buf = vec![0.0f32; count * full.len()];
-    for w in buf.chunks_exact_mut(full.len()) {
-        windows.sample(rng, c.normalization, w)?;
-    }
-    Ok(model.tier_inputs(&buf, count, c.frames)?.swap_remove(g - 1))
+/// What a model trains on from a dataset: random windows of the train split, fixed windows
+/// of the valid split, and each item's conditions (its class for a label model; its
+/// transcript for a text model, whose windows then start at the items' starts and leave out
+/// items without one).
+pub struct TrainingData<'a> {
+    model: &'a Model,
+    train: WindowSampler<'a>,
+    valid: WindowSampler<'a>,
+    /// Class index per manifest item.
+    labels: Option<Vec<u32>>,
+    /// Character ids per manifest item (`None`: no transcript).
+    texts: Option<Vec<Option<Vec<u32>>>>,
 }
 
-/// The fixed validation windows of the model, full resolution `[VALID_WINDOWS, frames, bins]`
-/// normalised.
+impl<'a> TrainingData<'a> {
+    /// The training material of `model` in `ds` (its transcripts read from the file the model
+    /// records).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when the dataset was analysed otherwise, lacks the model's
+    /// labels, or no item of a split has a window; transcript read errors; a transcript with a
+    /// character the model does not know.
+    pub fn new(model: &'a Model, ds: &'a Dataset) -> Result<Self> {
+        check_dataset(model, ds)?;
+        let c = model.config();
+        let labels = match &c.labels {
+            None => None,
+            Some(classes) => Some(category_labels(ds, classes)?),
+        };
+        let texts = match &c.text {
+            None => None,
+            Some(t) => {
+                let table = Transcripts::read(&t.transcripts)?;
+                let texts = ds
+                    .manifest()
+                    .items
+                    .iter()
+                    .map(|item| {
+                        table
+                            .get(&item.path)
+                            .map(|said| t.alphabet.encode(said))
+                            .transpose()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Some(texts)
+            }
+        };
+        let windows = |split| -> Result<WindowSampler<'a>> {
+            // A text model's windows start where its items (and their transcripts) start.
+            let hop = if texts.is_some() { usize::MAX } else { 1 };
+            let mut index = ds.window_index(split, c.frames, hop, true)?;
+            if let Some(texts) = &texts {
+                index.retain(|item| texts[item].is_some())?;
+            }
+            Ok(ds.sampler(index))
+        };
+        Ok(TrainingData {
+            model,
+            train: windows(Split::Train)?,
+            valid: windows(Split::Valid)?,
+            labels,
+            texts,
+        })
+    }
+
+    /// `count` random full-resolution windows of `split` `[count, frames, bins]`
+    /// (normalised), with their conditions.
+    ///
+    /// # Errors
+    /// Dataset read errors.
+    pub fn draw(
+        &self,
+        split: Split,
+        rng: &mut rand::rngs::StdRng,
+        count: usize,
+    ) -> Result<(Vec<f32>, Conditions)> {
+        let c = self.model.config();
+        let sampler = match split {
+            Split::Train => &self.train,
+            Split::Valid => &self.valid,
+        };
+        let full = self.model.grid(c.frames);
+        let mut buf = vec![0.0f32; count * full.len()];
+        let mut items = Vec::with_capacity(count);
+        for w in buf.chunks_exact_mut(full.len()) {
+            items.push(sampler.sample(rng, c.normalization, w)?.1);
+        }
+        let conditions = Conditions {
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| items.iter().map(|&i| l[i]).collect()),
+            texts: self.texts.as_ref().map(|t| {
+                items
+                    .iter()
+                    .map(|&i| t[i].clone().expect("windows of items with text"))
+                    .collect()
+            }),
+        };
+        Ok((buf, conditions))
+    }
+
+    /// Tier g's part of `count` random training windows: x^g and its context.
+    ///
+    /// # Errors
+    /// Dataset read errors.
+    pub fn tier_batch(
+        &self,
+        g: usize,
+        rng: &mut rand::rngs::StdRng,
+        count: usize,
+    ) -> Result<(Tensor, Context)> {
+        let (x, conditions) = self.draw(Split::Train, rng, count)?;
+        Ok(self
+            .model
+            .tier_inputs(&x, count, self.model.config().frames, &conditions)?
+            .swap_remove(g - 1))
+    }
+
+    /// The fixed validation windows ([`VALID_WINDOWS`] of them, the same in every run),
+    /// full resolution `[VALID_WINDOWS, frames, bins]` normalised, with their conditions.
+    ///
+    /// # Errors
+    /// Dataset read errors.
+    pub fn valid(&self) -> Result<(Vec<f32>, Conditions)> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(VALID_SEED);
+        self.draw(Split::Valid, &mut rng, VALID_WINDOWS)
+    }
+}
+
+/// Each item's class index in `ds`, whose category labels must be `classes`.
 ///
 /// # Errors
-/// Dataset errors (e.g. a valid split with no window of the model's length).
-pub fn valid_windows(model: &Model, ds: &Dataset) -> Result<Vec<f32>> {
-    let c = model.config();
-    let sampler = ds.windows(Split::Valid, c.frames, true)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(VALID_SEED);
-    let full = model.grid(c.frames);
-    let mut buf = vec![0.0f32; VALID_WINDOWS * full.len()];
-    for w in buf.chunks_exact_mut(full.len()) {
-        sampler.sample(&mut rng, c.normalization, w)?;
+/// [`Error::InvalidConfig`] when the dataset has no category labels or other classes.
+pub fn category_labels(ds: &Dataset, classes: &[String]) -> Result<Vec<u32>> {
+    let bad = |reason: String| Error::InvalidConfig {
+        name: "labels",
+        value: ds.dir().display().to_string(),
+        reason,
+    };
+    match ds.manifest().labels.as_ref().map(|l| &l.kind) {
+        Some(LabelKind::Category { classes: have }) if have == classes => {}
+        Some(LabelKind::Category { classes: have }) => {
+            return Err(bad(format!(
+                "the dataset's classes {have:?} are not the model's {classes:?}"
+            )))
+        }
+        _ => {
+            return Err(bad(
+                "the dataset has no category labels (prepare it with --labels FILE.csv of one \
+                 text column, or --labels-from-folders)"
+                    .into(),
+            ))
+        }
     }
-    Ok(buf)
+    let values = ds.labels().expect("a dataset with label info has labels");
+    Ok(values.column(0).iter().map(|&v| v as u32).collect())
 }
 
 /// A new tier g of `model` with the layers `spec`, initialised from `seed`, with its
@@ -137,7 +259,7 @@ pub fn start_tier(
     optimizer: OptimizerConfig,
     seed: u64,
     batch: usize,
-    ds: &Dataset,
+    data: &TrainingData,
 ) -> Result<Trainer> {
     let dir = model.tier_dir(g);
     if crate::train::checkpoint::exists(&dir) {
@@ -154,7 +276,7 @@ pub fn start_tier(
         });
     }
     let trainer = Trainer::new(model.tier_config(g, spec)?, optimizer, seed, batch)?;
-    let valid = tier_loss(model, g, &trainer, &valid_windows(model, ds)?)?;
+    let valid = tier_loss(model, g, &trainer, &data.valid()?)?;
     // The log first: the checkpoint is what makes the tier exist, so a run killed in between
     // starts the tier again rather than leaving it without a log.
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -167,12 +289,23 @@ pub fn start_tier(
     Ok(trainer)
 }
 
-/// Tier g's mean NLL on full-resolution windows `x` (normalised), nats per element.
-fn tier_loss(model: &Model, g: usize, trainer: &Trainer, x: &[f32]) -> Result<f32> {
+/// Tier g's mean NLL on full-resolution windows `x` (normalised) with their conditions, nats
+/// per element.
+///
+/// # Errors
+/// Shape and candle errors.
+pub fn tier_loss(
+    model: &Model,
+    g: usize,
+    trainer: &Trainer,
+    (x, conditions): &(Vec<f32>, Conditions),
+) -> Result<f32> {
     let frames = model.config().frames;
     let count = x.len() / model.grid(frames).len();
-    let (xt, coarse) = model.tier_inputs(x, count, frames)?.swap_remove(g - 1);
-    trainer.loss(&xt, coarse.as_ref())
+    let (xt, context) = model
+        .tier_inputs(x, count, frames, conditions)?
+        .swap_remove(g - 1);
+    trainer.loss(&xt, &context)
 }
 
 /// The first line of `log.csv`.
@@ -223,21 +356,19 @@ pub fn fit(
     model: &Model,
     g: usize,
     trainer: &mut Trainer,
-    ds: &Dataset,
+    data: &TrainingData,
     options: &FitOptions,
     cancel: &AtomicBool,
     mut on_step: impl FnMut(&StepReport),
     mut on_checkpoint: impl FnMut(&Path) -> Result<()>,
 ) -> Result<FitEnd> {
-    check_dataset(model, ds)?;
     let dir = model.tier_dir(g);
     truncate_log(&dir, trainer.state().step)?;
     let c = model.config();
     let batch = trainer.state().batch;
     let epoch_steps =
-        (ds.manifest().stats.train_frames as f64 / (batch * c.frames) as f64).max(1.0);
-    let train = ds.windows(Split::Train, c.frames, true)?;
-    let valid = valid_windows(model, ds)?;
+        (model.config().stats.train_frames as f64 / (batch * c.frames) as f64).max(1.0);
+    let valid = data.valid()?;
     let log_path = dir.join(LOG_FILE);
     let mut log = std::fs::OpenOptions::new()
         .append(true)
@@ -260,13 +391,13 @@ pub fn fit(
         }
         let step = trainer.state().step;
         let mut rng = step_rng(trainer.state().seed, step);
-        let (x, coarse) = tier_batch(model, g, &train, &mut rng, batch)?;
+        let (x, context) = data.tier_batch(g, &mut rng, batch)?;
         if let Some(every) = options.lr_halve_every_epochs {
             let halvings = (step as f64 / (every * epoch_steps)).floor();
             let base = trainer.state().base_lr;
             trainer.set_learning_rate(base * 0.5f64.powf(halvings));
         }
-        let loss = trainer.step(&x, coarse.as_ref(), options.clip_grad)?;
+        let loss = trainer.step(&x, &context, options.clip_grad)?;
         let done = trainer.state().step;
         let out_of_time = options.time_limit.is_some_and(|d| started.elapsed() >= d);
         let last = done == options.steps || out_of_time;

@@ -13,7 +13,7 @@ use candle_nn::{Optimizer, VarBuilder, VarMap};
 
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
-use crate::tier::Tier;
+use crate::tier::{Context, Tier};
 use checkpoint::{
     current, load_tensors, read_json, save_checkpoint, Part, TrainState, CONFIG_FILE,
     OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE,
@@ -109,33 +109,28 @@ impl Trainer {
         self.state.optimizer = self.optimizer.config();
     }
 
-    /// Mean NLL of `x` `[batch, frames, bins]` given x^{<g} `coarse` (upper tiers), nats per
-    /// element, without training.
+    /// Mean NLL of `x` `[batch, frames, bins]` given `context` (x^{<g} of upper tiers,
+    /// labels, text), nats per element, without training.
     ///
     /// # Errors
     /// Shape or candle errors.
-    pub fn loss(&self, x: &Tensor, coarse: Option<&Tensor>) -> Result<f32> {
+    pub fn loss(&self, x: &Tensor, context: &Context) -> Result<f32> {
         Ok(self
             .tier
-            .nll_elements(x, coarse)?
+            .nll_elements(x, context)?
             .mean_all()?
             .to_scalar::<f32>()?)
     }
 
-    /// One optimisation step on the batch `x` `[batch, frames, bins]` given x^{<g} `coarse`
-    /// (upper tiers, teacher forcing); returns the loss before the step, nats per element.
+    /// One optimisation step on the batch `x` `[batch, frames, bins]` given `context`
+    /// (teacher forcing); returns the loss before the step, nats per element.
     /// With `clip_grad`, the gradient is scaled down to that global norm when it is longer.
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a non-finite loss or gradient (the parameters are left
     /// untouched); shape or candle errors.
-    pub fn step(
-        &mut self,
-        x: &Tensor,
-        coarse: Option<&Tensor>,
-        clip_grad: Option<f64>,
-    ) -> Result<f32> {
-        let loss = self.tier.nll_elements(x, coarse)?.mean_all()?;
+    pub fn step(&mut self, x: &Tensor, context: &Context, clip_grad: Option<f64>) -> Result<f32> {
+        let loss = self.tier.nll_elements(x, context)?.mean_all()?;
         let value = loss.to_scalar::<f32>()?;
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;

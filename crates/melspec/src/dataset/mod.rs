@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod prepare;
 pub mod reader;
 pub mod shard;
+pub mod transcripts;
 
 pub use labels::{LabelInfo, LabelKind, LabelTable};
 pub use levels::{Levels, DB_FLOOR};
@@ -18,3 +19,4 @@ pub use manifest::{
 pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
 pub use reader::{Dataset, WindowIndex, WindowSampler};
 pub use shard::{merge, Shard};
+pub use transcripts::Transcripts;

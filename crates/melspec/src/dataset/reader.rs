@@ -148,10 +148,16 @@ impl Dataset {
     /// # Errors
     /// [`Error::InvalidInput`] when no item of `split` can give a window.
     pub fn windows(&self, split: Split, n_frames: usize, pad: bool) -> Result<WindowSampler<'_>> {
-        Ok(WindowSampler {
+        Ok(self.sampler(self.window_index(split, n_frames, 1, pad)?))
+    }
+
+    /// A sampler of random windows of `index` (e.g. one window per item from its start:
+    /// a [`Dataset::window_index`] with a hop longer than any item).
+    pub fn sampler(&self, index: WindowIndex) -> WindowSampler<'_> {
+        WindowSampler {
             dataset: self,
-            index: self.window_index(split, n_frames, 1, pad)?,
-        })
+            index,
+        }
     }
 
     /// The windows of `n_frames` frames of `split` that start every `hop` frames within each
@@ -265,6 +271,33 @@ impl WindowIndex {
         Some(self.starts[i].3)
     }
 
+    /// Keep only the windows of the items (manifest indices) `keep` accepts.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when no window is left.
+    pub fn retain(&mut self, keep: impl Fn(usize) -> bool) -> Result<()> {
+        let hop = self.hop as u64;
+        let mut total = 0u64;
+        let mut starts = Vec::with_capacity(self.starts.len());
+        for (i, s) in self.starts.iter().enumerate() {
+            let end = self.starts.get(i + 1).map_or(self.total, |n| n.0);
+            if keep(s.3) {
+                starts.push((total, s.1, s.2, s.3));
+                total += end - s.0;
+            }
+        }
+        if total == 0 {
+            return Err(Error::InvalidInput(format!(
+                "no item with {} frames{} is left",
+                self.n_frames,
+                if hop > 1 { " from its start" } else { "" }
+            )));
+        }
+        self.starts = starts;
+        self.total = total;
+        Ok(())
+    }
+
     /// Number of windows.
     pub fn len(&self) -> u64 {
         self.total
@@ -295,7 +328,7 @@ impl WindowSampler<'_> {
     }
 
     /// Draw a window into `out` (`n_frames × n_mels`, time-major) and normalise it; returns
-    /// its first frame's index in the dataset.
+    /// its first frame's index in the dataset and its item's index in the manifest.
     ///
     /// # Errors
     /// As [`Dataset::read_window`].
@@ -304,8 +337,13 @@ impl WindowSampler<'_> {
         rng: &mut impl Rng,
         norm: Normalization,
         out: &mut [f32],
-    ) -> Result<usize> {
+    ) -> Result<(usize, usize)> {
         let position = rng.gen_range(0..self.index.total);
-        self.dataset.read_window(&self.index, position, norm, out)
+        let start = self.dataset.read_window(&self.index, position, norm, out)?;
+        let item = self
+            .index
+            .item(position)
+            .expect("a position below the total");
+        Ok((start, item))
     }
 }
