@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, stats, stft, synth,
-    train,
+    toy, train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -50,6 +50,10 @@ pub enum Command {
     /// Synthesizer-preset datasets: render DX7 banks to audio with parameter tables.
     #[command(subcommand)]
     Synth(synth::Command),
+    /// A synthetic text-to-speech corpus (letters as tone chords, metadata.csv) that a text
+    /// model learns in minutes.
+    #[command(subcommand)]
+    ToySpeech(toy::Command),
     /// The whole pipeline on the bundled recordings (prepare → train → eval → sample →
     /// invert) with an HTML report.
     Demo(demo::Args),

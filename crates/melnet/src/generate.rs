@@ -10,6 +10,14 @@ use crate::sample::{SampleOptions, Sampler};
 use crate::text::Text;
 use crate::tier::{Conditions, Tier};
 
+/// How many tiers split time: tier 1 has `frames >> time_splits` frames (rounded up).
+fn time_splits(shapes: &[crate::multiscale::TierShape]) -> usize {
+    shapes
+        .iter()
+        .filter(|s| matches!(s.conditioning, Some((Axis::Time, _))))
+        .count()
+}
+
 /// The error for conditions a model needs and was not given.
 fn missing(what: &'static str) -> Error {
     Error::Shape {
@@ -32,6 +40,10 @@ pub struct Generated {
     /// A text model's attention windows over tier 1's frames, `[frames, count, chars]`, and
     /// `chars` (the longest text's characters); empty for other models.
     pub alignment: (Vec<f32>, usize),
+    /// A text model's full-resolution frames up to the end of each text (the frame in which
+    /// its attention passed the last character, included); `None` for a text that did not
+    /// end, and for other models.
+    pub ends: Vec<Option<usize>>,
 }
 
 /// Generate `count` spectrograms of the full-resolution grid `full` with the G = `tiers.len()`
@@ -87,6 +99,7 @@ pub fn generate(
     let mut levels = Vec::with_capacity(tiers.len());
     let mut current: Vec<f32> = Vec::new();
     let mut alignment = (Vec::new(), 0);
+    let mut ends = vec![None; count];
     for (index, (tier, prime)) in tiers.iter().zip(&primes).enumerate() {
         let shape = shapes[index];
         let g = shape.grid;
@@ -137,16 +150,18 @@ pub fn generate(
         if drawn.len() < count * todo * g.bins {
             // A text tier 1 finished early: the grids of every tier follow its length.
             todo = drawn.len() / (count * g.bins);
-            let time_splits = shapes[1..]
-                .iter()
-                .filter(|s| matches!(s.conditioning, Some((Axis::Time, _))))
-                .count();
-            full.frames = ((primed + todo) << time_splits).min(full.frames);
+            full.frames = ((primed + todo) << time_splits(&shapes)).min(full.frames);
             shapes = tier_shapes(full, tiers.len());
         }
         if tier.config().text.is_some() {
             let (a, chars) = sampler.alignment();
             alignment = (a.to_vec(), chars);
+            let time_splits = time_splits(&shapes);
+            ends = sampler.ended().map_or(Vec::new(), |e| {
+                e.iter()
+                    .map(|e| e.map(|t| ((t + 1) << time_splits).min(full.frames)))
+                    .collect()
+            });
         }
         let g = shapes[index].grid;
         let level = if shape.conditioning.is_none() {
@@ -171,5 +186,6 @@ pub fn generate(
         full: current,
         prime_frames,
         alignment,
+        ends,
     })
 }

@@ -22,7 +22,7 @@ use crate::multiscale::Grid;
 use crate::ops::fused_lstm::cell;
 use crate::ops::gemm::{matmul, Mat};
 use crate::stack::Rnn;
-use crate::text::{mass_beyond, sigmoid, Text, TERMINATION};
+use crate::text::{mass_beyond, sigmoid, Text, STEP_SCALE, TERMINATION};
 use crate::tier::Tier;
 
 /// A linear layer, weights transposed to `[input, output]`.
@@ -335,7 +335,7 @@ impl TextRun {
             kappa
                 .iter_mut()
                 .zip(log_steps)
-                .for_each(|(kp, st)| *kp += st.exp());
+                .for_each(|(kp, st)| *kp += STEP_SCALE as f32 * st.exp());
             let alpha: Vec<f32> = logits.iter().map(|l| (l - max).exp() / total).collect();
             let beta: Vec<f32> = log_widths.iter().map(|b| b.exp()).collect();
             let phi = &mut self.phi[s * u_all..(s + 1) * u_all];

@@ -13,6 +13,11 @@ use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::stack::{linear, Rnn};
 
+/// The window's step per frame is `STEP_SCALE · exp(κ̂)`: an untrained attention moves about
+/// one character every five frames (a letter lasts 4–7 frames in the toy task, ~4 in speech at
+/// a 21 ms hop) instead of one per frame, which would run past the text before it learns.
+pub const STEP_SCALE: f64 = 0.2;
+
 /// Generation of a text has ended when the attention window's mass beyond the last character
 /// ([`mass_beyond`]) exceeds this.
 pub const TERMINATION: f32 = 0.5;
@@ -211,11 +216,11 @@ pub struct Attention {
 }
 
 /// Window parameters from raw `[.., 3K]`: weights `softmax(α̂)`, widths `exp(β̂)`, steps
-/// `exp(κ̂)` (in this order along the last axis, each K wide).
+/// [`STEP_SCALE`]` · exp(κ̂)` (in this order along the last axis, each K wide).
 fn window_parts(raw: &Tensor, k: usize) -> Result<(Tensor, Tensor, Tensor)> {
     let alpha = candle_nn::ops::softmax_last_dim(&raw.narrow(D::Minus1, 0, k)?.contiguous()?)?;
     let beta = raw.narrow(D::Minus1, k, k)?.exp()?;
-    let step = raw.narrow(D::Minus1, 2 * k, k)?.exp()?;
+    let step = (raw.narrow(D::Minus1, 2 * k, k)?.exp()? * STEP_SCALE)?;
     Ok((alpha, beta, step))
 }
 

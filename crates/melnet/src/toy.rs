@@ -12,6 +12,10 @@ use ndarray::ArrayView2;
 use rand::Rng;
 
 use crate::error::{Error, Result};
+use crate::generate::Generated;
+use crate::model::Model;
+use crate::sample::SampleOptions;
+use crate::tier::{Conditions, Tier};
 
 /// The letters of the task (texts are words of these separated by single spaces).
 pub const LETTERS: &str = "abcdef";
@@ -169,6 +173,88 @@ fn letters_of(text: &str) -> Result<Vec<Option<usize>>> {
     Ok(letters)
 }
 
+/// A text sampled from a model and read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The text asked for.
+    pub text: String,
+    /// What the spectrogram says ([`ToySpeech::decode`]).
+    pub said: String,
+    /// [`cer`] of `said` against `text`.
+    pub cer: f64,
+    /// Full-resolution frames read (up to the end of the text, or all when it did not end).
+    pub frames: usize,
+    /// Whether the attention passed the last character within the frames allowed.
+    pub ended: bool,
+}
+
+/// Sample `texts` (side by side, at most `max_frames` full-resolution frames each) from the
+/// text `model` with its `tiers`, and read each back up to its end.
+///
+/// # Errors
+/// A character the model does not know; as [`Model::generate`].
+pub fn read_back(
+    model: &Model,
+    tiers: &[Tier],
+    texts: &[String],
+    max_frames: usize,
+    options: SampleOptions,
+    rng: &mut impl Rng,
+) -> Result<(Generated, Vec<Reading>)> {
+    let alphabet = &model
+        .config()
+        .text
+        .as_ref()
+        .ok_or_else(|| Error::InvalidConfig {
+            name: "model",
+            value: model.dir().display().to_string(),
+            reason: "is not conditioned on text".into(),
+        })?
+        .alphabet;
+    let conditions = Conditions {
+        labels: None,
+        texts: Some(
+            texts
+                .iter()
+                .map(|t| alphabet.encode(t))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    let n = texts.len();
+    let generated = model.generate(
+        tiers,
+        max_frames,
+        n,
+        None,
+        &conditions,
+        options,
+        rng,
+        |_, _, _| {},
+    )?;
+    let toy = ToySpeech::new(model.config().params)?;
+    let bins = model.config().n_mels;
+    let total = generated.full.len() / (n * bins).max(1);
+    let readings = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let end = generated.ends.get(i).copied().flatten();
+            let frames = end.unwrap_or(total);
+            let one = &generated.full[i * total * bins..(i * total + frames) * bins];
+            let (mel, _) = model.to_dataset_scale(one);
+            let said = toy.decode(mel.view());
+            Reading {
+                cer: cer(&said, text),
+                said,
+                text: text.clone(),
+                frames,
+                ended: end.is_some(),
+            }
+        })
+        .collect();
+    Ok((generated, readings))
+}
+
 /// Letter `l`'s loudness at `p` ∈ [0, 1] of its duration: six different shapes.
 fn envelope(l: usize, p: f64) -> f64 {
     use std::f64::consts::PI;
@@ -204,6 +290,20 @@ pub fn random_text(rng: &mut impl Rng) -> String {
     text
 }
 
+/// `count` distinct random texts, the same for the same `seed`: a corpus's held-out texts.
+pub fn held_out_texts(seed: u64, count: usize) -> Vec<String> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x4e1d);
+    let mut texts: Vec<String> = Vec::with_capacity(count);
+    while texts.len() < count {
+        let t = random_text(&mut rng);
+        if !texts.contains(&t) {
+            texts.push(t);
+        }
+    }
+    texts
+}
+
 /// The character error rate of `said` against `target`: their edit distance (insertions,
 /// deletions, substitutions) over `target`'s characters.
 pub fn cer(said: &str, target: &str) -> f64 {
@@ -224,8 +324,8 @@ pub fn cer(said: &str, target: &str) -> f64 {
 }
 
 /// Write a corpus of `items` random texts (none of `held_out`) rendered with `params`' sample
-/// rate into `dir`: `wavs/toy-NNNNN.wav` (16-bit) and `metadata.csv` (`id|text`, LJSpeech's
-/// format), from `seed`.
+/// rate into `dir`: `wavs/toy-NNNNN.wav` (16-bit), `metadata.csv` (`id|text`, LJSpeech's
+/// format) and `held-out.txt` (`held_out`, one per line), from `seed`.
 ///
 /// # Errors
 /// I/O errors; an invalid geometry ([`ToySpeech::new`]).
@@ -259,7 +359,8 @@ pub fn write_corpus(
         )?;
         metadata.push_str(&format!("{id}|{text}\n"));
     }
-    crate::train::checkpoint::write_atomic(dir, "metadata.csv", metadata.as_bytes())
+    crate::train::checkpoint::write_atomic(dir, "metadata.csv", metadata.as_bytes())?;
+    crate::train::checkpoint::write_atomic(dir, "held-out.txt", held_out.join("\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod sample;
 pub mod stats;
 pub mod stft;
 pub mod synth;
+pub mod toy;
 pub mod train;
 
 use crate::cli::Command;
@@ -32,6 +33,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(args) => train::eval(args),
         Command::Sample(args) => sample::run(args),
         Command::Synth(command) => synth::run(command),
+        Command::ToySpeech(command) => toy::run(command),
         Command::Demo(args) => demo::run(args),
     }
 }

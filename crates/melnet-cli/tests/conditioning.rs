@@ -1,0 +1,262 @@
+//! Conditioned models end to end: a label model from speaker folders, a text model from the
+//! toy corpus — trained a few steps, sampled, evaluated — and the errors for labels and
+//! characters the model does not know.
+
+mod common;
+use common::*;
+
+fn s(p: &std::path::Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+/// A tiny, fast training run's flags.
+const TINY: [&str; 10] = [
+    "--steps", "2", "--width", "8", "--layers", "2", "--batch", "2", "--tiers", "1",
+];
+
+#[test]
+fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    copy_speech(&input.join("alice"));
+    copy_speech(&input.join("bob"));
+    let ds = dir.path().join("ds");
+    melnet_ok(&[
+        "prepare",
+        &s(&input),
+        "-o",
+        &s(&ds),
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+        "--labels-from-folders",
+    ]);
+    let model = dir.path().join("m");
+    melnet_ok(
+        &[
+            &[
+                "train",
+                "--data",
+                &s(&ds),
+                "--out",
+                &s(&model),
+                "--labels",
+                "-q",
+            ][..],
+            &TINY,
+        ]
+        .concat(),
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(config["labels"], serde_json::json!(["alice", "bob"]));
+    let eval = melnet_ok(&["eval", "--model", &s(&model), "--data", &s(&ds)]);
+    assert!(eval.contains("full resolution"), "{eval}");
+
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let wav = s(&out.join("bob.wav"));
+    let sample = |extra: &[&str]| -> Vec<String> {
+        [
+            &[
+                "sample",
+                "--model",
+                &s(&model),
+                "-o",
+                &wav,
+                "--frames",
+                "8",
+                "-q",
+            ][..],
+            extra,
+        ]
+        .concat()
+        .iter()
+        .map(|v| v.to_string())
+        .collect()
+    };
+    let args = sample(&["--label", "bob"]);
+    melnet_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.join("bob.wav").is_file());
+    let clean = dir.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    let wav = s(&clean.join("x.wav"));
+    let model_s = s(&model);
+    for (extra, needle) in [
+        (&["--label", "carol"][..], "carol"),
+        (&[][..], "label"),
+        (&["--label", "bob", "--text", "hi"][..], "no text"),
+    ] {
+        let args = [
+            &[
+                "sample", "--model", &model_s, "-o", &wav, "--frames", "8", "-q",
+            ][..],
+            extra,
+        ]
+        .concat();
+        assert_fails_cleanly(&args, needle, &clean);
+    }
+    // A dataset without category labels cannot make a label model.
+    let plain = dir.path().join("plain");
+    melnet_ok(&[
+        "prepare",
+        &s(&input.join("alice")),
+        "-o",
+        &s(&plain),
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+    ]);
+    let run = melnet(
+        &[
+            &[
+                "train",
+                "--data",
+                &s(&plain),
+                "--out",
+                &s(&dir.path().join("m2")),
+                "--labels",
+                "-q",
+            ][..],
+            &TINY,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("category labels"), "{}", run.stderr);
+    assert!(!dir.path().join("m2").exists());
+}
+
+#[test]
+fn a_text_model_says_a_text_and_refuses_unknown_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    melnet_ok(&[
+        "toy-speech",
+        "corpus",
+        "-o",
+        &s(&corpus),
+        "--items",
+        "16",
+        "--held-out",
+        "3",
+    ]);
+    let held_out = std::fs::read_to_string(corpus.join("held-out.txt")).unwrap();
+    let metadata = std::fs::read_to_string(corpus.join("metadata.csv")).unwrap();
+    assert_eq!(metadata.lines().count(), 16);
+    for text in held_out.lines() {
+        assert!(
+            !metadata.lines().any(|l| l.ends_with(&format!("|{text}"))),
+            "{text}"
+        );
+    }
+    let ds = dir.path().join("ds");
+    melnet_ok(&[
+        "prepare",
+        &s(&corpus),
+        "-o",
+        &s(&ds),
+        "--preset",
+        "melnet-small",
+        "--db",
+        "-q",
+        "--min-seconds",
+        "0.1",
+        "--valid-fraction",
+        "0.25",
+    ]);
+    let model = dir.path().join("m");
+    let metadata_path = s(&corpus.join("metadata.csv"));
+    melnet_ok(
+        &[
+            &[
+                "train",
+                "--data",
+                &s(&ds),
+                "--out",
+                &s(&model),
+                "--text",
+                &metadata_path,
+                "--frames",
+                "48",
+                "-q",
+            ][..],
+            &TINY,
+        ]
+        .concat(),
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    assert_eq!(config["text"]["alphabet"], " abcdef");
+
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let wav = s(&out.join("said.wav"));
+    melnet_ok(&[
+        "sample",
+        "--model",
+        &s(&model),
+        "-o",
+        &wav,
+        "--max-seconds",
+        "1",
+        "--text",
+        "ab fe",
+        "-q",
+    ]);
+    assert!(out.join("said.wav").is_file());
+    let read = melnet_ok(&[
+        "toy-speech",
+        "read",
+        "--model",
+        &s(&model),
+        "--texts",
+        &s(&corpus.join("held-out.txt")),
+        "--max-frames",
+        "40",
+    ]);
+    assert!(read.contains("mean CER"), "{read}");
+
+    let clean = dir.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    let wav = s(&clean.join("x.wav"));
+    let model_s = s(&model);
+    for (extra, needle) in [
+        (&["--text", "abz"][..], "'z'"),
+        (&[][..], "text"),
+        (&["--text", "ab", "--label", "x"][..], "no labels"),
+    ] {
+        let args = [
+            &[
+                "sample", "--model", &model_s, "-o", &wav, "--frames", "8", "-q",
+            ][..],
+            extra,
+        ]
+        .concat();
+        assert_fails_cleanly(&args, needle, &clean);
+    }
+    // A transcript table matching no item is refused before anything is written.
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "nobody|abc\n").unwrap();
+    let run = melnet(
+        &[
+            &[
+                "train",
+                "--data",
+                &s(&ds),
+                "--out",
+                &s(&dir.path().join("m2")),
+                "--text",
+                &s(&other),
+                "-q",
+            ][..],
+            &TINY,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no item"), "{}", run.stderr);
+    assert!(!dir.path().join("m2").exists());
+}
