@@ -759,3 +759,62 @@ pub fn levels_png(
     root.present()?;
     Ok(())
 }
+
+/// A generated spectrogram and its text attention: the spectrogram `plot` on top, and below,
+/// on the same frames, the attention window `alignment` `(chars, frames)` (weights 0–1) with
+/// the characters of `text` on the y axis (first at the top).
+pub fn alignment_png(
+    path: &Path,
+    plot: &SpectrogramPlot,
+    alignment: ArrayView2<f32>,
+    text: &str,
+) -> Result<()> {
+    ensure_font()?;
+    let root = BitMapBackend::new(path, (1100, 820)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(440);
+    draw_spectrogram(&top, plot)?;
+    let (chars, frames) = alignment.dim();
+    let label: Vec<char> = text.chars().collect();
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("attention window (characters × frames)", (FONT, 18))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..frames.max(1) as f64, 0.0..chars.max(1) as f64)?;
+    let char_label = |y: &f64| {
+        let row = chars.saturating_sub(1 + y.floor() as usize);
+        match label.get(row) {
+            Some(' ') => "␣".to_string(),
+            Some(c) => c.to_string(),
+            None => String::new(),
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("frame")
+        .y_desc("character")
+        .y_labels(chars.max(1) * 2 + 1)
+        .y_label_formatter(&|y: &f64| {
+            if (y.fract() - 0.5).abs() < 1e-6 {
+                char_label(y)
+            } else {
+                String::new()
+            }
+        })
+        .label_style((FONT, 13))
+        .draw()?;
+    chart.draw_series((0..chars).flat_map(|u| {
+        (0..frames).map(move |t| {
+            let v = f64::from(alignment[[u, t]]).clamp(0.0, 1.0);
+            let y = (chars - 1 - u) as f64;
+            Rectangle::new(
+                [(t as f64, y), (t as f64 + 1.0, y + 1.0)],
+                ViridisRGB.get_color_normalized(v, 0.0, 1.0).filled(),
+            )
+        })
+    }))?;
+    root.present()?;
+    Ok(())
+}

@@ -71,7 +71,8 @@ pub struct ModelConfig {
 pub struct ModelText {
     /// The characters the model knows, in id order.
     pub alphabet: Alphabet,
-    /// The transcripts trained on (LJSpeech `metadata.csv`), as given.
+    /// The transcripts trained on (LJSpeech `metadata.csv`), absolute (so a resumed run finds
+    /// them from anywhere).
     pub transcripts: PathBuf,
 }
 
@@ -101,7 +102,7 @@ impl ModelText {
         }
         Ok(ModelText {
             alphabet: Alphabet::of(said),
-            transcripts: path.to_path_buf(),
+            transcripts: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
         })
     }
 }

@@ -255,6 +255,81 @@ pub fn read_back(
     Ok((generated, readings))
 }
 
+/// A sample of the label task read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelReading {
+    /// The class asked for.
+    pub label: String,
+    /// What the spectrogram says.
+    pub said: String,
+    /// Its class by [`classify`].
+    pub heard: Option<char>,
+}
+
+impl LabelReading {
+    /// Whether the sample sounds like its class.
+    pub fn correct(&self) -> bool {
+        self.heard.is_some_and(|c| self.label == c.to_string())
+    }
+}
+
+/// Sample `per_class` spectrograms of `frames` full-resolution frames for every class of the
+/// label `model` (side by side) and read each back.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] for a model without labels; as [`Model::generate`].
+pub fn read_labels(
+    model: &Model,
+    tiers: &[Tier],
+    per_class: usize,
+    frames: usize,
+    options: SampleOptions,
+    rng: &mut impl Rng,
+) -> Result<Vec<LabelReading>> {
+    let classes = model
+        .config()
+        .labels
+        .clone()
+        .ok_or_else(|| Error::InvalidConfig {
+            name: "model",
+            value: model.dir().display().to_string(),
+            reason: "is not conditioned on labels".into(),
+        })?;
+    let labels: Vec<u32> = (0..classes.len() as u32)
+        .flat_map(|c| std::iter::repeat_n(c, per_class))
+        .collect();
+    let n = labels.len();
+    let conditions = Conditions {
+        labels: Some(labels.clone()),
+        texts: None,
+    };
+    let generated = model.generate(
+        tiers,
+        frames,
+        n,
+        None,
+        &conditions,
+        options,
+        rng,
+        |_, _, _| {},
+    )?;
+    let toy = ToySpeech::new(model.config().params)?;
+    let each = generated.full.len() / n.max(1);
+    Ok(labels
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let (mel, _) = model.to_dataset_scale(&generated.full[i * each..(i + 1) * each]);
+            let said = toy.decode(mel.view());
+            LabelReading {
+                label: classes[c as usize].clone(),
+                heard: classify(&said),
+                said,
+            }
+        })
+        .collect())
+}
+
 /// Letter `l`'s loudness at `p` ∈ [0, 1] of its duration: six different shapes.
 fn envelope(l: usize, p: f64) -> f64 {
     use std::f64::consts::PI;
@@ -363,9 +438,57 @@ pub fn write_corpus(
     crate::train::checkpoint::write_atomic(dir, "held-out.txt", held_out.join("\n").as_bytes())
 }
 
+/// Write the label task's corpus: `items` recordings in `dir/<letter>/toy-NNNNN.wav`, each one
+/// to four "words" of its folder's letter (that letter's chord and envelope, the class's
+/// timbre) with random durations and gaps, from `seed`; a class per letter of [`LETTERS`].
+///
+/// # Errors
+/// I/O errors; an invalid geometry ([`ToySpeech::new`]).
+pub fn write_label_corpus(
+    dir: &Path,
+    items: usize,
+    seed: u64,
+    params: AnalysisParams,
+) -> Result<()> {
+    use rand::SeedableRng;
+    let toy = ToySpeech::new(params)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..items {
+        let letter = LETTERS.chars().nth(i % LETTERS.len()).expect("a letter");
+        let folder = dir.join(letter.to_string());
+        std::fs::create_dir_all(&folder).map_err(|e| crate::train::checkpoint::io(&folder, e))?;
+        let words = vec![letter.to_string(); rng.gen_range(1..=4)].join(" ");
+        melspec::audio::write_wav(
+            &folder.join(format!("toy-{i:05}.wav")),
+            &toy.render(&words, &mut rng)?,
+            params.sr,
+            melspec::audio::WavFormat::I16,
+        )?;
+    }
+    Ok(())
+}
+
+/// The class a read-back spectrogram of the label task sounds like: its most frequent letter
+/// (`None` for silence).
+pub fn classify(said: &str) -> Option<char> {
+    LETTERS
+        .chars()
+        .map(|l| (said.chars().filter(|&c| c == l).count(), l))
+        .filter(|&(n, _)| n > 0)
+        .max()
+        .map(|(_, l)| l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_class_is_its_most_frequent_letter() {
+        assert_eq!(classify("a b a"), Some('a'));
+        assert_eq!(classify("c"), Some('c'));
+        assert_eq!(classify(""), None);
+    }
 
     #[test]
     fn edit_distance_counts_each_kind_of_error() {

@@ -47,6 +47,10 @@ pub struct Args {
     /// Quiet: no progress bars.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Run the synthetic text-to-speech task instead (toy corpus → train a text model →
+    /// say held-out texts → character error rate, alignment figures), into `<output>-tts`.
+    #[arg(long)]
+    pub tts: bool,
 }
 
 /// The demo's model: 3 tiers up to 64 mel bands over 64-frame windows (tier 1: 32 × 32,
@@ -64,14 +68,14 @@ const LEVEL_COUNT: usize = 8;
 const LEVEL_SECONDS: f64 = 10.0;
 
 /// One stage's name and wall-clock seconds.
-struct Stage {
-    name: &'static str,
-    seconds: f64,
-    note: String,
+pub(crate) struct Stage {
+    pub name: &'static str,
+    pub seconds: f64,
+    pub note: String,
 }
 
 /// Time `f` as stage `name`.
-fn timed<T>(
+pub(crate) fn timed<T>(
     stages: &mut Vec<Stage>,
     name: &'static str,
     quiet: bool,
@@ -94,6 +98,9 @@ fn timed<T>(
 pub fn run(args: Args) -> Result<()> {
     if !args.minutes.is_finite() || args.minutes <= 0.0 {
         bail!("invalid parameter: --minutes must be positive");
+    }
+    if args.tts {
+        return crate::commands::demo_tts::run(&args);
     }
     if !args.seconds.is_finite() || args.seconds <= 0.0 {
         bail!("invalid parameter: --seconds must be positive");
@@ -438,7 +445,7 @@ struct Loudness {
     png: PathBuf,
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -446,7 +453,7 @@ fn escape(s: &str) -> String {
 }
 
 /// `path` as a `data:` URI (the page must open from disk with no other files).
-fn data_uri(path: &Path, mime: &str) -> Result<String> {
+pub(crate) fn data_uri(path: &Path, mime: &str) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     Ok(format!(
         "data:{mime};base64,{}",

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
 pub mod demo;
+pub mod demo_tts;
 pub mod filterbank;
 pub mod invert;
 pub mod mel;

@@ -64,7 +64,8 @@ pub struct Args {
 
 /// What `melnet sample` wrote and how fast it generated.
 pub struct Report {
-    /// Per spectrogram: the WAV, `.npy` and `.png` paths.
+    /// Per spectrogram: the WAV, `.npy` and `.png` paths (a text model also writes the
+    /// attention figure `.attention.png` beside them).
     pub files: Vec<[PathBuf; 3]>,
     /// Frames of the prime at the start of every output.
     pub prime_frames: usize,
@@ -168,7 +169,7 @@ pub(crate) fn read_spectrogram(
 
 /// Write a dataset-scale spectrogram `(n_mels, frames)` as `.npy` + sidecar + PNG and its
 /// audio as WAV, staged in `outputs`.
-fn write_sample(
+pub(crate) fn write_sample(
     outputs: &mut Outputs,
     model: &Model,
     time_major: &[f32],
@@ -202,6 +203,52 @@ fn write_sample(
     let tmp = outputs.stage(wav)?;
     write_wav(&tmp, &signal, p.sr, WavFormat::F32)?;
     Ok(())
+}
+
+/// The attention figure of spectrogram `i` of `generated` (a text model's), saying `text`:
+/// its first `frames` full-resolution frames (normalised, `[frames, bins]` in `time_major`)
+/// over its attention window, to `path`.
+///
+/// # Errors
+/// Figure and write errors.
+pub(crate) fn write_alignment(
+    outputs: &mut Outputs,
+    model: &Model,
+    generated: &melnet::Generated,
+    i: usize,
+    time_major: &[f32],
+    text: &str,
+    path: &Path,
+) -> Result<()> {
+    let (phi, chars) = &generated.alignment;
+    let n = generated.ends.len().max(1);
+    let frames_1 = phi.len() / (n * chars).max(1);
+    let (mel, _) = model.to_dataset_scale(time_major);
+    let full = mel.ncols();
+    // Tier 1's frames that the figure's frames cover (all of them for a one-tier model).
+    let shown = frames_1.min((full * frames_1).div_ceil(generated_frames(generated, n)));
+    let len = text.chars().count().min(*chars);
+    let window =
+        ndarray::Array2::from_shape_fn((len, shown), |(u, t)| phi[(t * n + i) * chars + u]);
+    let p = model.config().params;
+    let tmp = outputs.stage(path)?;
+    crate::plot::alignment_png(
+        &tmp,
+        &crate::plot::SpectrogramPlot {
+            db: mel.view(),
+            axis: FreqAxis::Mel(p.mel()),
+            frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+            title: format!("\"{text}\""),
+        },
+        window.view(),
+        text,
+    )
+}
+
+/// Full-resolution frames of each spectrogram of `generated` (`count` of them).
+fn generated_frames(generated: &melnet::Generated, count: usize) -> usize {
+    let bins = generated.levels.last().map_or(1, |(g, _)| g.bins.max(1));
+    generated.full.len() / (count * bins).max(1)
 }
 
 /// Generate, write and invert; the report says what was written.
@@ -283,8 +330,14 @@ pub fn sample(args: &Args) -> Result<Report> {
     let mut files = Vec::with_capacity(n);
     for i in 0..n {
         let paths = paths(&args.output, i, n);
-        let one = &generated.full[i * total * bins..(i + 1) * total * bins];
+        // A text model's spectrogram ends where its text ended.
+        let frames_i = generated.ends.get(i).copied().flatten().unwrap_or(total);
+        let one = &generated.full[i * total * bins..(i * total + frames_i) * bins];
         write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
+        if let Some(text) = &args.conditions.text {
+            let png = paths[0].with_extension("attention.png");
+            write_alignment(&mut outputs, &model, &generated, i, one, text, &png)?;
+        }
         files.push(paths);
     }
     outputs.commit()?;

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
+use melnet::toy::{
+    held_out_texts, read_back, read_labels, write_corpus, write_label_corpus, LabelReading, Reading,
+};
 use melnet::{Model, SampleOptions};
 use rand::SeedableRng;
 
@@ -36,6 +38,11 @@ pub struct CorpusArgs {
     /// Seed of the texts and durations.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Render the label task instead: one folder per letter (the class), each recording a few
+    /// "words" of that letter (`melnet prepare --labels-from-folders` makes it a labelled
+    /// dataset).
+    #[arg(long)]
+    pub labels: bool,
 }
 
 /// Options of `melnet toy-speech read`.
@@ -44,10 +51,13 @@ pub struct ReadArgs {
     /// Model trained with `--text` on a toy corpus.
     #[arg(long)]
     pub model: PathBuf,
-    /// Texts to say, one per line (e.g. the corpus's `held-out.txt`).
+    /// Texts to say, one per line (e.g. the corpus's `held-out.txt`), for a text model.
     #[arg(long)]
-    pub texts: PathBuf,
-    /// Most full-resolution frames per text.
+    pub texts: Option<PathBuf>,
+    /// Samples per class, for a label model.
+    #[arg(long, default_value_t = 5)]
+    pub per_class: usize,
+    /// Most full-resolution frames per text (a label model's samples are this long).
     #[arg(long, default_value_t = 160)]
     pub max_frames: usize,
     /// Sampling bias (see `melnet sample --temperature`).
@@ -62,6 +72,23 @@ pub struct ReadArgs {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Corpus(args) => corpus(args),
+        Command::Read(args) if Model::open(&args.model)?.config().labels.is_some() => {
+            let readings = read_classes(&args)?;
+            for r in &readings {
+                println!(
+                    "{:>8} -> {:<16} heard {}",
+                    r.label,
+                    r.said,
+                    r.heard.map_or("nothing".into(), String::from)
+                );
+            }
+            println!(
+                "accuracy {:.4} over {} samples",
+                accuracy(&readings),
+                readings.len()
+            );
+            Ok(())
+        }
         Command::Read(args) => {
             let readings = read(&args)?.1;
             for r in &readings {
@@ -89,6 +116,16 @@ fn corpus(args: CorpusArgs) -> Result<()> {
         bail!("invalid parameter: --items must be positive");
     }
     let params = melspec::Preset::by_name(&args.preset)?.params;
+    if args.labels {
+        write_label_corpus(&args.output, args.items, args.seed, params)?;
+        println!(
+            "{}: {} recordings in {} class folders",
+            args.output.display(),
+            args.items,
+            melnet::toy::LETTERS.len().min(args.items)
+        );
+        return Ok(());
+    }
     let held_out = held_out_texts(args.seed, args.held_out);
     write_corpus(&args.output, args.items, args.seed, params, &held_out)?;
     println!(
@@ -110,18 +147,48 @@ pub(crate) fn mean_cer(readings: &[Reading]) -> f64 {
     errors / chars.max(1) as f64
 }
 
+/// The share of `readings` that sound like their class.
+pub(crate) fn accuracy(readings: &[LabelReading]) -> f64 {
+    readings.iter().filter(|r| r.correct()).count() as f64 / readings.len().max(1) as f64
+}
+
+/// Sample every class of a label model and read the samples back.
+pub(crate) fn read_classes(args: &ReadArgs) -> Result<Vec<LabelReading>> {
+    let model = Model::open(&args.model)?;
+    if args.per_class == 0 || args.max_frames < 2 {
+        bail!("invalid parameter: --per-class must be positive and --max-frames at least 2");
+    }
+    let tiers = model.load_tiers()?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let options = SampleOptions {
+        bias: args.temperature,
+        range: model.range(),
+    };
+    Ok(read_labels(
+        &model,
+        &tiers,
+        args.per_class,
+        args.max_frames,
+        options,
+        &mut rng,
+    )?)
+}
+
 /// Sample and read back the texts of `args`.
 pub(crate) fn read(args: &ReadArgs) -> Result<(melnet::Generated, Vec<Reading>)> {
     let model = Model::open(&args.model)?;
-    let texts: Vec<String> = std::fs::read_to_string(&args.texts)
-        .with_context(|| format!("{}: cannot read", args.texts.display()))?
+    let Some(path) = &args.texts else {
+        bail!("give --texts FILE for a text model");
+    };
+    let texts: Vec<String> = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect();
     if texts.is_empty() {
-        bail!("{}: no text", args.texts.display());
+        bail!("{}: no text", path.display());
     }
     let tiers = model.load_tiers()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);

@@ -183,10 +183,10 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
         check_dataset(&model, ds)?;
         let c = model.config();
         if (args.labels && c.labels.is_none())
-            || args
-                .text
-                .as_ref()
-                .is_some_and(|t| c.text.as_ref().is_none_or(|m| &m.transcripts != t))
+            || args.text.as_ref().is_some_and(|t| {
+                let t = std::fs::canonicalize(t).unwrap_or_else(|_| t.clone());
+                c.text.as_ref().is_none_or(|m| m.transcripts != t)
+            })
         {
             bail!(
                 "{}: the model was made with other conditioning (labels {}, text {:?}); --labels and --text are for a new model",
