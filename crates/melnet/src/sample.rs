@@ -326,18 +326,21 @@ impl TextRun {
         w.rnn.step(hc, n, &mut self.h, &mut self.c, z);
         w.window.apply(&self.h, n, &mut self.raw);
         for s in 0..n {
-            let raw = &self.raw[s * 3 * k..(s + 1) * 3 * k];
-            let (logits, rest) = raw.split_at(k);
-            let (log_widths, log_steps) = rest.split_at(k);
-            let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let total: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+            // The raw parameters become weights α, widths β and steps in place.
+            let raw = &mut self.raw[s * 3 * k..(s + 1) * 3 * k];
+            let (alpha, rest) = raw.split_at_mut(k);
+            let (beta, steps) = rest.split_at_mut(k);
+            let max = alpha.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            alpha.iter_mut().for_each(|a| *a = (*a - max).exp());
+            let total: f32 = alpha.iter().sum();
+            alpha.iter_mut().for_each(|a| *a /= total);
+            beta.iter_mut().for_each(|b| *b = b.exp());
             let kappa = &mut self.kappa[s * k..(s + 1) * k];
             kappa
                 .iter_mut()
-                .zip(log_steps)
+                .zip(steps.iter())
                 .for_each(|(kp, st)| *kp += STEP_SCALE as f32 * st.exp());
-            let alpha: Vec<f32> = logits.iter().map(|l| (l - max).exp() / total).collect();
-            let beta: Vec<f32> = log_widths.iter().map(|b| b.exp()).collect();
+            let (alpha, beta) = (&*alpha, &*beta);
             let phi = &mut self.phi[s * u_all..(s + 1) * u_all];
             for (u, p) in phi.iter_mut().enumerate() {
                 *p = if u < self.lengths[s] {
@@ -358,7 +361,7 @@ impl TextRun {
                 context.iter_mut().zip(row).for_each(|(c, v)| *c += p * v);
             }
             if self.ended[s].is_none()
-                && mass_beyond(&alpha, &beta, kappa, self.lengths[s]) > TERMINATION
+                && mass_beyond(alpha, beta, kappa, self.lengths[s]) > TERMINATION
             {
                 self.ended[s] = Some(frame);
             }

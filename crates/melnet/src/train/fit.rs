@@ -140,7 +140,19 @@ impl<'a> TrainingData<'a> {
             let hop = if texts.is_some() { usize::MAX } else { 1 };
             let mut index = ds.window_index(split, c.frames, hop, true)?;
             if let Some(texts) = &texts {
-                index.retain(|item| texts[item].is_some())?;
+                index
+                    .retain(|item| texts[item].is_some())
+                    .map_err(|_| Error::InvalidConfig {
+                        name: "text",
+                        value: ds.dir().display().to_string(),
+                        reason: format!(
+                            "no {} item has a transcript (prepare with another --valid-fraction or --seed, or add transcripts)",
+                            match split {
+                                Split::Train => "train",
+                                Split::Valid => "valid",
+                            }
+                        ),
+                    })?;
             }
             Ok(ds.sampler(index))
         };
