@@ -9,6 +9,27 @@ fn s(p: &std::path::Path) -> String {
     p.to_str().unwrap().to_owned()
 }
 
+/// `melnet sample` from `model` with each case's extra flags fails cleanly with a message
+/// holding the case's needle, leaving the new folder `clean` empty.
+fn assert_samples_refused(
+    model: &std::path::Path,
+    clean: &std::path::Path,
+    cases: &[(&[&str], &str)],
+) {
+    std::fs::create_dir(clean).unwrap();
+    let (model, wav) = (s(model), s(&clean.join("x.wav")));
+    for (extra, needle) in cases {
+        let args = [
+            &[
+                "sample", "--model", &model, "-o", &wav, "--frames", "8", "-q",
+            ][..],
+            extra,
+        ]
+        .concat();
+        assert_fails_cleanly(&args, needle, clean);
+    }
+}
+
 /// A tiny, fast training run's flags.
 const TINY: [&str; 10] = [
     "--steps", "2", "--width", "8", "--layers", "2", "--batch", "2", "--tiers", "1",
@@ -79,24 +100,15 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
     let args = sample(&["--label", "bob"]);
     melnet_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.join("bob.wav").is_file());
-    let clean = dir.path().join("clean");
-    std::fs::create_dir(&clean).unwrap();
-    let wav = s(&clean.join("x.wav"));
-    let model_s = s(&model);
-    for (extra, needle) in [
-        (&["--label", "carol"][..], "carol"),
-        (&[][..], "label"),
-        (&["--label", "bob", "--text", "hi"][..], "no text"),
-    ] {
-        let args = [
-            &[
-                "sample", "--model", &model_s, "-o", &wav, "--frames", "8", "-q",
-            ][..],
-            extra,
-        ]
-        .concat();
-        assert_fails_cleanly(&args, needle, &clean);
-    }
+    assert_samples_refused(
+        &model,
+        &dir.path().join("clean"),
+        &[
+            (&["--label", "carol"][..], "carol"),
+            (&[][..], "label"),
+            (&["--label", "bob", "--text", "hi"][..], "no text"),
+        ],
+    );
     // A dataset without category labels cannot make a label model.
     let plain = dir.path().join("plain");
     melnet_ok(&[
@@ -219,24 +231,15 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
     ]);
     assert!(read.contains("mean CER"), "{read}");
 
-    let clean = dir.path().join("clean");
-    std::fs::create_dir(&clean).unwrap();
-    let wav = s(&clean.join("x.wav"));
-    let model_s = s(&model);
-    for (extra, needle) in [
-        (&["--text", "abz"][..], "'z'"),
-        (&[][..], "text"),
-        (&["--text", "ab", "--label", "x"][..], "no labels"),
-    ] {
-        let args = [
-            &[
-                "sample", "--model", &model_s, "-o", &wav, "--frames", "8", "-q",
-            ][..],
-            extra,
-        ]
-        .concat();
-        assert_fails_cleanly(&args, needle, &clean);
-    }
+    assert_samples_refused(
+        &model,
+        &dir.path().join("clean"),
+        &[
+            (&["--text", "abz"][..], "'z'"),
+            (&[][..], "text"),
+            (&["--text", "ab", "--label", "x"][..], "no labels"),
+        ],
+    );
     // A transcript table matching no item is refused before anything is written.
     let other = dir.path().join("other.csv");
     std::fs::write(&other, "nobody|abc\n").unwrap();

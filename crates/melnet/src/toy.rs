@@ -205,11 +205,7 @@ pub fn read_back(
         .config()
         .text
         .as_ref()
-        .ok_or_else(|| Error::InvalidConfig {
-            name: "model",
-            value: model.dir().display().to_string(),
-            reason: "is not conditioned on text".into(),
-        })?
+        .ok_or_else(|| not_conditioned(model, "text"))?
         .alphabet;
     let conditions = Conditions {
         labels: None,
@@ -255,6 +251,15 @@ pub fn read_back(
     Ok((generated, readings))
 }
 
+/// The error for a task's model that lacks its conditioning (`what`).
+fn not_conditioned(model: &Model, what: &str) -> Error {
+    Error::InvalidConfig {
+        name: "model",
+        value: model.dir().display().to_string(),
+        reason: format!("is not conditioned on {what}"),
+    }
+}
+
 /// A sample of the label task read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelReading {
@@ -290,11 +295,7 @@ pub fn read_labels(
         .config()
         .labels
         .clone()
-        .ok_or_else(|| Error::InvalidConfig {
-            name: "model",
-            value: model.dir().display().to_string(),
-            reason: "is not conditioned on labels".into(),
-        })?;
+        .ok_or_else(|| not_conditioned(model, "labels"))?;
     let labels: Vec<u32> = (0..classes.len() as u32)
         .flat_map(|c| std::iter::repeat_n(c, per_class))
         .collect();

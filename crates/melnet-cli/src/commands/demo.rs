@@ -94,6 +94,69 @@ pub(crate) fn timed<T>(
     Ok(value)
 }
 
+/// Prepare the recordings in `input` into the dB dataset `output` with `params` (files shorter
+/// than `min_seconds` skipped, a tenth held out), as the demos do.
+///
+/// # Errors
+/// Preparation errors; [`Interrupted`] after Ctrl-C.
+pub(crate) fn prepare_db(
+    input: &Path,
+    output: &Path,
+    params: melspec::AnalysisParams,
+    min_seconds: f64,
+) -> Result<()> {
+    let opts = PrepareOptions {
+        params,
+        settings: PrepareSettings {
+            db: true,
+            trim_silence_db: None,
+            min_seconds,
+            max_seconds: None,
+            valid_fraction: 0.1,
+            seed: 0,
+        },
+        jobs: None,
+        stop_after: None,
+        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+        shard: None,
+        labels: None,
+    };
+    match prepare(input, output, &opts, interrupted(), &|_| {})? {
+        Outcome::Interrupted { .. } => Err(Interrupted.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Train (or continue) tier g of `model` on `ds` for `minutes` of this run, as the demos do.
+///
+/// # Errors
+/// As [`train_tier`].
+pub(crate) fn train_for(
+    model: &Model,
+    g: usize,
+    ds: &Dataset,
+    new: &NewTier,
+    minutes: f64,
+    quiet: bool,
+) -> Result<crate::commands::train::Trained> {
+    let budget = Budget {
+        steps: Some(u64::MAX),
+        epochs: None,
+        minutes: Some(minutes),
+    };
+    train_tier(
+        model,
+        g,
+        ds,
+        new,
+        true,
+        false,
+        budget,
+        FitSettings::default(),
+        quiet,
+    )
+}
+
 /// Run `melnet demo`.
 pub fn run(args: Args) -> Result<()> {
     if !args.minutes.is_finite() || args.minutes <= 0.0 {
@@ -123,26 +186,7 @@ pub fn run(args: Args) -> Result<()> {
     timed(&mut stages, "prepare", args.quiet, || {
         let mut params = melspec::Preset::by_name("melnet-small")?.params;
         params.n_mels = N_MELS;
-        let opts = PrepareOptions {
-            params,
-            settings: PrepareSettings {
-                db: true,
-                trim_silence_db: None,
-                min_seconds: 0.5,
-                max_seconds: None,
-                valid_fraction: 0.1,
-                seed: 0,
-            },
-            jobs: None,
-            stop_after: None,
-            chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
-            shard: None,
-            labels: None,
-        };
-        match prepare(&args.data, &ds_dir, &opts, interrupted(), &|_| {})? {
-            Outcome::Interrupted { .. } => Err(Interrupted.into()),
-            _ => Ok(()),
-        }
+        prepare_db(&args.data, &ds_dir, params, 0.5)
     })?;
     let ds = Dataset::open(&ds_dir)?;
     let stats_png = dir.join("stats.png");
@@ -193,20 +237,12 @@ pub fn run(args: Args) -> Result<()> {
             batch: 8,
         };
         for g in 1..=TIERS {
-            let budget = Budget {
-                steps: Some(u64::MAX),
-                epochs: None,
-                minutes: Some(args.minutes / TIERS as f64),
-            };
-            let trained = train_tier(
+            let trained = train_for(
                 &model,
                 g,
                 &ds,
                 &new,
-                true,
-                false,
-                budget,
-                FitSettings::default(),
+                args.minutes / TIERS as f64,
                 args.quiet,
             )?;
             tier_steps.push(trained.step);

@@ -11,14 +11,14 @@ use melnet::model::{ModelText, TierSpec};
 use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
 use melnet::{Model, ModelConfig, SampleOptions};
-use melspec::dataset::{prepare, Dataset, Normalization, Outcome, PrepareOptions, PrepareSettings};
+use melspec::dataset::{Dataset, Normalization};
 use rand::SeedableRng;
 
-use crate::args::{interrupted, Interrupted, InversionArgs};
-use crate::commands::demo::{data_uri, escape, timed, Args, Stage};
+use crate::args::InversionArgs;
+use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
-use crate::commands::train::{train_tier, valid_nll, Budget, FitSettings, NewTier};
+use crate::commands::train::{valid_nll, NewTier};
 use crate::output::Outputs;
 
 /// Recordings in the corpus.
@@ -55,26 +55,7 @@ pub fn run(args: &Args) -> Result<()> {
         Ok(())
     })?;
     timed(&mut stages, "prepare", args.quiet, || {
-        let opts = PrepareOptions {
-            params,
-            settings: PrepareSettings {
-                db: true,
-                trim_silence_db: None,
-                min_seconds: 0.1,
-                max_seconds: None,
-                valid_fraction: 0.1,
-                seed: 0,
-            },
-            jobs: None,
-            stop_after: None,
-            chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
-            shard: None,
-            labels: None,
-        };
-        match prepare(&corpus, &ds_dir, &opts, interrupted(), &|_| {})? {
-            Outcome::Interrupted { .. } => Err(Interrupted.into()),
-            _ => Ok(()),
-        }
+        prepare_db(&corpus, &ds_dir, params, 0.1)
     })?;
     let ds = Dataset::open(&ds_dir)?;
     let model = if model_dir.join(melnet::model::MODEL_FILE).exists() {
@@ -108,22 +89,7 @@ pub fn run(args: &Args) -> Result<()> {
             seed: 0,
             batch: 8,
         };
-        let budget = Budget {
-            steps: Some(u64::MAX),
-            epochs: None,
-            minutes: Some(args.minutes),
-        };
-        let t = train_tier(
-            &model,
-            1,
-            &ds,
-            &new,
-            true,
-            false,
-            budget,
-            FitSettings::default(),
-            args.quiet,
-        )?;
+        let t = train_for(&model, 1, &ds, &new, args.minutes, args.quiet)?;
         Ok(t.step)
     })?;
     let nll = timed(&mut stages, "eval", args.quiet, || {
