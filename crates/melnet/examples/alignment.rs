@@ -13,7 +13,8 @@ fn main() -> melnet::Result<()> {
     let ds = Dataset::open(args[2].as_ref()).expect("dataset");
     let tiers = model.load_tiers()?;
     let data = TrainingData::new(&model, &ds)?;
-    let (x, conditions) = data.valid()?;
+    let windows = data.valid()?;
+    let (x, conditions) = (windows.x, windows.conditions);
     let frames = model.config().frames;
     let count = x.len() / model.grid(frames).len();
     let (xt, context) = model

@@ -39,7 +39,7 @@ fn main() -> melnet::Result<()> {
         None => (
             melnet::train::fit::TrainingData::new(&model, &ds)?
                 .valid()?
-                .0,
+                .x,
             c.frames,
         ),
         Some(frames) => {

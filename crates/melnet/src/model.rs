@@ -615,6 +615,32 @@ impl Model {
             .collect()
     }
 
+    /// Every tier's loss mask for `count` full-resolution windows of `frames` frames of which
+    /// the first `real[i]` of window i are data and the rest padding: `[count, frames, bins]`
+    /// of each tier's grid, 1 on data, 0 on padding; index 0 is tier 1.
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn tier_masks(&self, real: &[usize], frames: usize) -> Result<Vec<Tensor>> {
+        let full = self.grid(frames);
+        let mask: Vec<f32> = real
+            .iter()
+            .flat_map(|&n| (0..full.len()).map(move |e| f32::from(u8::from(e / full.bins < n))))
+            .collect();
+        split_tiers(&mask, real.len(), full, self.config.tiers)
+            .into_iter()
+            .zip(self.shapes(frames))
+            .map(|(part, shape)| {
+                let g = shape.grid;
+                Ok(Tensor::from_vec(
+                    part.x,
+                    (real.len(), g.frames, g.bins),
+                    &Device::Cpu,
+                )?)
+            })
+            .collect()
+    }
+
     /// The labels (u32 `[count]`) and texts of `conditions`, checked against the model.
     ///
     /// # Errors
@@ -850,6 +876,27 @@ mod tests {
                 text: None,
             },
         }
+    }
+
+    #[test]
+    fn masks_cover_each_windows_data_in_every_tier() {
+        // 8 frames × 6 bins, G = 3 (tier 3 splits time, tier 2 frequency): a window with 3
+        // frames of data and one full window.
+        let m = model(3, true);
+        let masks = m.tier_masks(&[3, 8], 8).unwrap();
+        let ones = |t: &Tensor| t.sum_all().unwrap().to_scalar::<f32>().unwrap();
+        let dims: Vec<Vec<usize>> = masks.iter().map(|t| t.dims().to_vec()).collect();
+        assert_eq!(dims, vec![vec![2, 4, 3], vec![2, 4, 3], vec![2, 4, 6]]);
+        // Tier 3 holds the odd frames (1, 3, 5, 7): one of them is data in the short window.
+        let tier3 = masks[2].to_vec3::<f32>().unwrap();
+        assert_eq!(
+            tier3[0].iter().map(|r| r[0]).collect::<Vec<_>>(),
+            [1.0, 0.0, 0.0, 0.0]
+        );
+        assert_eq!(ones(&masks[2]), (1 + 4) as f32 * 6.0);
+        // Tiers 1 and 2 hold the even frames (0, 2, 4, 6): two of them are data.
+        assert_eq!(ones(&masks[0]), (2 + 4) as f32 * 3.0);
+        assert_eq!(ones(&masks[1]), (2 + 4) as f32 * 3.0);
     }
 
     #[test]

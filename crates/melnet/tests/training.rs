@@ -130,7 +130,7 @@ mod resume {
         let whole = tempfile::tempdir().unwrap();
         let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..7 {
-            a.step(&batch(s), &melnet::Context::default(), Some(1.0))
+            a.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
                 .unwrap();
         }
         a.save(whole.path()).unwrap();
@@ -138,7 +138,7 @@ mod resume {
         let split = tempfile::tempdir().unwrap();
         let mut b = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..3 {
-            b.step(&batch(s), &melnet::Context::default(), Some(1.0))
+            b.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
                 .unwrap();
         }
         b.save(split.path()).unwrap();
@@ -146,7 +146,7 @@ mod resume {
         let mut c = Trainer::load(split.path()).unwrap();
         assert_eq!(c.state().step, 3);
         for s in 3..7 {
-            c.step(&batch(s), &melnet::Context::default(), Some(1.0))
+            c.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
                 .unwrap();
         }
         c.save(split.path()).unwrap();
@@ -229,7 +229,7 @@ mod resume {
         let good = weights(dir.path());
         let mut failure = None;
         for s in 0..5 {
-            match t.step(&batch(s), &melnet::Context::default(), None) {
+            match t.step(&batch(s), &melnet::Context::default(), None, None) {
                 Ok(_) => {
                     if let Err(e) = t.save(dir.path()) {
                         failure = Some(e);
@@ -252,4 +252,38 @@ mod resume {
             assert_eq!(weights(dir.path()), good);
         }
     }
+}
+
+#[test]
+fn a_masked_loss_leaves_the_padding_out() {
+    // The loss over a mask is the mean NLL of the masked elements only: padding values change
+    // nothing, and steps see the same number.
+    let config = TierConfig {
+        layers: 1,
+        width: 8,
+        ..TierConfig::small(8)
+    };
+    let adam = OptimizerConfig::Adam(AdamConfig::default());
+    let trainer = melnet::train::Trainer::new(config, adam, 1, 1).unwrap();
+    let context = melnet::Context::default();
+    let x = window(12, 8);
+    let mask: Vec<f32> = (0..12 * 8)
+        .map(|i| f32::from(u8::from(i / 8 < 5)))
+        .collect();
+    let mask = Tensor::from_vec(mask, (1, 12, 8), &Device::Cpu).unwrap();
+    let nll = trainer.tier().nll_elements(&x, &context).unwrap();
+    let data_only: f32 = nll
+        .narrow(1, 0, 5)
+        .unwrap()
+        .mean_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let masked = trainer.loss(&x, &context, Some(&mask)).unwrap();
+    assert!((masked - data_only).abs() < 1e-5, "{masked} vs {data_only}");
+    // Other values after frame 5 (causal: they cannot reach frames 0–4) leave it unchanged.
+    let noisy = (x.clone() + (mask.affine(-1.0, 1.0).unwrap() * 3.0).unwrap()).unwrap();
+    let again = trainer.loss(&noisy, &context, Some(&mask)).unwrap();
+    assert!((again - masked).abs() < 1e-5);
+    assert!((trainer.loss(&noisy, &context, None).unwrap() - masked).abs() > 1e-3);
 }

@@ -616,13 +616,13 @@ pub(crate) fn valid_nll(model_dir: &Path, data: &Path) -> Result<(Nll, Vec<f32>)
     let model = Model::open(model_dir)?;
     let ds = Dataset::open(data)?;
     let tiers = model.load_tiers()?;
-    let (x, conditions) = TrainingData::new(&model, &ds)?.valid()?;
+    let windows = TrainingData::new(&model, &ds)?.valid()?;
     Ok(model.nll(
         &tiers,
-        &x,
+        &windows.x,
         VALID_WINDOWS,
         model.config().frames,
-        &conditions,
+        &windows.conditions,
     )?)
 }
 

@@ -88,12 +88,33 @@ pub fn check_dataset(model: &Model, ds: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// Windows drawn for training or validation.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    /// Full-resolution values `[count, frames, bins]`, normalised.
+    pub x: Vec<f32>,
+    /// Each window's conditions.
+    pub conditions: Conditions,
+    /// Each window's frames of data: the rest is padding after a short item's end (the
+    /// corpus minimum), left out of the loss — it is not data, and long runs of it would teach
+    /// a model that silence never ends.
+    pub real: Vec<usize>,
+}
+
+impl Windows {
+    /// Number of windows.
+    pub fn count(&self) -> usize {
+        self.real.len()
+    }
+}
+
 /// What a model trains on from a dataset: random windows of the train split, fixed windows
 /// of the valid split, and each item's conditions (its class for a label model; its
 /// transcript for a text model, whose windows then start at the items' starts and leave out
 /// items without one).
 pub struct TrainingData<'a> {
     model: &'a Model,
+    dataset: &'a Dataset,
     train: WindowSampler<'a>,
     valid: WindowSampler<'a>,
     /// Class index per manifest item.
@@ -158,6 +179,7 @@ impl<'a> TrainingData<'a> {
         };
         Ok(TrainingData {
             model,
+            dataset: ds,
             train: windows(Split::Train)?,
             valid: windows(Split::Valid)?,
             labels,
@@ -165,8 +187,7 @@ impl<'a> TrainingData<'a> {
         })
     }
 
-    /// `count` random full-resolution windows of `split` `[count, frames, bins]`
-    /// (normalised), with their conditions.
+    /// `count` random windows of `split`.
     ///
     /// # Errors
     /// Dataset read errors.
@@ -175,7 +196,7 @@ impl<'a> TrainingData<'a> {
         split: Split,
         rng: &mut rand::rngs::StdRng,
         count: usize,
-    ) -> Result<(Vec<f32>, Conditions)> {
+    ) -> Result<Windows> {
         let c = self.model.config();
         let sampler = match split {
             Split::Train => &self.train,
@@ -184,8 +205,12 @@ impl<'a> TrainingData<'a> {
         let full = self.model.grid(c.frames);
         let mut buf = vec![0.0f32; count * full.len()];
         let mut items = Vec::with_capacity(count);
+        let mut real = Vec::with_capacity(count);
+        let manifest = &self.dataset.manifest().items;
         for w in buf.chunks_exact_mut(full.len()) {
-            items.push(sampler.sample(rng, c.normalization, w)?.1);
+            let (start, item) = sampler.sample(rng, c.normalization, w)?;
+            items.push(item);
+            real.push((manifest[item].frames[1] - start).min(c.frames));
         }
         let conditions = Conditions {
             labels: self
@@ -199,10 +224,15 @@ impl<'a> TrainingData<'a> {
                     .collect()
             }),
         };
-        Ok((buf, conditions))
+        Ok(Windows {
+            x: buf,
+            conditions,
+            real,
+        })
     }
 
-    /// Tier g's part of `count` random training windows: x^g and its context.
+    /// Tier g's part of `count` random training windows: x^g, its context and its loss mask
+    /// ([`Model::tier_masks`]).
     ///
     /// # Errors
     /// Dataset read errors.
@@ -211,20 +241,15 @@ impl<'a> TrainingData<'a> {
         g: usize,
         rng: &mut rand::rngs::StdRng,
         count: usize,
-    ) -> Result<(Tensor, Context)> {
-        let (x, conditions) = self.draw(Split::Train, rng, count)?;
-        Ok(self
-            .model
-            .tier_inputs(&x, count, self.model.config().frames, &conditions)?
-            .swap_remove(g - 1))
+    ) -> Result<(Tensor, Context, Tensor)> {
+        tier_part(self.model, g, &self.draw(Split::Train, rng, count)?)
     }
 
-    /// The fixed validation windows ([`VALID_WINDOWS`] of them, the same in every run),
-    /// full resolution `[VALID_WINDOWS, frames, bins]` normalised, with their conditions.
+    /// The fixed validation windows ([`VALID_WINDOWS`] of them, the same in every run).
     ///
     /// # Errors
     /// Dataset read errors.
-    pub fn valid(&self) -> Result<(Vec<f32>, Conditions)> {
+    pub fn valid(&self) -> Result<Windows> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(VALID_SEED);
         self.draw(Split::Valid, &mut rng, VALID_WINDOWS)
     }
@@ -301,23 +326,26 @@ pub fn start_tier(
     Ok(trainer)
 }
 
-/// Tier g's mean NLL on full-resolution windows `x` (normalised) with their conditions, nats
-/// per element.
+/// Tier g's part of `windows`: x^g, its context and its loss mask.
 ///
 /// # Errors
 /// Shape and candle errors.
-pub fn tier_loss(
-    model: &Model,
-    g: usize,
-    trainer: &Trainer,
-    (x, conditions): &(Vec<f32>, Conditions),
-) -> Result<f32> {
+fn tier_part(model: &Model, g: usize, windows: &Windows) -> Result<(Tensor, Context, Tensor)> {
     let frames = model.config().frames;
-    let count = x.len() / model.grid(frames).len();
-    let (xt, context) = model
-        .tier_inputs(x, count, frames, conditions)?
+    let (x, context) = model
+        .tier_inputs(&windows.x, windows.count(), frames, &windows.conditions)?
         .swap_remove(g - 1);
-    trainer.loss(&xt, &context)
+    let mask = model.tier_masks(&windows.real, frames)?.swap_remove(g - 1);
+    Ok((x, context, mask))
+}
+
+/// Tier g's mean NLL on `windows` (their data, not their padding), nats per element.
+///
+/// # Errors
+/// Shape and candle errors.
+pub fn tier_loss(model: &Model, g: usize, trainer: &Trainer, windows: &Windows) -> Result<f32> {
+    let (x, context, mask) = tier_part(model, g, windows)?;
+    trainer.loss(&x, &context, Some(&mask))
 }
 
 /// The first line of `log.csv`.
@@ -403,13 +431,13 @@ pub fn fit(
         }
         let step = trainer.state().step;
         let mut rng = step_rng(trainer.state().seed, step);
-        let (x, context) = data.tier_batch(g, &mut rng, batch)?;
+        let (x, context, mask) = data.tier_batch(g, &mut rng, batch)?;
         if let Some(every) = options.lr_halve_every_epochs {
             let halvings = (step as f64 / (every * epoch_steps)).floor();
             let base = trainer.state().base_lr;
             trainer.set_learning_rate(base * 0.5f64.powf(halvings));
         }
-        let loss = trainer.step(&x, &context, options.clip_grad)?;
+        let loss = trainer.step(&x, &context, Some(&mask), options.clip_grad)?;
         let done = trainer.state().step;
         let out_of_time = options.time_limit.is_some_and(|d| started.elapsed() >= d);
         let last = done == options.steps || out_of_time;

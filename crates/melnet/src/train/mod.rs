@@ -38,6 +38,17 @@ fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
     named.into_iter().unzip()
 }
 
+/// The mean of `values` over the elements where `mask` is 1 (all without a mask), a scalar.
+fn masked_mean(values: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    Ok(match mask {
+        None => values.mean_all()?,
+        Some(m) => {
+            let count = f64::from(m.sum_all()?.to_scalar::<f32>()?).max(1.0);
+            ((values * m)?.sum_all()? / count)?
+        }
+    })
+}
+
 /// Σ x² over all elements of `tensors`, in f64.
 fn sum_of_squares<'a>(tensors: impl Iterator<Item = &'a Tensor>) -> Result<f64> {
     let mut total = 0.0f64;
@@ -110,27 +121,30 @@ impl Trainer {
     }
 
     /// Mean NLL of `x` `[batch, frames, bins]` given `context` (x^{<g} of upper tiers,
-    /// labels, text), nats per element, without training.
+    /// labels, text) over the elements `mask` (`[batch, frames, bins]`, 1 for real values, 0
+    /// for padding; `None`: all), nats per element, without training.
     ///
     /// # Errors
     /// Shape or candle errors.
-    pub fn loss(&self, x: &Tensor, context: &Context) -> Result<f32> {
-        Ok(self
-            .tier
-            .nll_elements(x, context)?
-            .mean_all()?
-            .to_scalar::<f32>()?)
+    pub fn loss(&self, x: &Tensor, context: &Context, mask: Option<&Tensor>) -> Result<f32> {
+        Ok(masked_mean(&self.tier.nll_elements(x, context)?, mask)?.to_scalar::<f32>()?)
     }
 
     /// One optimisation step on the batch `x` `[batch, frames, bins]` given `context`
-    /// (teacher forcing); returns the loss before the step, nats per element.
+    /// (teacher forcing), its loss over the elements `mask` (as [`Trainer::loss`]); returns the loss before the step, nats per element.
     /// With `clip_grad`, the gradient is scaled down to that global norm when it is longer.
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a non-finite loss or gradient (the parameters are left
     /// untouched); shape or candle errors.
-    pub fn step(&mut self, x: &Tensor, context: &Context, clip_grad: Option<f64>) -> Result<f32> {
-        let loss = self.tier.nll_elements(x, context)?.mean_all()?;
+    pub fn step(
+        &mut self,
+        x: &Tensor,
+        context: &Context,
+        mask: Option<&Tensor>,
+        clip_grad: Option<f64>,
+    ) -> Result<f32> {
+        let loss = masked_mean(&self.tier.nll_elements(x, context)?, mask)?;
         let value = loss.to_scalar::<f32>()?;
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;
