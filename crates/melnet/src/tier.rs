@@ -45,16 +45,6 @@ pub struct Conditions {
     pub texts: Option<Vec<Vec<u32>>>,
 }
 
-impl Conditions {
-    /// The conditions of items `range` of the batch.
-    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
-        Conditions {
-            labels: self.labels.as_ref().map(|l| l[range.clone()].to_vec()),
-            texts: self.texts.as_ref().map(|t| t[range].to_vec()),
-        }
-    }
-}
-
 /// The label embeddings of a tier: one row per class for each delayed stack's input layer.
 #[derive(Debug, Clone)]
 pub struct LabelEmbeddings {
