@@ -1,8 +1,8 @@
 //! Text conditioning (DESIGN.md §5 "Conditioning"): characters → embedding → bidirectional
 //! LSTM encoder → memory `[batch, chars, 2E]`; an attention LSTM in tier 1's centralized stack
 //! whose state gives a Graves mixture-of-logistics window over the characters (monotonic:
-//! κ_t = κ_{t−1} + exp(κ̂_t)) and whose context, projected to the stack's width, is added to the
-//! stack residually. Generation stops when the window's mass has passed the last character
+//! κ_t = κ_{t−1} + [`STEP_SCALE`]·exp(κ̂_t)) and whose context, projected to the stack's width,
+//! is added to the stack residually. Generation stops when the window's mass has passed the last character
 //! ([`TERMINATION`]).
 
 use candle_core::{DType, Device, Tensor, D};
