@@ -354,3 +354,25 @@ fn a_label_model_learns_its_classes_in_seconds() {
         "mean NLL with the own label {own:.4}, with another {other:.4} nats/element"
     );
 }
+
+#[test]
+fn toy_speech_refuses_bad_options_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = s(&dir.path().join("corpus"));
+    for (args, needle) in [
+        (
+            &["toy-speech", "corpus", "-o", &out, "--items", "0"][..],
+            "--items",
+        ),
+        (
+            &["toy-speech", "corpus", "-o", &out, "--preset", "nope"][..],
+            "nope",
+        ),
+        (
+            &["toy-speech", "read", "--model", &out, "--texts", &out][..],
+            "corpus",
+        ),
+    ] {
+        assert_fails_cleanly(args, needle, dir.path());
+    }
+}

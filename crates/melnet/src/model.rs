@@ -65,6 +65,28 @@ pub struct ModelConfig {
     pub text: Option<ModelText>,
 }
 
+impl ModelConfig {
+    /// The configuration of a new, unconditioned model of `tiers` tiers and `frames`-frame
+    /// windows for the dataset `ds`: its geometry, analysis, scale and train-split statistics,
+    /// standardised inputs (set `labels` / `text` for a conditioned one).
+    pub fn for_dataset(ds: &Dataset, tiers: usize, frames: usize) -> Self {
+        let m = ds.manifest();
+        ModelConfig {
+            format: MODEL_FORMAT,
+            tiers,
+            n_mels: m.n_mels,
+            frames,
+            params: m.params,
+            db: m.settings.db,
+            normalization: Normalization::Standard,
+            stats: m.stats.clone(),
+            dataset: ds.dir().to_path_buf(),
+            labels: None,
+            text: None,
+        }
+    }
+}
+
 /// The text of a text-conditioned model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

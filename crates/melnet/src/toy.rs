@@ -216,39 +216,77 @@ pub fn read_back(
                 .collect::<Result<_>>()?,
         ),
     };
-    let n = texts.len();
+    let (generated, heard) = say(
+        model,
+        tiers,
+        &conditions,
+        texts.len(),
+        max_frames,
+        options,
+        rng,
+    )?;
+    let readings = texts
+        .iter()
+        .zip(heard)
+        .map(|(text, h)| Reading {
+            cer: cer(&h.said, text),
+            said: h.said,
+            text: text.clone(),
+            frames: h.frames,
+            ended: h.ended,
+        })
+        .collect();
+    Ok((generated, readings))
+}
+
+/// One generated spectrogram read back ([`say`]).
+struct Heard {
+    said: String,
+    frames: usize,
+    ended: bool,
+}
+
+/// Generate `count` spectrograms of at most `frames` frames with `conditions` and read each
+/// back up to its end (a text's end, or all frames).
+///
+/// # Errors
+/// As [`Model::generate`]; an invalid geometry ([`ToySpeech::new`]).
+fn say(
+    model: &Model,
+    tiers: &[Tier],
+    conditions: &Conditions,
+    count: usize,
+    frames: usize,
+    options: SampleOptions,
+    rng: &mut impl Rng,
+) -> Result<(Generated, Vec<Heard>)> {
     let generated = model.generate(
         tiers,
-        max_frames,
-        n,
+        frames,
+        count,
         None,
-        &conditions,
+        conditions,
         options,
         rng,
         |_, _, _| {},
     )?;
     let toy = ToySpeech::new(model.config().params)?;
     let bins = model.config().n_mels;
-    let total = generated.full.len() / (n * bins).max(1);
-    let readings = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
+    let total = generated.full.len() / (count * bins).max(1);
+    let heard = (0..count)
+        .map(|i| {
             let end = generated.ends.get(i).copied().flatten();
             let frames = end.unwrap_or(total);
             let one = &generated.full[i * total * bins..(i * total + frames) * bins];
             let (mel, _) = model.to_dataset_scale(one);
-            let said = toy.decode(mel.view());
-            Reading {
-                cer: cer(&said, text),
-                said,
-                text: text.clone(),
+            Heard {
+                said: toy.decode(mel.view()),
                 frames,
                 ended: end.is_some(),
             }
         })
         .collect();
-    Ok((generated, readings))
+    Ok((generated, heard))
 }
 
 /// The error for a task's model that lacks its conditioning (`what`).
@@ -299,34 +337,26 @@ pub fn read_labels(
     let labels: Vec<u32> = (0..classes.len() as u32)
         .flat_map(|c| std::iter::repeat_n(c, per_class))
         .collect();
-    let n = labels.len();
     let conditions = Conditions {
         labels: Some(labels.clone()),
         texts: None,
     };
-    let generated = model.generate(
+    let (_, heard) = say(
+        model,
         tiers,
-        frames,
-        n,
-        None,
         &conditions,
+        labels.len(),
+        frames,
         options,
         rng,
-        |_, _, _| {},
     )?;
-    let toy = ToySpeech::new(model.config().params)?;
-    let each = generated.full.len() / n.max(1);
     Ok(labels
         .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            let (mel, _) = model.to_dataset_scale(&generated.full[i * each..(i + 1) * each]);
-            let said = toy.decode(mel.view());
-            LabelReading {
-                label: classes[c as usize].clone(),
-                heard: classify(&said),
-                said,
-            }
+        .zip(heard)
+        .map(|(&c, h)| LabelReading {
+            label: classes[c as usize].clone(),
+            heard: classify(&h.said),
+            said: h.said,
         })
         .collect())
 }

@@ -14,9 +14,7 @@ use melnet::train::Trainer;
 use melnet::{Model, ModelConfig, SampleOptions};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
-use melspec::dataset::{
-    prepare, Dataset, Levels, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
-};
+use melspec::dataset::{prepare, Dataset, Levels, Outcome, PrepareOptions, PrepareSettings, Split};
 use melspec::{MelSpectrogram, SpectrogramKind};
 
 use crate::args::{interrupted, load_audio, Interrupted, InversionArgs};
@@ -207,23 +205,7 @@ pub fn run(args: Args) -> Result<()> {
         check_dataset(&model, &ds)?;
         model
     } else {
-        let m = ds.manifest();
-        Model::create(
-            &model_dir,
-            ModelConfig {
-                format: melnet::model::MODEL_FORMAT,
-                tiers: TIERS,
-                n_mels: m.n_mels,
-                frames: FRAMES,
-                params: m.params,
-                db: m.settings.db,
-                normalization: Normalization::Standard,
-                stats: m.stats.clone(),
-                dataset: ds_dir.clone(),
-                labels: None,
-                text: None,
-            },
-        )?
+        Model::create(&model_dir, ModelConfig::for_dataset(&ds, TIERS, FRAMES))?
     };
     let mut tier_steps = Vec::new();
     timed(&mut stages, "train", args.quiet, || {

@@ -11,7 +11,7 @@ use melnet::model::{ModelText, TierSpec};
 use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
 use melnet::{Model, ModelConfig, SampleOptions};
-use melspec::dataset::{Dataset, Normalization};
+use melspec::dataset::Dataset;
 use rand::SeedableRng;
 
 use crate::args::InversionArgs;
@@ -61,23 +61,11 @@ pub fn run(args: &Args) -> Result<()> {
     let model = if model_dir.join(melnet::model::MODEL_FILE).exists() {
         Model::open(&model_dir)?
     } else {
-        let m = ds.manifest();
-        Model::create(
-            &model_dir,
-            ModelConfig {
-                format: melnet::model::MODEL_FORMAT,
-                tiers: 1,
-                n_mels: m.n_mels,
-                frames: FRAMES,
-                params: m.params,
-                db: m.settings.db,
-                normalization: Normalization::Standard,
-                stats: m.stats.clone(),
-                dataset: ds_dir.clone(),
-                labels: None,
-                text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds)?),
-            },
-        )?
+        let config = ModelConfig {
+            text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds)?),
+            ..ModelConfig::for_dataset(&ds, 1, FRAMES)
+        };
+        Model::create(&model_dir, config)?
     };
     let steps = timed(&mut stages, "train", args.quiet, || {
         let new = NewTier {

@@ -13,7 +13,7 @@ use melnet::train::fit::{
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
-use melspec::dataset::{Dataset, LabelInfo, LabelKind, Normalization};
+use melspec::dataset::{Dataset, LabelInfo, LabelKind};
 use melspec::lock::DirLock;
 
 use crate::args::{interrupted, progress_bar, ConditionArgs, Interrupted};
@@ -231,17 +231,9 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     Ok(Model::create(
         &args.out,
         ModelConfig {
-            format: melnet::model::MODEL_FORMAT,
-            tiers: args.tiers,
-            n_mels: m.n_mels,
-            frames: args.frames,
-            params: m.params,
-            db: m.settings.db,
-            normalization: Normalization::Standard,
-            stats: m.stats.clone(),
-            dataset: args.data.clone(),
             labels,
             text,
+            ..ModelConfig::for_dataset(ds, args.tiers, args.frames)
         },
     )?)
 }
