@@ -1,20 +1,57 @@
-//! Diagnostic: the teacher-forced attention of a text model on its first validation windows —
-//! per frame the most attended character, beside what the window's frames read as.
-//! `cargo run --release --example alignment -- MODEL DATASET`
+//! Diagnostic: the attention of a text model — teacher-forced on its first validation windows,
+//! and free-running on held-out texts — per frame the most attended character, beside what the
+//! frame reads as.
+//! `cargo run --release --example alignment -- MODEL DATASET [HELD_OUT_TEXTS]`
 
-use melnet::toy::ToySpeech;
+use melnet::toy::{held_out_texts, read_back, ToySpeech};
 use melnet::train::fit::TrainingData;
-use melnet::Model;
+use melnet::{Model, SampleOptions};
 use melspec::dataset::Dataset;
+use rand::SeedableRng;
+
+/// Per frame, the character with the most attention (`phi(t)` over `chars`) of `text`.
+fn attended(phi: impl Fn(usize, usize) -> f32, frames: usize, text: &[char]) -> String {
+    (0..frames)
+        .map(|t| {
+            let u = (0..text.len())
+                .max_by(|&a, &b| phi(t, a).total_cmp(&phi(t, b)))
+                .unwrap_or(0);
+            text.get(u).copied().unwrap_or('?')
+        })
+        .collect()
+}
+
+/// Per frame, the letter the frame reads as ('.' for silence).
+fn heard(model: &Model, toy: &ToySpeech, one: &[f32]) -> String {
+    let (mel, _) = model.to_dataset_scale(one);
+    (0..mel.ncols())
+        .map(|t| {
+            let said = toy.decode(mel.slice(ndarray::s![.., t..t + 1]));
+            said.chars().next().unwrap_or('.')
+        })
+        .collect()
+}
 
 fn main() -> melnet::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let model = Model::open(args[1].as_ref())?;
     let ds = Dataset::open(args[2].as_ref()).expect("dataset");
+    let free: usize = args.get(3).map_or(0, |n| n.parse().expect("a count"));
     let tiers = model.load_tiers()?;
+    let alphabet: Vec<char> = model
+        .config()
+        .text
+        .as_ref()
+        .expect("a text model")
+        .alphabet
+        .as_str()
+        .chars()
+        .collect();
+    let toy = ToySpeech::new(model.config().params)?;
+    let bins = model.config().n_mels;
     let data = TrainingData::new(&model, &ds)?;
     let windows = data.valid()?;
-    let (x, conditions) = (windows.x, windows.conditions);
+    let (x, conditions) = (windows.x.clone(), windows.conditions.clone());
     let frames = model.config().frames;
     let count = x.len() / model.grid(frames).len();
     let (xt, context) = model
@@ -22,38 +59,93 @@ fn main() -> melnet::Result<()> {
         .swap_remove(0);
     let (_, alignment) = tiers[0].forward_aligned(&xt, &context)?;
     let phi = alignment.expect("a text model").to_vec3::<f32>()?;
-    let alphabet = model
-        .config()
-        .text
-        .as_ref()
-        .expect("text")
-        .alphabet
-        .as_str()
-        .to_string();
-    let chars: Vec<char> = alphabet.chars().collect();
-    let toy = ToySpeech::new(model.config().params)?;
-    let bins = model.config().n_mels;
-    for (s, ids) in conditions.texts.expect("texts").iter().enumerate().take(4) {
-        let text: String = ids.iter().map(|&i| chars[i as usize]).collect();
+    println!("teacher-forced:");
+    let conditions_texts = conditions.texts.expect("texts");
+    for (s, ids) in conditions_texts.iter().enumerate().take(4) {
+        let text: Vec<char> = ids.iter().map(|&i| alignment_char(&alphabet, i)).collect();
         let one = &x[s * frames * bins..(s + 1) * frames * bins];
-        let (mel, _) = model.to_dataset_scale(one);
-        let heard: String = (0..frames)
-            .map(|t| {
-                let said = toy.decode(mel.slice(ndarray::s![.., t..t + 1]));
-                said.chars().next().unwrap_or('.')
-            })
-            .collect();
-        let attended: String = (0..frames)
-            .map(|t| {
-                let row = &phi[s][t];
-                let (u, _) =
-                    row.iter()
-                        .enumerate()
-                        .fold((0, f32::MIN), |b, (u, &v)| if v > b.1 { (u, v) } else { b });
-                ids.get(u).map_or('?', |&i| chars[i as usize])
-            })
-            .collect();
-        println!("text  {text:?}\nheard {heard}\nattn  {attended}\n");
+        println!(
+            "text  {:?}\nheard {}\nattn  {}\n",
+            text.iter().collect::<String>(),
+            heard(&model, &toy, one),
+            attended(|t, u| phi[s][t][u], frames, &text)
+        );
+    }
+    // Does the model use the text? NLL per element of the frames where a letter starts, with
+    // the right texts and with every letter swapped for the next one of the alphabet.
+    let space = alphabet.iter().position(|&c| c == ' ');
+    let swapped: Vec<Vec<u32>> = conditions_texts
+        .iter()
+        .map(|ids| {
+            ids.iter()
+                .map(|&i| {
+                    if Some(i as usize) == space {
+                        i
+                    } else {
+                        let mut j = (i + 1) % alphabet.len() as u32;
+                        if Some(j as usize) == space {
+                            j = (j + 1) % alphabet.len() as u32;
+                        }
+                        j
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let onset_nll = |texts: &[Vec<u32>]| -> melnet::Result<f32> {
+        let text = melnet::Text::new(texts)?;
+        let ctx = melnet::Context {
+            text: Some(text),
+            ..context.clone()
+        };
+        let nll = tiers[0].nll_elements(&xt, &ctx)?.to_vec3::<f32>()?;
+        let (mut sum, mut n) = (0.0, 0usize);
+        for s in 0..count {
+            let one = &x[s * frames * bins..(s + 1) * frames * bins];
+            let h: Vec<char> = heard(&model, &toy, one).chars().collect();
+            for t in 1..frames.min(windows.real[s]) {
+                if h[t] != '.' && h[t] != h[t - 1] {
+                    sum += nll[s][t].iter().sum::<f32>() / bins as f32;
+                    n += 1;
+                }
+            }
+        }
+        Ok(sum / n.max(1) as f32)
+    };
+    println!(
+        "onset frames, NLL per element: right texts {:.3}, letters swapped {:.3}\n",
+        onset_nll(&conditions_texts)?,
+        onset_nll(&swapped)?
+    );
+    if free == 0 {
+        return Ok(());
+    }
+    println!("free-running:");
+    let texts = held_out_texts(0, free);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let options = SampleOptions {
+        bias: 0.0,
+        range: model.range(),
+    };
+    let (generated, readings) = read_back(&model, &tiers, &texts, 160, options, &mut rng)?;
+    let (align, chars) = &generated.alignment;
+    let total = generated.full.len() / (texts.len() * bins);
+    for (i, r) in readings.iter().enumerate() {
+        let text: Vec<char> = r.text.chars().collect();
+        let one = &generated.full[i * total * bins..(i * total + r.frames) * bins];
+        let at = |t: usize, u: usize| align[(t * texts.len() + i) * chars + u];
+        println!(
+            "text  {:?} said {:?}\nheard {}\nattn  {}\n",
+            r.text,
+            r.said,
+            heard(&model, &toy, one),
+            attended(at, r.frames, &text)
+        );
     }
     Ok(())
+}
+
+/// Character `id` of the alphabet.
+fn alignment_char(alphabet: &[char], id: u32) -> char {
+    alphabet[id as usize]
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod bins;
 pub mod config;
 pub mod error;
 pub mod feature;

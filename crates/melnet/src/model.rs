@@ -631,6 +631,7 @@ impl Model {
                     coarse,
                     labels: labels.clone(),
                     text: text.clone().filter(|_| shape.tier == 1),
+                    guide: None,
                 };
                 Ok((tensor(part.x, shape.grid)?, context))
             })

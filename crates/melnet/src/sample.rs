@@ -15,6 +15,7 @@ use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use crate::bins::add_bin_terms;
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::gmm::MIN_LOG_SCALE;
@@ -274,7 +275,8 @@ pub struct Sampler {
     text: Option<TextRun>,
 }
 
-/// The label embeddings of each spectrogram's class, `[count, width]` per delayed stack.
+/// The label terms of each spectrogram's class ([`Tier::label_terms`]): the time-delayed
+/// stack's `[count, width]`, the frequency-delayed stack's `[count, bins, width]`.
 struct LabelTerms {
     to_time: Vec<f32>,
     to_freq: Vec<f32>,
@@ -285,6 +287,10 @@ struct AttentionWeights {
     rnn: Lstm,
     window: Dense,
     out: Dense,
+    feedback: Dense,
+    bins: Dense,
+    /// [`crate::bins::BinGain`]'s gains `[bins, D]`.
+    gain: Vec<f32>,
 }
 
 /// The text of each spectrogram and the attention window's state.
@@ -302,6 +308,8 @@ struct TextRun {
     raw: Vec<f32>,
     phi: Vec<f32>,
     context: Vec<f32>,
+    /// The context projected for the per-bin terms, `[count, D]`.
+    to_bins: Vec<f32>,
     /// Every frame's window since the start, `[frames, count, chars]`.
     alignment: Vec<f32>,
     /// The frame at which each text's window passed its last character.
@@ -323,7 +331,10 @@ impl TextRun {
         let n = self.lengths.len();
         let k = self.kappa.len() / n.max(1);
         let (u_all, m) = (self.chars, self.memory.len() / (n * self.chars).max(1));
-        w.rnn.step(hc, n, &mut self.h, &mut self.c, z);
+        // The LSTM's input: the stack's states plus the previous frame's context fed back.
+        w.feedback.apply(&self.context, n, add);
+        add.iter_mut().zip(hc.iter()).for_each(|(a, h)| *a += h);
+        w.rnn.step(add, n, &mut self.h, &mut self.c, z);
         w.window.apply(&self.h, n, &mut self.raw);
         for s in 0..n {
             // The raw parameters become weights α, widths β and steps in place.
@@ -367,6 +378,7 @@ impl TextRun {
             }
         }
         self.alignment.extend_from_slice(&self.phi);
+        w.bins.apply(&self.context, n, &mut self.to_bins);
         w.out.apply(&self.context, n, add);
         hc.iter_mut().zip(add.iter()).for_each(|(h, a)| *h += a);
     }
@@ -418,6 +430,9 @@ impl Sampler {
                     rnn: Lstm::new(&t.attention.rnn)?,
                     window: Dense::new(&t.attention.window)?,
                     out: Dense::new(&t.attention.out)?,
+                    feedback: Dense::new(&t.attention.feedback)?,
+                    bins: Dense::new(&t.attention.bins)?,
+                    gain: values(&t.attention.gain.gain)?,
                 }),
                 None => None,
             },
@@ -508,6 +523,7 @@ impl Sampler {
             raw: vec![0.0; n * 3 * k],
             phi: vec![0.0; n * chars],
             context: vec![0.0; n * m],
+            to_bins: vec![0.0; n * d],
             alignment: Vec::new(),
             ended: vec![None; n],
         });
@@ -556,7 +572,7 @@ impl Sampler {
             buf.fill(0.0);
         }
         if let Some(t) = self.text.as_mut() {
-            for buf in [&mut t.h, &mut t.c, &mut t.kappa] {
+            for buf in [&mut t.h, &mut t.c, &mut t.kappa, &mut t.context] {
                 buf.fill(0.0);
             }
             t.alignment.clear();
@@ -700,12 +716,18 @@ impl Sampler {
                 }
             }
             if let Some(lt) = &self.labels {
-                s.hf[0]
-                    .iter_mut()
-                    .zip(&lt.to_freq)
-                    .for_each(|(v, a)| *v += a);
+                for (sample, h) in s.hf[0].chunks_exact_mut(d).enumerate() {
+                    let at = (sample * f + bin) * d;
+                    let add = &lt.to_freq[at..at + d];
+                    h.iter_mut().zip(add).for_each(|(v, a)| *v += a);
+                }
             }
             for (l, layer) in self.layers.iter().enumerate() {
+                if let (Some(w), Some(text)) = (&self.attention, &self.text) {
+                    if l == attention_layer {
+                        add_bin_terms(&mut s.hf[l], &w.gain, &text.to_bins, bin, d);
+                    }
+                }
                 let rows = bin * n * d..(bin + 1) * n * d;
                 let central = self.config.centralized.then(|| &s.hc[l + 1]);
                 for (i, v) in s.step_in.iter_mut().enumerate() {

@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::bins::BinGain;
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::stack::{linear, Rnn};
@@ -212,6 +213,13 @@ pub struct Attention {
     pub(crate) window: Linear,
     /// Context `2E` → the stack's width.
     pub(crate) out: Linear,
+    /// The previous frame's context `2E` → the attention LSTM's input (added to the stack's
+    /// state, as Graves feeds the window back).
+    pub(crate) feedback: Linear,
+    /// Context `2E` → the width of the per-bin terms added to the frequency-delayed stack.
+    pub(crate) bins: Linear,
+    /// Their gains per mel bin.
+    pub(crate) gain: BinGain,
     pub(crate) mixtures: usize,
 }
 
@@ -225,53 +233,137 @@ fn window_parts(raw: &Tensor, k: usize) -> Result<(Tensor, Tensor, Tensor)> {
 }
 
 impl Attention {
-    /// An attention cell for a stack of width `width` over a memory of `config`.
+    /// An attention cell for a stack of width `width` over `bins` mel bins and a memory of
+    /// `config`.
     ///
     /// # Errors
     /// Variable store errors.
-    pub fn new(config: &TextConfig, width: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(config: &TextConfig, width: usize, bins: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Attention {
             rnn: Rnn::new(width, width, vb.pp("rnn"))?,
             window: candle_nn::linear(width, 3 * config.mixtures, vb.pp("window"))?,
             out: candle_nn::linear(2 * config.width, width, vb.pp("out"))?,
+            feedback: candle_nn::linear(2 * config.width, width, vb.pp("feedback"))?,
+            bins: candle_nn::linear(2 * config.width, width, vb.pp("bins"))?,
+            gain: BinGain::new(bins, width, vb.pp("bin_gain"))?,
             mixtures: config.mixtures,
         })
     }
 
-    /// The stack's states `h` `[batch, frames, width]` with the projected context added, and
-    /// the window `[batch, frames, chars]` (the alignment), over `memory` `[batch, chars, 2E]`
-    /// of `text`. Frame t's window depends on `h` of frames ≤ t only.
+    /// Over `memory` `[batch, chars, 2E]` of `text`, given the centralized stack's states `h`
+    /// `[batch, frames, width]`: the states with the projected context added; the per-bin
+    /// terms of the context for the frequency-delayed stack `[batch, frames, bins, width]`
+    /// ([`BinGain`]); and the window `[batch, frames, chars]` (the alignment). The attention
+    /// LSTM's input at frame t is `h_t` plus the projected context of frame t − 1, so it runs
+    /// frame by frame; frame t's window depends on `h` of frames ≤ t only.
     ///
     /// # Errors
     /// Shape and candle errors.
-    pub fn forward(&self, h: &Tensor, memory: &Tensor, text: &Text) -> Result<(Tensor, Tensor)> {
+    pub fn forward(
+        &self,
+        h: &Tensor,
+        memory: &Tensor,
+        text: &Text,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let k = self.mixtures;
-        let (b, t, _) = h.dims3()?;
+        let (b, t, d) = h.dims3()?;
         let chars = memory.dim(1)?;
-        let s = self.rnn.forward(h, false)?;
-        let (alpha, beta, step) = window_parts(&linear(&self.window, &s)?, k)?;
-        let kappa = step.cumsum(1)?;
-        // [b, t, k, 1] against positions [1, 1, 1, chars].
-        let shape = (b, t, k, 1);
-        let (alpha, beta, kappa) = (
-            alpha.reshape(shape)?,
-            beta.reshape(shape)?,
-            kappa.reshape(shape)?,
+        let w = &self.rnn.w;
+        let (w_ih, w_hh, bias) = (
+            w.narrow(0, 0, d)?,
+            w.narrow(0, d, d)?,
+            w.narrow(0, 2 * d, 1)?,
         );
+        // The stack's part of every frame's gate inputs at once; the fed-back context's
+        // part frame by frame.
+        let pre = h
+            .reshape((b * t, d))?
+            .matmul(&w_ih)?
+            .broadcast_add(&bias)?
+            .reshape((b, t, 4 * d))?;
         let u = Tensor::arange(0u32, chars as u32, &Device::Cpu)?
             .to_dtype(DType::F32)?
-            .reshape((1, 1, 1, chars))?;
-        let edge = |offset: f64| -> Result<Tensor> {
-            let z = (u.affine(1.0, offset)?.broadcast_sub(&kappa)?).broadcast_div(&beta)?;
-            Ok(candle_nn::ops::sigmoid(&z)?)
-        };
-        let phi = (edge(0.5)? - edge(-0.5)?)?
-            .broadcast_mul(&alpha)?
-            .sum(2)?
-            .broadcast_mul(&text.mask()?.unsqueeze(1)?)?;
-        let context = phi.matmul(memory)?;
-        Ok(((h + linear(&self.out, &context)?)?, phi))
+            .reshape((1, 1, chars))?;
+        let mask = text.mask()?;
+        let (mut s, mut c) = (h.zeros_like()?.narrow(1, 0, 1)?.squeeze(1)?, None);
+        let mut kappa = Tensor::zeros((b, k, 1), DType::F32, &Device::Cpu)?;
+        let mut context = Tensor::zeros((b, memory.dim(2)?), DType::F32, &Device::Cpu)?;
+        let (mut phis, mut contexts) = (Vec::with_capacity(t), Vec::with_capacity(t));
+        for frame in 0..t {
+            let z = (pre.narrow(1, frame, 1)?.squeeze(1)?
+                + linear(&self.feedback, &context)?.matmul(&w_ih)?
+                + s.matmul(&w_hh)?)?;
+            let gate = |i: usize| z.narrow(1, i * d, d);
+            let (i, f) = (
+                candle_nn::ops::sigmoid(&gate(0)?)?,
+                candle_nn::ops::sigmoid(&gate(1)?)?,
+            );
+            let (g, o) = (gate(2)?.tanh()?, candle_nn::ops::sigmoid(&gate(3)?)?);
+            let next = match &c {
+                Some(c) => ((f * c)? + (i * g)?)?,
+                None => (i * g)?,
+            };
+            s = (o * next.tanh()?)?;
+            c = Some(next);
+            let (alpha, beta, step) = window_parts(&linear(&self.window, &s)?, k)?;
+            kappa = (kappa + step.unsqueeze(2)?)?;
+            // [b, k, 1] against positions [1, 1, chars].
+            let (alpha, beta) = (alpha.unsqueeze(2)?, beta.unsqueeze(2)?);
+            let edge = |offset: f64| -> Result<Tensor> {
+                let z = (u.affine(1.0, offset)?.broadcast_sub(&kappa)?).broadcast_div(&beta)?;
+                Ok(candle_nn::ops::sigmoid(&z)?)
+            };
+            let phi = (edge(0.5)? - edge(-0.5)?)?
+                .broadcast_mul(&alpha)?
+                .sum(1)?
+                .mul(&mask)?;
+            context = phi.unsqueeze(1)?.matmul(memory)?.squeeze(1)?;
+            phis.push(phi);
+            contexts.push(context.clone());
+        }
+        let phi = Tensor::stack(&phis, 1)?;
+        let context = Tensor::stack(&contexts, 1)?;
+        let bin_terms = self.gain.terms(&linear(&self.bins, &context)?)?;
+        Ok(((h + linear(&self.out, &context)?)?, bin_terms, phi))
     }
+}
+
+/// Width of the attention guide's diagonal band, as a fraction of the text and of the frames.
+const GUIDE_WIDTH: f32 = 0.2;
+
+/// Weight of the attention guide's penalty in the training loss (nats per element).
+pub const GUIDE_WEIGHT: f64 = 1.0;
+
+/// The attention guide (Tachibana et al. 2017, "guided attention"): penalty weights
+/// `[batch, frames, chars]`, `1 − exp(−(u/U − t/T)² / (2·0.2²))` for character u of a text of U
+/// characters said over T frames — small near the diagonal, so a window that walks through the
+/// text at an even pace costs little. Training adds [`GUIDE_WEIGHT`] times the mean over
+/// frames of `Σ_u φ_t(u)·W(t, u)` to the loss; it pulls an untrained window off the first
+/// character, where it otherwise tends to stay. `said[b]` is the frames text b takes (T), or
+/// `None` when the window does not hold all of it (then its row is zero: no guide).
+///
+/// # Errors
+/// Candle errors.
+pub fn guide(text: &Text, said: &[Option<usize>], frames: usize) -> Result<Tensor> {
+    let chars = text.ids.dim(1)?;
+    let mut w = vec![0.0f32; text.batch() * frames * chars];
+    for (b, (&n, t_b)) in text.lengths.iter().zip(said).enumerate() {
+        let Some(t_b) = t_b.filter(|&t| t > 0) else {
+            continue;
+        };
+        for t in 0..t_b.min(frames) {
+            for u in 0..n {
+                let d = u as f32 / n as f32 - t as f32 / t_b as f32;
+                w[(b * frames + t) * chars + u] =
+                    1.0 - (-d * d / (2.0 * GUIDE_WIDTH * GUIDE_WIDTH)).exp();
+            }
+        }
+    }
+    Ok(Tensor::from_vec(
+        w,
+        (text.batch(), frames, chars),
+        &Device::Cpu,
+    )?)
 }
 
 /// The window's mass beyond the last of `chars` characters, given one frame's weights
@@ -312,6 +404,21 @@ mod tests {
         let r = t.reversal().unwrap().to_vec2::<u32>().unwrap();
         assert_eq!(r, vec![vec![2, 1, 0], vec![0, 1, 2]]);
         assert!(Text::new(&[vec![1], vec![]]).is_err());
+    }
+
+    #[test]
+    fn guide_is_light_on_the_diagonal_and_absent_without_a_whole_text() {
+        let t = Text::new(&[vec![1, 2, 3, 4], vec![1, 2]]).unwrap();
+        let w = guide(&t, &[Some(8), None], 10)
+            .unwrap()
+            .to_vec3::<f32>()
+            .unwrap();
+        // Text 0 (4 characters over 8 frames): character u is due at frame 2u.
+        assert!(w[0][0][0] < 1e-6 && w[0][6][3] < 0.1);
+        assert!(w[0][0][3] > 0.9 && w[0][7][0] > 0.9);
+        // After the text's frames, on padding characters, and for text 1: nothing.
+        assert!(w[0][8..].iter().flatten().all(|&v| v == 0.0));
+        assert!(w[1].iter().flatten().all(|&v| v == 0.0));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use candle_core::{Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
 
+use crate::bins::BinGain;
 use crate::config::TierConfig;
 use crate::error::{Error, Result};
 use crate::feature::FeatureNetwork;
@@ -23,6 +24,9 @@ pub struct Context {
     pub labels: Option<Tensor>,
     /// Each item's text (a text tier).
     pub text: Option<Text>,
+    /// Training only: the attention guide's penalty weights `[batch, frames, chars]` for a
+    /// text tier ([`crate::text::guide`]); `None` leaves the loss the NLL alone.
+    pub guide: Option<Tensor>,
 }
 
 impl Context {
@@ -45,11 +49,14 @@ pub struct Conditions {
     pub texts: Option<Vec<Vec<u32>>>,
 }
 
-/// The label embeddings of a tier: one row per class for each delayed stack's input layer.
+/// The label embeddings of a tier: one row per class for each delayed stack's input layer,
+/// and one more whose per-bin terms ([`BinGain`]) go to the frequency-delayed stack's.
 #[derive(Debug, Clone)]
 pub struct LabelEmbeddings {
     pub(crate) time: Embedding,
     pub(crate) freq: Embedding,
+    pub(crate) bins: Embedding,
+    pub(crate) gain: BinGain,
 }
 
 /// The text conditioning of a tier: encoder and attention.
@@ -111,12 +118,14 @@ impl Tier {
                 n => Some(LabelEmbeddings {
                     time: candle_nn::embedding(n, d, vb.pp("label_time"))?,
                     freq: candle_nn::embedding(n, d, vb.pp("label_freq"))?,
+                    bins: candle_nn::embedding(n, d, vb.pp("label_bins"))?,
+                    gain: BinGain::new(config.n_mels, d, vb.pp("label_bin_gain"))?,
                 }),
             },
             text: match &config.text {
                 Some(t) => Some(TextConditioning {
                     encoder: TextEncoder::new(t, vb.pp("text.encoder"))?,
-                    attention: Attention::new(t, d, vb.pp("text.attention"))?,
+                    attention: Attention::new(t, d, config.n_mels, vb.pp("text.attention"))?,
                 }),
                 None => None,
             },
@@ -237,8 +246,10 @@ impl Tier {
         (self.config.layers / 2).max(1) - 1
     }
 
-    /// The label embeddings `(time, freq)` `[batch, width]` of `labels` (u32 `[batch]`);
-    /// `None` for a tier without labels (then `labels` must be `None` too).
+    /// The label terms of `labels` (u32 `[batch]`) for the input layers: the time-delayed
+    /// stack's `[batch, width]` (every bin alike) and the frequency-delayed stack's
+    /// `[batch, bins, width]`; `None` for a tier without labels (then `labels` must be `None`
+    /// too).
     ///
     /// # Errors
     /// [`Error::Shape`] when labels are missing, unexpected, of another batch, or a class the
@@ -255,7 +266,11 @@ impl Tier {
                 if ids.dims() == [batch]
                     && (ids.max_all()?.to_scalar::<u32>()? as usize) < classes =>
             {
-                Ok(Some((emb.time.forward(ids)?, emb.freq.forward(ids)?)))
+                let to_freq = emb
+                    .gain
+                    .terms(&emb.bins.forward(ids)?)?
+                    .broadcast_add(&emb.freq.forward(ids)?.unsqueeze(1)?)?;
+                Ok(Some((emb.time.forward(ids)?, to_freq)))
             }
             (_, ids) => Err(Error::Shape {
                 what: "tier labels",
@@ -334,7 +349,7 @@ impl Tier {
         if let Some((to_time, to_freq)) = labels {
             let d = self.config.width;
             h_t = h_t.broadcast_add(&to_time.reshape((b, 1, 1, d))?)?;
-            h_f = h_f.broadcast_add(&to_freq.reshape((b, 1, 1, d))?)?;
+            h_f = h_f.broadcast_add(&to_freq.unsqueeze(1)?)?;
         }
         let mut h_c = match &self.central_input {
             Some(lin) => Some(linear(lin, &prev_frame)?),
@@ -347,8 +362,9 @@ impl Tier {
                 *c = self.central[l].forward(c)?;
                 if let (Some(tc), Some(m), Some(text)) = (&self.text, &memory, &context.text) {
                     if l == self.attention_layer() {
-                        let (with_context, phi) = tc.attention.forward(c, m, text)?;
+                        let (with_context, bin_terms, phi) = tc.attention.forward(c, m, text)?;
                         *c = with_context;
+                        h_f = (h_f + bin_terms)?;
                         alignment = Some(phi);
                     }
                 }

@@ -15,6 +15,7 @@ use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, TierSpec, LOG_FILE};
+use crate::text::guide;
 use crate::tier::{Conditions, Context};
 use crate::train::checkpoint::io;
 use crate::train::optim::OptimizerConfig;
@@ -332,10 +333,21 @@ pub fn start_tier(
 /// Shape and candle errors.
 fn tier_part(model: &Model, g: usize, windows: &Windows) -> Result<(Tensor, Context, Tensor)> {
     let frames = model.config().frames;
-    let (x, context) = model
+    let (x, mut context) = model
         .tier_inputs(&windows.x, windows.count(), frames, &windows.conditions)?
         .swap_remove(g - 1);
     let mask = model.tier_masks(&windows.real, frames)?.swap_remove(g - 1);
+    if let Some(text) = &context.text {
+        // The frames each text takes at this tier's resolution, when the window holds all
+        // of it (its item ends inside the window).
+        let tier_frames = x.dim(1)?;
+        let said: Vec<Option<usize>> = windows
+            .real
+            .iter()
+            .map(|&r| (r < frames).then(|| (r * tier_frames).div_ceil(frames)))
+            .collect();
+        context.guide = Some(guide(text, &said, tier_frames)?);
+    }
     Ok((x, context, mask))
 }
 

@@ -131,7 +131,9 @@ impl Trainer {
     }
 
     /// One optimisation step on the batch `x` `[batch, frames, bins]` given `context`
-    /// (teacher forcing), its loss over the elements `mask` (as [`Trainer::loss`]); returns the loss before the step, nats per element.
+    /// (teacher forcing), its loss over the elements `mask` (as [`Trainer::loss`]) plus, when
+    /// `context` has an attention guide, its penalty ([`crate::text::guide`]); returns the
+    /// NLL before the step, nats per element.
     /// With `clip_grad`, the gradient is scaled down to that global norm when it is longer.
     ///
     /// # Errors
@@ -144,8 +146,20 @@ impl Trainer {
         mask: Option<&Tensor>,
         clip_grad: Option<f64>,
     ) -> Result<f32> {
-        let loss = masked_mean(&self.tier.nll_elements(x, context)?, mask)?;
-        let value = loss.to_scalar::<f32>()?;
+        let (gmm, alignment) = self.tier.forward_aligned(x, context)?;
+        let nll = masked_mean(
+            &gmm.nll_elements(x, self.tier.config().floor.as_deref())?,
+            mask,
+        )?;
+        let value = nll.to_scalar::<f32>()?;
+        let loss = match (&context.guide, alignment) {
+            (Some(w), Some(phi)) => {
+                let (b, t, _) = phi.dims3()?;
+                let penalty = (phi * w)?.sum_all()?;
+                (nll + (penalty * (crate::text::GUIDE_WEIGHT / (b * t) as f64))?)?
+            }
+            _ => nll,
+        };
         self.check_finite("loss", f64::from(value))?;
         let mut grads = loss.backward()?;
         let present: Vec<&Var> = self
