@@ -1,9 +1,11 @@
 //! Text conditioning (DESIGN.md §5 "Conditioning"): characters → embedding → bidirectional
-//! LSTM encoder → memory `[batch, chars, 2E]`; an attention LSTM in tier 1's centralized stack
-//! whose state gives a Graves mixture-of-logistics window over the characters (monotonic:
-//! κ_t = κ_{t−1} + [`STEP_SCALE`]·exp(κ̂_t)) and whose context, projected to the stack's width,
-//! is added to the stack residually. Generation stops when the window's mass has passed the last character
-//! ([`TERMINATION`]).
+//! LSTM encoder → memory `[batch, chars, 2E]`; an attention LSTM in tier 1's centralized stack,
+//! fed the stack's state and its own previous context (as Graves feeds the window back), whose
+//! state gives a mixture-of-logistics window over the characters (monotonic per component:
+//! κ_t = κ_{t−1} + [`STEP_SCALE`]·exp(κ̂_t)); the context, projected to the stack's width, is
+//! added to the centralized stack residually and, as per-bin terms ([`crate::bins`]), to the
+//! frequency-delayed stack. Training adds an attention [`guide`] to the loss. Generation stops
+//! when the window's mass has passed the last character ([`TERMINATION`]).
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
@@ -331,13 +333,24 @@ impl Attention {
 /// Width of the attention guide's diagonal band, as a fraction of the text and of the frames.
 const GUIDE_WIDTH: f32 = 0.2;
 
-/// Weight of the attention guide's penalty in the training loss (nats per element).
+/// Weight of the attention guide's penalty in the training loss at the first step (nats per
+/// element); it halves every [`GUIDE_HALF_LIFE`] steps ([`guide_weight`]).
 pub const GUIDE_WEIGHT: f64 = 1.0;
+
+/// Steps over which the guide's weight halves: the guide gets the window off the first
+/// character early on, then leaves the alignment to the likelihood (letters and words do not
+/// last the same time, so the diagonal is only roughly right).
+pub const GUIDE_HALF_LIFE: f64 = 500.0;
+
+/// The guide's weight at training step `step`.
+pub fn guide_weight(step: u64) -> f64 {
+    GUIDE_WEIGHT * 0.5f64.powf(step as f64 / GUIDE_HALF_LIFE)
+}
 
 /// The attention guide (Tachibana et al. 2017, "guided attention"): penalty weights
 /// `[batch, frames, chars]`, `1 − exp(−(u/U − t/T)² / (2·0.2²))` for character u of a text of U
 /// characters said over T frames — small near the diagonal, so a window that walks through the
-/// text at an even pace costs little. Training adds [`GUIDE_WEIGHT`] times the mean over
+/// text at an even pace costs little. Training adds [`guide_weight`] times the mean over
 /// frames of `Σ_u φ_t(u)·W(t, u)` to the loss; it pulls an untrained window off the first
 /// character, where it otherwise tends to stay. `said[b]` is the frames text b takes (T), or
 /// `None` when the window does not hold all of it (then its row is zero: no guide).

@@ -155,8 +155,8 @@ impl Trainer {
         let loss = match (&context.guide, alignment) {
             (Some(w), Some(phi)) => {
                 let (b, t, _) = phi.dims3()?;
-                let penalty = (phi * w)?.sum_all()?;
-                (nll + (penalty * (crate::text::GUIDE_WEIGHT / (b * t) as f64))?)?
+                let weight = crate::text::guide_weight(self.state.step) / (b * t) as f64;
+                (nll + ((phi * w)?.sum_all()? * weight)?)?
             }
             _ => nll,
         };
