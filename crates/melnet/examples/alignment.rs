@@ -1,7 +1,8 @@
 //! Diagnostic: the attention of a text model — teacher-forced on its first validation windows,
 //! and free-running on the first N held-out texts — per frame the most attended character,
 //! beside what the frame reads as; and the teacher-forced NLL at letter onsets with the right
-//! texts and with every letter swapped (how much the model takes the letter from the text).
+//! texts and with every letter swapped (how much the model takes the letter from the text);
+//! and the first validation windows continued free-running from their own first 12 frames.
 //! `cargo run --release --example alignment -- MODEL DATASET [N]`
 
 use melnet::toy::{held_out_texts, read_back, ToySpeech};
@@ -118,6 +119,40 @@ fn main() -> melnet::Result<()> {
         onset_nll(&conditions_texts)?,
         onset_nll(&swapped)?
     );
+    // Free-running after a real start: each of the first validation windows primed with its
+    // own first PRIME frames, then sampled with its text.
+    const PRIME: usize = 12;
+    let options = SampleOptions {
+        bias: 0.0,
+        range: model.range(),
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    println!("primed with the first {PRIME} frames:");
+    for (s, ids) in conditions_texts.iter().enumerate().take(4) {
+        let one = &x[s * frames * bins..(s + 1) * frames * bins];
+        let conditions = melnet::Conditions {
+            labels: None,
+            texts: Some(vec![ids.clone()]),
+        };
+        let g = model.generate(
+            &tiers,
+            frames,
+            1,
+            Some(&one[..PRIME * bins]),
+            &conditions,
+            options,
+            &mut rng,
+            |_, _, _| {},
+        )?;
+        let end = g.ends[0].unwrap_or(g.full.len() / bins);
+        println!(
+            "real  {}
+said  {}
+",
+            heard(&model, &toy, one),
+            heard(&model, &toy, &g.full[..end * bins])
+        );
+    }
     if free == 0 {
         return Ok(());
     }
