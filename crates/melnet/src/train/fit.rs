@@ -232,8 +232,8 @@ impl<'a> TrainingData<'a> {
         })
     }
 
-    /// Tier g's part of `count` random training windows: x^g, its context and its loss mask
-    /// ([`Model::tier_masks`]).
+    /// Tier g's part of `count` random training windows: x^g, its context (with the attention
+    /// [`guide`] for a text tier) and its loss mask ([`Model::tier_masks`]).
     ///
     /// # Errors
     /// Dataset read errors.
@@ -243,7 +243,20 @@ impl<'a> TrainingData<'a> {
         rng: &mut rand::rngs::StdRng,
         count: usize,
     ) -> Result<(Tensor, Context, Tensor)> {
-        tier_part(self.model, g, &self.draw(Split::Train, rng, count)?)
+        let windows = self.draw(Split::Train, rng, count)?;
+        let (x, mut context, mask) = tier_part(self.model, g, &windows)?;
+        if let Some(text) = &context.text {
+            // The frames each text takes at this tier's resolution, when the window holds
+            // all of it (its item ends inside the window).
+            let (frames, tier_frames) = (self.model.config().frames, x.dim(1)?);
+            let said: Vec<Option<usize>> = windows
+                .real
+                .iter()
+                .map(|&r| (r < frames).then(|| (r * tier_frames).div_ceil(frames)))
+                .collect();
+            context.guide = Some(guide(text, &said, tier_frames)?);
+        }
+        Ok((x, context, mask))
     }
 
     /// The fixed validation windows ([`VALID_WINDOWS`] of them, the same in every run).
@@ -333,21 +346,10 @@ pub fn start_tier(
 /// Shape and candle errors.
 fn tier_part(model: &Model, g: usize, windows: &Windows) -> Result<(Tensor, Context, Tensor)> {
     let frames = model.config().frames;
-    let (x, mut context) = model
+    let (x, context) = model
         .tier_inputs(&windows.x, windows.count(), frames, &windows.conditions)?
         .swap_remove(g - 1);
     let mask = model.tier_masks(&windows.real, frames)?.swap_remove(g - 1);
-    if let Some(text) = &context.text {
-        // The frames each text takes at this tier's resolution, when the window holds all
-        // of it (its item ends inside the window).
-        let tier_frames = x.dim(1)?;
-        let said: Vec<Option<usize>> = windows
-            .real
-            .iter()
-            .map(|&r| (r < frames).then(|| (r * tier_frames).div_ceil(frames)))
-            .collect();
-        context.guide = Some(guide(text, &said, tier_frames)?);
-    }
     Ok((x, context, mask))
 }
 
