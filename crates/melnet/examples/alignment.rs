@@ -2,7 +2,9 @@
 //! and free-running on the first N held-out texts — per frame the most attended character,
 //! beside what the frame reads as; and the teacher-forced NLL at letter onsets with the right
 //! texts and with every letter swapped (how much the model takes the letter from the text);
-//! and the first validation windows continued free-running from their own first 12 frames.
+//! the first letter sampled for every validation window from scratch and primed with its
+//! silent first frame; and the first validation windows continued free-running from their own
+//! first 12 frames.
 //! `cargo run --release --example alignment -- MODEL DATASET [N]`
 
 use melnet::toy::{held_out_texts, read_back, ToySpeech};
@@ -119,14 +121,65 @@ fn main() -> melnet::Result<()> {
         onset_nll(&conditions_texts)?,
         onset_nll(&swapped)?
     );
-    // Free-running after a real start: each of the first validation windows primed with its
-    // own first PRIME frames, then sampled with its text.
-    const PRIME: usize = 12;
     let options = SampleOptions {
         bias: 0.0,
         range: model.range(),
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    // The first letter, sampled COPIES times for each validation window: from scratch, and
+    // primed with the window's silent first frame (as much as the sampler has to go on) — how
+    // sharply the model takes the letter from the text where its timing is certain.
+    const COPIES: usize = 8;
+    let mut right = [0usize; 2];
+    println!("first letter, {COPIES} draws each: window's letter, from scratch, primed with its first frame");
+    for (s, ids) in conditions_texts.iter().enumerate() {
+        let one = &x[s * frames * bins..(s + 1) * frames * bins];
+        let Some(first) = heard(&model, &toy, one).chars().find(|&c| c != '.') else {
+            continue;
+        };
+        let conditions = melnet::Conditions {
+            labels: None,
+            texts: Some(vec![ids.clone(); COPIES]),
+        };
+        let mut line = format!("{first}");
+        for (i, prime) in [None, Some(&one[..bins])].into_iter().enumerate() {
+            let g = model.generate(
+                &tiers,
+                12,
+                COPIES,
+                prime,
+                &conditions,
+                options,
+                &mut rng,
+                |_, _, _| {},
+            )?;
+            let len = g.full.len() / (COPIES * bins);
+            let firsts: String = g
+                .full
+                .chunks_exact(len * bins)
+                .map(|c| {
+                    heard(&model, &toy, c)
+                        .chars()
+                        .find(|&c| c != '.')
+                        .unwrap_or('-')
+                })
+                .collect();
+            right[i] += firsts.chars().filter(|&c| c == first).count();
+            line += &format!(" {firsts}");
+        }
+        if s < 8 {
+            println!("{line}");
+        }
+    }
+    let n = (conditions_texts.len() * COPIES).max(1);
+    println!(
+        "right: from scratch {:.1} %, primed {:.1} %\n",
+        100.0 * right[0] as f64 / n as f64,
+        100.0 * right[1] as f64 / n as f64
+    );
+    // Free-running after a real start: each of the first validation windows primed with its
+    // own first PRIME frames, then sampled with its text.
+    const PRIME: usize = 12;
     println!("primed with the first {PRIME} frames:");
     for (s, ids) in conditions_texts.iter().enumerate().take(4) {
         let one = &x[s * frames * bins..(s + 1) * frames * bins];
@@ -159,10 +212,6 @@ said  {}
     println!("free-running:");
     let texts = held_out_texts(0, free);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let options = SampleOptions {
-        bias: 0.0,
-        range: model.range(),
-    };
     let (generated, readings) = read_back(&model, &tiers, &texts, 160, options, &mut rng)?;
     let (align, chars) = &generated.alignment;
     let total = generated.full.len() / (texts.len() * bins);

@@ -7,6 +7,9 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
+/// The name of the gains' variable (initialised to 1).
+pub const GAIN: &str = "bin_gain";
+
 /// The gains `[bins, width]`.
 #[derive(Debug, Clone)]
 pub struct BinGain {
@@ -20,7 +23,7 @@ impl BinGain {
     /// Variable store errors.
     pub fn new(bins: usize, width: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         Ok(BinGain {
-            gain: vb.get((bins, width), "gain")?,
+            gain: vb.get((bins, width), GAIN)?,
         })
     }
 

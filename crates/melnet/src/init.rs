@@ -1,12 +1,34 @@
 //! Seeded parameter initialisation. candle's CPU random generator cannot be seeded, so every
 //! variable is re-drawn here from a seeded generator, with PyTorch's default distributions:
-//! LSTM weights U(±1/√hidden), linear weights and biases U(±1/√fan_in).
+//! LSTM weights U(±1/√hidden), linear weights and biases U(±1/√fan_in), embeddings N(0, 1);
+//! per-bin gains ([`crate::bins::BinGain`]) start at 1, as a layer norm's gains do.
 
 use candle_core::Tensor;
-use candle_nn::VarMap;
+use candle_nn::{Embedding, VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
 
+use crate::bins::GAIN;
 use crate::stack::LSTM_WEIGHT;
+
+/// The name of an embedding table's variable (initialised N(0, 1)).
+pub const EMBEDDING: &str = "embedding_table";
+
+/// An embedding of `count` ids as `width`-vectors, variable [`EMBEDDING`] under `vb`.
+///
+/// # Errors
+/// Variable store errors.
+pub fn embedding(count: usize, width: usize, vb: VarBuilder) -> candle_core::Result<Embedding> {
+    let table = vb.get_with_hints(
+        (count, width),
+        EMBEDDING,
+        candle_nn::Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+    )?;
+    Ok(Embedding::new(table, width))
+}
 
 /// Re-initialise every variable of `varmap` from `seed`, in name order (so the result depends
 /// only on the seed and the architecture).
@@ -21,23 +43,40 @@ pub fn init(varmap: &VarMap, seed: u64) -> candle_core::Result<()> {
     for name in names {
         let var = &data[name];
         let dims = var.dims().to_vec();
-        let bound = if name.ends_with(LSTM_WEIGHT) {
-            // [input + hidden + 1, 4·hidden]
-            1.0 / ((dims[1] / 4) as f64).sqrt()
-        } else if let Some(prefix) = name.strip_suffix(".bias") {
-            let fan_in = data
-                .get(&format!("{prefix}.weight"))
-                .map_or(dims[0], |w| w.dims()[1]);
-            1.0 / (fan_in as f64).sqrt()
-        } else {
-            // linear weight [out, in]
-            1.0 / (*dims.last().unwrap_or(&1) as f64).sqrt()
-        };
         let n = var.elem_count();
-        let values: Vec<f32> = (0..n)
-            .map(|_| rng.gen_range(-bound..bound) as f32)
-            .collect();
+        let values: Vec<f32> = if name.ends_with(EMBEDDING) {
+            (0..n)
+                .map(|_| rng.sample::<f32, _>(StandardNormal))
+                .collect()
+        } else if name.ends_with(GAIN) {
+            vec![1.0; n]
+        } else {
+            let bound = uniform_bound(&data, name, &dims);
+            (0..n)
+                .map(|_| rng.gen_range(-bound..bound) as f32)
+                .collect()
+        };
         var.set(&Tensor::from_vec(values, var.shape(), var.device())?)?;
     }
     Ok(())
+}
+
+/// The bound b of variable `name` `dims`'s U(±b) in PyTorch's defaults.
+fn uniform_bound(
+    data: &std::collections::HashMap<String, candle_core::Var>,
+    name: &str,
+    dims: &[usize],
+) -> f64 {
+    if name.ends_with(LSTM_WEIGHT) {
+        // [input + hidden + 1, 4·hidden]
+        1.0 / ((dims[1] / 4) as f64).sqrt()
+    } else if let Some(prefix) = name.strip_suffix(".bias") {
+        let fan_in = data
+            .get(&format!("{prefix}.weight"))
+            .map_or(dims[0], |w| w.dims()[1]);
+        1.0 / (fan_in as f64).sqrt()
+    } else {
+        // linear weight [out, in]
+        1.0 / (*dims.last().unwrap_or(&1) as f64).sqrt()
+    }
 }

@@ -172,7 +172,7 @@ impl TextEncoder {
     pub fn new(config: &TextConfig, vb: VarBuilder) -> Result<Self> {
         let e = config.width;
         Ok(TextEncoder {
-            embedding: candle_nn::embedding(config.alphabet, e, vb.pp("embedding"))?,
+            embedding: crate::init::embedding(config.alphabet, e, vb.pp("embedding"))?,
             forward: Rnn::new(e, e, vb.pp("forward"))?,
             backward: Rnn::new(e, e, vb.pp("backward"))?,
             alphabet: config.alphabet,
@@ -247,7 +247,7 @@ impl Attention {
             out: candle_nn::linear(2 * config.width, width, vb.pp("out"))?,
             feedback: candle_nn::linear(2 * config.width, width, vb.pp("feedback"))?,
             bins: candle_nn::linear(2 * config.width, width, vb.pp("bins"))?,
-            gain: BinGain::new(bins, width, vb.pp("bin_gain"))?,
+            gain: BinGain::new(bins, width, vb.pp("bins"))?,
             mixtures: config.mixtures,
         })
     }

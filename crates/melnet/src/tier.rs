@@ -116,10 +116,10 @@ impl Tier {
             labels: match config.labels {
                 0 => None,
                 n => Some(LabelEmbeddings {
-                    time: candle_nn::embedding(n, d, vb.pp("label_time"))?,
-                    freq: candle_nn::embedding(n, d, vb.pp("label_freq"))?,
-                    bins: candle_nn::embedding(n, d, vb.pp("label_bins"))?,
-                    gain: BinGain::new(config.n_mels, d, vb.pp("label_bin_gain"))?,
+                    time: crate::init::embedding(n, d, vb.pp("label_time"))?,
+                    freq: crate::init::embedding(n, d, vb.pp("label_freq"))?,
+                    bins: crate::init::embedding(n, d, vb.pp("label_bins"))?,
+                    gain: BinGain::new(config.n_mels, d, vb.pp("label_bins"))?,
                 }),
             },
             text: match &config.text {

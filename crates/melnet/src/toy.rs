@@ -26,6 +26,11 @@ const EDGE_FRAMES: usize = 2;
 const LETTER_FRAMES: std::ops::RangeInclusive<usize> = 4..=7;
 /// Frames of silence between words.
 const GAP_FRAMES: std::ops::RangeInclusive<usize> = 5..=7;
+/// Each letter fades in and out over this long, raised-cosine shaped, s: a shorter or
+/// straight ramp clicks, spreading energy 20–50 dB above the floor over every band below the
+/// letter at its onset, so that the letter is told by the slope of that skirt rather than by
+/// its own bands.
+const FADE_SECONDS: f64 = 0.03;
 /// A frame whose loudest band is this far below the spectrogram's loudest is silence, dB.
 const SILENCE_DB: f32 = 35.0;
 /// A frame whose loudest band stands less than this above its quietest is silence (noise), dB.
@@ -88,12 +93,13 @@ impl ToySpeech {
                 None => out.resize(out.len() + rng.gen_range(GAP_FRAMES) * hop, 0.0),
                 Some(l) => {
                     let n = rng.gen_range(LETTER_FRAMES) * hop;
-                    let fade = (0.01 * sr) as usize;
+                    let fade = FADE_SECONDS * sr;
                     let [lo, hi] = self.bands[*l].map(|b| self.centres[b]);
                     let start = out.len() as f64;
                     out.extend((0..n).map(|k| {
                         let p = k as f64 / n as f64;
-                        let edge = (k.min(n - 1 - k) as f64 / fade as f64).min(1.0);
+                        let ramp = (k.min(n - 1 - k) as f64 / fade).min(1.0);
+                        let edge = 0.5 - 0.5 * (std::f64::consts::PI * ramp).cos();
                         let t = (start + k as f64) / sr;
                         let tones = (std::f64::consts::TAU * lo * t).sin()
                             + (std::f64::consts::TAU * hi * t + i as f64).sin();
