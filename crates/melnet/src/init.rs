@@ -80,3 +80,37 @@ fn uniform_bound(
         1.0 / (*dims.last().unwrap_or(&1) as f64).sqrt()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn embeddings_are_unit_normal_gains_one_and_weights_pytorch_uniform() {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        embedding(50, 40, vb.pp("labels")).unwrap();
+        crate::bins::BinGain::new(8, 40, vb.pp("labels")).unwrap();
+        candle_nn::linear(40, 30, vb.pp("out")).unwrap();
+        init(&varmap, 3).unwrap();
+        let values = |name: &str| -> Vec<f32> {
+            let data = varmap.data().lock().unwrap();
+            data[name]
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let table = values(&format!("labels.{EMBEDDING}"));
+        let mean = table.iter().sum::<f32>() / table.len() as f32;
+        let var = table.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / table.len() as f32;
+        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{mean} {var}");
+        assert!(values(&format!("labels.{GAIN}")).iter().all(|&g| g == 1.0));
+        let bound = 1.0 / 40f32.sqrt();
+        let w = values("out.weight");
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        assert!(w.iter().any(|v| v.abs() > 0.9 * bound));
+    }
+}

@@ -125,7 +125,8 @@ pub(crate) fn prepare_db(
     }
 }
 
-/// Train (or continue) tier g of `model` on `ds` for `minutes` of this run, as the demos do.
+/// Train (or continue) tier g of `model` on `ds` for `minutes` of this run with `settings`, as
+/// the demos do.
 ///
 /// # Errors
 /// As [`train_tier`].
@@ -135,6 +136,7 @@ pub(crate) fn train_for(
     ds: &Dataset,
     new: &NewTier,
     minutes: f64,
+    settings: FitSettings,
     quiet: bool,
 ) -> Result<crate::commands::train::Trained> {
     let budget = Budget {
@@ -142,17 +144,7 @@ pub(crate) fn train_for(
         epochs: None,
         minutes: Some(minutes),
     };
-    train_tier(
-        model,
-        g,
-        ds,
-        new,
-        true,
-        false,
-        budget,
-        FitSettings::default(),
-        quiet,
-    )
+    train_tier(model, g, ds, new, true, false, budget, settings, quiet)
 }
 
 /// Run `melnet demo`.
@@ -225,6 +217,7 @@ pub fn run(args: Args) -> Result<()> {
                 &ds,
                 &new,
                 args.minutes / TIERS as f64,
+                FitSettings::default(),
                 args.quiet,
             )?;
             tier_steps.push(trained.step);

@@ -18,7 +18,7 @@ use crate::args::InversionArgs;
 use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
-use crate::commands::train::{valid_nll, NewTier};
+use crate::commands::train::{valid_nll, FitSettings, NewTier};
 use crate::output::Outputs;
 
 /// Recordings in the corpus.
@@ -31,6 +31,11 @@ const SHOWN: usize = 4;
 const FRAMES: usize = 64;
 /// Most frames per said text.
 const MAX_FRAMES: usize = 160;
+/// Adam's learning rate at the start: the text matters at few elements (a letter's bands at its
+/// onset), and at 1e-3 the model had not learnt them after ten minutes (BENCHMARKS.md).
+const LR: f64 = 1e-2;
+/// The learning rate halves every this many epochs (~1,000 steps of the demo's corpus).
+const LR_HALVE_EVERY_EPOCHS: f64 = 36.0;
 
 /// Run `melnet demo --tts`.
 pub fn run(args: &Args) -> Result<()> {
@@ -71,13 +76,17 @@ pub fn run(args: &Args) -> Result<()> {
         let new = NewTier {
             spec: TierSpec::default(),
             optimizer: OptimizerConfig::Adam(AdamConfig {
-                lr: 1e-3,
+                lr: LR,
                 ..AdamConfig::default()
             }),
             seed: 0,
             batch: 8,
         };
-        let t = train_for(&model, 1, &ds, &new, args.minutes, args.quiet)?;
+        let settings = FitSettings {
+            lr_halve_every_epochs: Some(LR_HALVE_EVERY_EPOCHS),
+            ..FitSettings::default()
+        };
+        let t = train_for(&model, 1, &ds, &new, args.minutes, settings, args.quiet)?;
         Ok(t.step)
     })?;
     let nll = timed(&mut stages, "eval", args.quiet, || {
