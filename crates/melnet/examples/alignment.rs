@@ -130,7 +130,7 @@ fn main() -> melnet::Result<()> {
     // primed with the window's silent first frame (as much as the sampler has to go on) — how
     // sharply the model takes the letter from the text where its timing is certain.
     const COPIES: usize = 8;
-    let mut right = [0usize; 2];
+    let (mut right, mut draws) = ([0usize; 2], 0);
     println!("first letter, {COPIES} draws each: window's letter, from scratch, primed with its first frame");
     for (s, ids) in conditions_texts.iter().enumerate() {
         let one = &x[s * frames * bins..(s + 1) * frames * bins];
@@ -141,6 +141,7 @@ fn main() -> melnet::Result<()> {
             labels: None,
             texts: Some(vec![ids.clone(); COPIES]),
         };
+        draws += COPIES;
         let mut line = format!("{first}");
         for (i, prime) in [None, Some(&one[..bins])].into_iter().enumerate() {
             let g = model.generate(
@@ -171,7 +172,7 @@ fn main() -> melnet::Result<()> {
             println!("{line}");
         }
     }
-    let n = (conditions_texts.len() * COPIES).max(1);
+    let n = draws.max(1);
     println!(
         "right: from scratch {:.1} %, primed {:.1} %\n",
         100.0 * right[0] as f64 / n as f64,
