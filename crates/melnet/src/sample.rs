@@ -23,7 +23,7 @@ use crate::multiscale::Grid;
 use crate::ops::fused_lstm::cell;
 use crate::ops::gemm::{matmul, Mat};
 use crate::stack::Rnn;
-use crate::text::{mass_beyond, sigmoid, Text, STEP_SCALE, TERMINATION};
+use crate::text::{mass_beyond, sigmoid, step, Text, TERMINATION};
 use crate::tier::Tier;
 
 /// A linear layer, weights transposed to `[input, output]`.
@@ -350,7 +350,7 @@ impl TextRun {
             kappa
                 .iter_mut()
                 .zip(steps.iter())
-                .for_each(|(kp, st)| *kp += STEP_SCALE as f32 * st.exp());
+                .for_each(|(kp, &st)| *kp += step(st));
             let (alpha, beta) = (&*alpha, &*beta);
             let phi = &mut self.phi[s * u_all..(s + 1) * u_all];
             for (u, p) in phi.iter_mut().enumerate() {

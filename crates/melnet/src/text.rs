@@ -2,10 +2,11 @@
 //! LSTM encoder → memory `[batch, chars, 2E]`; an attention LSTM in tier 1's centralized stack,
 //! fed the stack's state and its own previous context (as Graves feeds the window back), whose
 //! state gives a mixture-of-logistics window over the characters (monotonic per component:
-//! κ_t = κ_{t−1} + [`STEP_SCALE`]·exp(κ̂_t)); the context, projected to the stack's width, is
-//! added to the centralized stack residually and, as per-bin terms ([`crate::bins`]), to the
-//! frequency-delayed stack. Training adds an attention [`guide`] to the loss. Generation stops
-//! when the window's mass has passed the last character ([`TERMINATION`]).
+//! κ_t = κ_{t−1} + [`step`]`(κ̂_t)`, at most [`MAX_STEP`] characters a frame); the context,
+//! projected to the stack's width, is added to the centralized stack residually and, as per-bin
+//! terms ([`crate::bins`]), to the frequency-delayed stack. Training adds an attention
+//! [`guide`] to the loss. Generation stops when the window's mass has passed the last character
+//! ([`TERMINATION`]).
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
@@ -16,10 +17,27 @@ use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::stack::{linear, Rnn};
 
-/// The window's step per frame is `STEP_SCALE · exp(κ̂)`: an untrained attention moves about
-/// one character every five frames (a letter lasts 4–7 frames in the toy task, ~4 in speech at
-/// a 21 ms hop) instead of one per frame, which would run past the text before it learns.
-pub const STEP_SCALE: f64 = 0.2;
+/// The window's step at κ̂ = 0, characters per frame: an untrained attention moves about one
+/// character every five frames (a letter lasts 4–7 frames in the toy task, ~4 in speech at a
+/// 21 ms hop) instead of one per frame, which would run past the text before it learns.
+pub const INITIAL_STEP: f32 = 0.2;
+
+/// The most the window moves in one frame, characters: no character lasts less than a frame,
+/// and an unbounded step (Graves's `exp(κ̂)`) let a sampled window leap over the rest of a
+/// text in two or three frames, ending it early.
+pub const MAX_STEP: f32 = 1.0;
+
+/// The window's step for the raw log-step κ̂: `MAX_STEP · σ(κ̂ + logit(INITIAL_STEP /
+/// MAX_STEP))`, characters per frame.
+pub fn step(raw: f32) -> f32 {
+    MAX_STEP * sigmoid(raw + step_offset())
+}
+
+/// `logit(INITIAL_STEP / MAX_STEP)`, so that [`step`]`(0) = INITIAL_STEP`.
+fn step_offset() -> f32 {
+    let p = INITIAL_STEP / MAX_STEP;
+    (p / (1.0 - p)).ln()
+}
 
 /// Generation of a text has ended when the attention window's mass beyond the last character
 /// ([`mass_beyond`]) exceeds this.
@@ -226,11 +244,14 @@ pub struct Attention {
 }
 
 /// Window parameters from raw `[.., 3K]`: weights `softmax(α̂)`, widths `exp(β̂)`, steps
-/// [`STEP_SCALE`]` · exp(κ̂)` (in this order along the last axis, each K wide).
+/// [`step`]`(κ̂)` (in this order along the last axis, each K wide).
 fn window_parts(raw: &Tensor, k: usize) -> Result<(Tensor, Tensor, Tensor)> {
     let alpha = candle_nn::ops::softmax_last_dim(&raw.narrow(D::Minus1, 0, k)?.contiguous()?)?;
     let beta = raw.narrow(D::Minus1, k, k)?.exp()?;
-    let step = (raw.narrow(D::Minus1, 2 * k, k)?.exp()? * STEP_SCALE)?;
+    let step = (candle_nn::ops::sigmoid(
+        &raw.narrow(D::Minus1, 2 * k, k)?
+            .affine(1.0, f64::from(step_offset()))?,
+    )? * f64::from(MAX_STEP))?;
     Ok((alpha, beta, step))
 }
 
@@ -409,6 +430,27 @@ mod tests {
         let e = a.encode("abd").unwrap_err().to_string();
         assert!(e.contains("'d'") && !e.contains('\n'), "{e}");
         assert!(a.encode("").is_err());
+    }
+
+    #[test]
+    fn steps_start_at_the_initial_step_and_never_pass_the_maximum() {
+        assert!((step(0.0) - INITIAL_STEP).abs() < 1e-6);
+        assert!(step(-20.0) < 1e-6);
+        assert!(step(1e4) <= MAX_STEP && step(20.0) > 0.999 * MAX_STEP);
+        let raw = Tensor::new(
+            &[[0.5f32, -1.0, 3.0, 0.0, 0.0, 0.0, -2.0, 0.0, 40.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let (_, _, steps) = window_parts(&raw, 3).unwrap();
+        let steps = steps.to_vec2::<f32>().unwrap();
+        for (got, raw) in steps[0].iter().zip([-2.0, 0.0, 40.0]) {
+            assert!(
+                (got - step(raw)).abs() < 1e-6,
+                "{got} against {}",
+                step(raw)
+            );
+        }
     }
 
     #[test]

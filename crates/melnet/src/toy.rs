@@ -31,6 +31,11 @@ const GAP_FRAMES: std::ops::RangeInclusive<usize> = 5..=7;
 /// letter at its onset, so that the letter is told by the slope of that skirt rather than by
 /// its own bands.
 const FADE_SECONDS: f64 = 0.03;
+/// The sampling bias ([`SampleOptions::bias`]) the task says texts with by default:
+/// unbiased draws wander between letters' chords at onsets (a letter's upper bands starting
+/// while its lower ones go on with the previous letter); at 3 the character error of five
+/// models trained 10–25 minutes fell from 35–54 % to 25–34 % (BENCHMARKS.md).
+pub const READ_BIAS: f32 = 3.0;
 /// A frame whose loudest band is this far below the spectrogram's loudest is silence, dB.
 const SILENCE_DB: f32 = 35.0;
 /// A frame whose loudest band stands less than this above its quietest is silence (noise), dB.

@@ -100,7 +100,7 @@ pub fn run(args: &Args) -> Result<()> {
             let tiers = model.load_tiers()?;
             let mut rng = rand::rngs::StdRng::seed_from_u64(0);
             let options = SampleOptions {
-                bias: 0.0,
+                bias: melnet::toy::READ_BIAS,
                 range: model.range(),
             };
             let (generated, readings) =
@@ -190,8 +190,8 @@ impl Page<'_> {
              one-tier MelNet with a character encoder and a Graves mixture-of-logistics \
              attention in its centralized stack was trained for {:.1} minutes ({} steps, {} \
              recordings, {} Hz, hop {}, {} mel bands, windows of {} frames; validation NLL \
-             {:.4} nats/element), then asked to say {} texts it never saw. Each spectrogram is \
-             read back by the loudest letter chord per frame.</p>",
+             {:.4} nats/element), then asked to say {} texts it never saw (sampling bias {}). \
+             Each spectrogram is read back by the loudest letter chord per frame.</p>",
             melnet::toy::LETTERS,
             self.args.minutes,
             self.steps,
@@ -201,7 +201,8 @@ impl Page<'_> {
             p.n_mels,
             self.model.frames,
             self.nll,
-            self.readings.len()
+            self.readings.len(),
+            melnet::toy::READ_BIAS
         )?;
         writeln!(
             html,

@@ -60,9 +60,10 @@ pub struct ReadArgs {
     /// Most full-resolution frames per text (a label model's samples are this long).
     #[arg(long, default_value_t = 160)]
     pub max_frames: usize,
-    /// Sampling bias (see `melnet sample --temperature`).
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    /// Sampling bias (see `melnet sample --temperature`) [default: 3 for a text model
+    /// (`melnet::toy::READ_BIAS`), 0 for a label model].
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Seed of the draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -147,6 +148,20 @@ pub(crate) fn mean_cer(readings: &[Reading]) -> f64 {
     errors / chars.max(1) as f64
 }
 
+impl ReadArgs {
+    /// The sampling options for `model`: `--temperature`, or `default_bias` without it.
+    fn options(&self, model: &Model, default_bias: f32) -> Result<SampleOptions> {
+        let bias = self.temperature.unwrap_or(default_bias);
+        if !bias.is_finite() || bias < 0.0 {
+            bail!("invalid parameter: --temperature must be ≥ 0");
+        }
+        Ok(SampleOptions {
+            bias,
+            range: model.range(),
+        })
+    }
+}
+
 /// The share of `readings` that sound like their class.
 pub(crate) fn accuracy(readings: &[LabelReading]) -> f64 {
     readings.iter().filter(|r| r.correct()).count() as f64 / readings.len().max(1) as f64
@@ -158,12 +173,9 @@ pub(crate) fn read_classes(args: &ReadArgs) -> Result<Vec<LabelReading>> {
     if args.per_class == 0 || args.max_frames < 2 {
         bail!("invalid parameter: --per-class must be positive and --max-frames at least 2");
     }
+    let options = args.options(&model, 0.0)?;
     let tiers = model.load_tiers()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let options = SampleOptions {
-        bias: args.temperature,
-        range: model.range(),
-    };
     Ok(read_labels(
         &model,
         &tiers,
@@ -190,12 +202,9 @@ pub(crate) fn read(args: &ReadArgs) -> Result<(melnet::Generated, Vec<Reading>)>
     if texts.is_empty() {
         bail!("{}: no text", path.display());
     }
+    let options = args.options(&model, melnet::toy::READ_BIAS)?;
     let tiers = model.load_tiers()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let options = SampleOptions {
-        bias: args.temperature,
-        range: model.range(),
-    };
     Ok(read_back(
         &model,
         &tiers,
