@@ -42,17 +42,7 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
     copy_speech(&input.join("alice"));
     copy_speech(&input.join("bob"));
     let ds = dir.path().join("ds");
-    melnet_ok(&[
-        "prepare",
-        &s(&input),
-        "-o",
-        &s(&ds),
-        "--preset",
-        "melnet-small",
-        "--db",
-        "-q",
-        "--labels-from-folders",
-    ]);
+    prepare(&input, &ds, &["--labels-from-folders"]);
     let model = dir.path().join("m");
     melnet_ok(
         &[
@@ -111,16 +101,7 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
     );
     // A dataset without category labels cannot make a label model.
     let plain = dir.path().join("plain");
-    melnet_ok(&[
-        "prepare",
-        &s(&input.join("alice")),
-        "-o",
-        &s(&plain),
-        "--preset",
-        "melnet-small",
-        "--db",
-        "-q",
-    ]);
+    prepare(&input.join("alice"), &plain, &[]);
     let run = melnet(
         &[
             &[
@@ -141,20 +122,70 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
     assert!(!dir.path().join("m2").exists());
 }
 
+/// Render a toy corpus under `dir` (`toy-speech corpus` with `corpus_args`) and prepare it as
+/// the demo does (melnet-small, dB, recordings of 0.1 s and more, and `prepare_args`): the
+/// corpus and dataset folders.
+fn toy_dataset(
+    dir: &std::path::Path,
+    corpus_args: &[&str],
+    prepare_args: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (corpus, ds) = (dir.join("corpus"), dir.join("ds"));
+    melnet_ok(
+        &[
+            &["toy-speech", "corpus", "-o", &s(&corpus)][..],
+            corpus_args,
+        ]
+        .concat(),
+    );
+    prepare(
+        &corpus,
+        &ds,
+        &[&["--min-seconds", "0.1"][..], prepare_args].concat(),
+    );
+    (corpus, ds)
+}
+
+/// `melnet prepare -q` of `input` into `ds` at the melnet-small preset in dB, with `extra`.
+fn prepare(input: &std::path::Path, ds: &std::path::Path, extra: &[&str]) {
+    let head = [
+        "prepare",
+        &s(input),
+        "-o",
+        &s(ds),
+        "--preset",
+        "melnet-small",
+    ];
+    melnet_ok(&[&head[..], &["--db", "-q"], extra].concat());
+}
+
+/// `melnet train -q` of `ds` into `model` with `conditioning` (`--labels`, `--text FILE`) and
+/// `settings` (options separated by spaces).
+fn train(ds: &std::path::Path, model: &std::path::Path, conditioning: &[&str], settings: &str) {
+    let head = ["train", "--data", &s(ds), "--out", &s(model), "-q"];
+    let settings: Vec<&str> = settings.split_whitespace().collect();
+    melnet_ok(&[&head[..], conditioning, &settings].concat());
+}
+
+/// The figure after `prefix` on the line of `toy-speech read`'s output `read` that starts with
+/// it (`"mean CER "`, `"accuracy "`).
+fn reported(read: &str, prefix: &str) -> f64 {
+    read.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {read}"))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn a_text_model_says_a_text_and_refuses_unknown_characters() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    melnet_ok(&[
-        "toy-speech",
-        "corpus",
-        "-o",
-        &s(&corpus),
-        "--items",
-        "16",
-        "--held-out",
-        "3",
-    ]);
+    let (corpus, ds) = toy_dataset(
+        dir.path(),
+        &["--items", "16", "--held-out", "3"],
+        &["--valid-fraction", "0.25"],
+    );
     let held_out = std::fs::read_to_string(corpus.join("held-out.txt")).unwrap();
     let metadata = std::fs::read_to_string(corpus.join("metadata.csv")).unwrap();
     assert_eq!(metadata.lines().count(), 16);
@@ -164,21 +195,6 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
             "{text}"
         );
     }
-    let ds = dir.path().join("ds");
-    melnet_ok(&[
-        "prepare",
-        &s(&corpus),
-        "-o",
-        &s(&ds),
-        "--preset",
-        "melnet-small",
-        "--db",
-        "-q",
-        "--min-seconds",
-        "0.1",
-        "--valid-fraction",
-        "0.25",
-    ]);
     let model = dir.path().join("m");
     let metadata_path = s(&corpus.join("metadata.csv"));
     melnet_ok(
@@ -219,27 +235,12 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
         "-q",
     ]);
     assert!(out.join("said.wav").is_file());
-    let read = melnet_ok(&[
-        "toy-speech",
-        "read",
-        "--model",
-        &s(&model),
-        "--texts",
-        &s(&corpus.join("held-out.txt")),
-        "--max-frames",
-        "40",
-    ]);
+    let read_texts = ["toy-speech", "read", "--model", &s(&model), "--texts"];
+    let texts = s(&corpus.join("held-out.txt"));
+    let read = melnet_ok(&[&read_texts[..], &[&texts, "--max-frames", "40"]].concat());
     assert!(read.contains("mean CER"), "{read}");
     assert_fails_cleanly(
-        &[
-            "toy-speech",
-            "read",
-            "--model",
-            &s(&model),
-            "--texts",
-            &s(&corpus.join("held-out.txt")),
-            "--temperature=-1",
-        ],
+        &[&read_texts[..], &[&texts, "--temperature=-1"]].concat(),
         "--temperature",
         dir.path(),
     );
@@ -284,59 +285,24 @@ fn a_text_model_says_texts_it_never_saw_after_minutes() {
     // (BENCHMARKS.md); a model that ignored the text would say unrelated letters (~75–85 %),
     // and one that stopped early or never ended scores worse still.
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    melnet_ok(&["toy-speech", "corpus", "-o", &s(&corpus)]);
-    let ds = dir.path().join("ds");
-    melnet_ok(&[
-        "prepare",
-        &s(&corpus),
-        "-o",
-        &s(&ds),
-        "--preset",
-        "melnet-small",
-        "--db",
-        "-q",
-        "--min-seconds",
-        "0.1",
-    ]);
+    let (corpus, ds) = toy_dataset(dir.path(), &[], &[]);
     let model = dir.path().join("m");
-    melnet_ok(&[
-        "train",
-        "--data",
-        &s(&ds),
-        "--out",
-        &s(&model),
-        "--text",
-        &s(&corpus.join("metadata.csv")),
-        "--frames",
-        "64",
-        "--batch",
-        "8",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "1e-2",
-        "--lr-halve-every-epochs",
-        "36",
-        "--steps",
-        "1200",
-        "-q",
-    ]);
+    train(
+        &ds,
+        &model,
+        &["--text", &s(&corpus.join("metadata.csv"))],
+        "--frames 64 --batch 8 --optimizer adam --lr 1e-2 --lr-halve-every-epochs 36 --steps 1200",
+    );
+    let texts = s(&corpus.join("held-out.txt"));
     let read = melnet_ok(&[
         "toy-speech",
         "read",
         "--model",
         &s(&model),
         "--texts",
-        &s(&corpus.join("held-out.txt")),
+        &texts,
     ]);
-    let cer: f64 = read
-        .lines()
-        .find_map(|l| l.strip_prefix("mean CER "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("a mean CER line")
-        .parse()
-        .unwrap();
+    let cer = reported(&read, "mean CER ");
     assert!(cer <= 0.6, "mean CER {cer}\n{read}");
 }
 
@@ -365,54 +331,18 @@ fn a_label_model_learns_its_classes_in_seconds() {
     // samples of each class sound like it (BENCHMARKS.md: 96.7 % in the calibration run,
     // chance 16.7 %).
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    melnet_ok(&[
-        "toy-speech",
-        "corpus",
-        "--labels",
-        "-o",
-        &s(&corpus),
-        "--items",
-        "60",
-    ]);
-    let ds = dir.path().join("ds");
-    melnet_ok(&[
-        "prepare",
-        &s(&corpus),
-        "-o",
-        &s(&ds),
-        "--preset",
-        "melnet-small",
-        "--db",
-        "-q",
-        "--min-seconds",
-        "0.1",
-        "--labels-from-folders",
-    ]);
+    let (corpus, ds) = toy_dataset(
+        dir.path(),
+        &["--labels", "--items", "60"],
+        &["--labels-from-folders"],
+    );
     let model = dir.path().join("m");
-    melnet_ok(&[
-        "train",
-        "--data",
-        &s(&ds),
-        "--out",
-        &s(&model),
-        "--labels",
-        "--steps",
-        "300",
-        "--width",
-        "16",
-        "--layers",
-        "2",
-        "--frames",
-        "24",
-        "--batch",
-        "8",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "1e-2",
-        "-q",
-    ]);
+    train(
+        &ds,
+        &model,
+        &["--labels"],
+        "--steps 300 --width 16 --layers 2 --frames 24 --batch 8 --optimizer adam --lr 1e-2",
+    );
     let read = melnet_ok(&[
         "toy-speech",
         "read",
@@ -423,13 +353,7 @@ fn a_label_model_learns_its_classes_in_seconds() {
         "--max-frames",
         "24",
     ]);
-    let accuracy: f64 = read
-        .lines()
-        .find_map(|l| l.strip_prefix("accuracy "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("an accuracy line")
-        .parse()
-        .unwrap();
+    let accuracy = reported(&read, "accuracy ");
     assert!(accuracy >= 0.6, "sample accuracy {accuracy}\n{read}");
     let classes = ["a", "b", "c", "d", "e", "f"];
     let (mut own, mut other) = (0.0, 0.0);
