@@ -278,6 +278,18 @@ pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::Progres
     bar
 }
 
+/// `--temperature`, the sampling bias ([`melnet::SampleOptions::bias`]), checked: finite and
+/// ≥ 0.
+///
+/// # Errors
+/// Otherwise, naming the option.
+pub fn sampling_bias(temperature: f32) -> Result<f32> {
+    if !temperature.is_finite() || temperature < 0.0 {
+        anyhow::bail!("invalid parameter: --temperature must be ≥ 0");
+    }
+    Ok(temperature)
+}
+
 /// The error of a command that stopped cleanly after Ctrl-C (what it finished is kept); the
 /// program exits with status 130.
 #[derive(Debug, thiserror::Error)]

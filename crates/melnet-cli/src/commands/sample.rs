@@ -259,9 +259,7 @@ pub fn sample(args: &Args) -> Result<Report> {
     if args.count == 0 {
         bail!("invalid parameter: --count must be positive");
     }
-    if !args.temperature.is_finite() || args.temperature < 0.0 {
-        bail!("invalid parameter: --temperature must be ≥ 0");
-    }
+    crate::args::sampling_bias(args.temperature)?;
     let model = Model::open(&args.model)?;
     let tiers = model.load_tiers()?;
     let p = model.config().params;

@@ -151,12 +151,8 @@ pub(crate) fn mean_cer(readings: &[Reading]) -> f64 {
 impl ReadArgs {
     /// The sampling options for `model`: `--temperature`, or `default_bias` without it.
     fn options(&self, model: &Model, default_bias: f32) -> Result<SampleOptions> {
-        let bias = self.temperature.unwrap_or(default_bias);
-        if !bias.is_finite() || bias < 0.0 {
-            bail!("invalid parameter: --temperature must be ≥ 0");
-        }
         Ok(SampleOptions {
-            bias,
+            bias: crate::args::sampling_bias(self.temperature.unwrap_or(default_bias))?,
             range: model.range(),
         })
     }
