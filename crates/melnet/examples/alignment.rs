@@ -56,7 +56,7 @@ fn main() -> melnet::Result<()> {
     let data = TrainingData::new(&model, &ds)?;
     let windows = data.valid()?;
     let (x, conditions) = (windows.x.clone(), windows.conditions.clone());
-    let frames = model.config().frames;
+    let frames = windows.frames;
     let count = x.len() / model.grid(frames).len();
     let (xt, context) = model
         .tier_inputs(&x, count, frames, &conditions)?

@@ -36,12 +36,10 @@ fn main() -> melnet::Result<()> {
     let long: Option<usize> = std::env::var("LONG").ok().map(|v| v.parse().unwrap());
     let count = melnet::train::fit::VALID_WINDOWS;
     let (x, frames) = match long {
-        None => (
-            melnet::train::fit::TrainingData::new(&model, &ds)?
-                .valid()?
-                .x,
-            c.frames,
-        ),
+        None => {
+            let windows = melnet::train::fit::TrainingData::new(&model, &ds)?.valid()?;
+            (windows.x, windows.frames)
+        }
         Some(frames) => {
             let w = ds
                 .windows(melspec::dataset::Split::Train, frames, true)

@@ -304,7 +304,7 @@ pub struct Model {
 pub struct Nll {
     /// Mean over each tier's elements, index 0 is tier 1.
     pub tiers: Vec<f64>,
-    /// Elements of each tier.
+    /// Scored elements of each tier per spectrogram (on average, when padding is left out).
     pub elements: Vec<usize>,
     /// The sum of every tier's element NLLs over the full-resolution element count (exact for
     /// the multi-scale factorisation; comparable across G).
@@ -545,8 +545,10 @@ impl Model {
     }
 
     /// Per-tier and full-resolution NLL of `count` full-resolution spectrograms `x`
-    /// `[count, frames, bins]` (normalised) given their `conditions`, with the per-element NLL at full resolution
-    /// `[count, frames, bins]` (each element scored by the tier that models it).
+    /// `[count, frames, bins]` (normalised) given their `conditions`, with the per-element NLL
+    /// at full resolution `[count, frames, bins]` (each element scored by the tier that models
+    /// it). With `real`, only the first `real[i]` frames of spectrogram i count in the means
+    /// (the rest is padding).
     ///
     /// # Errors
     /// Shape and candle errors.
@@ -557,6 +559,7 @@ impl Model {
         count: usize,
         frames: usize,
         conditions: &Conditions,
+        real: Option<&[usize]>,
     ) -> Result<(Nll, Vec<f32>)> {
         let full = self.grid(frames);
         if x.len() != count * full.len() || tiers.len() != self.config.tiers {
@@ -570,24 +573,34 @@ impl Model {
             });
         }
         let inputs = self.tier_inputs(x, count, frames, conditions)?;
+        let all = vec![frames; count];
+        let masks = self.tier_masks(real.unwrap_or(&all), frames)?;
         let mut maps = Vec::with_capacity(inputs.len());
         let (mut means, mut elements) = (Vec::new(), Vec::new());
-        let mut total = 0.0f64;
-        for (tier, (xt, context)) in tiers.iter().zip(&inputs) {
+        let (mut total, mut scored) = (0.0f64, 0usize);
+        for ((tier, (xt, context)), mask) in tiers.iter().zip(&inputs).zip(&masks) {
             let map = tier
                 .nll_elements(xt, context)?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
-            let sum: f64 = map.iter().map(|&v| f64::from(v)).sum();
+            let mask = mask.flatten_all()?.to_vec1::<f32>()?;
+            let sum: f64 = map
+                .iter()
+                .zip(&mask)
+                .filter(|(_, &m)| m > 0.0)
+                .map(|(&v, _)| f64::from(v))
+                .sum();
+            let n = mask.iter().filter(|&&m| m > 0.0).count();
             total += sum;
-            means.push(sum / map.len().max(1) as f64);
-            elements.push(map.len() / count.max(1));
+            scored += n;
+            means.push(sum / n.max(1) as f64);
+            elements.push(n / count.max(1));
             maps.push(map);
         }
         let nll = Nll {
             tiers: means,
             elements,
-            full: total / (count * full.len()).max(1) as f64,
+            full: total / scored.max(1) as f64,
         };
         Ok((nll, assemble(&maps, count, full)))
     }

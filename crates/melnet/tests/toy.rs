@@ -25,3 +25,77 @@ fn rendered_texts_read_back_from_their_spectrograms() {
     let quiet = ndarray::Array2::<f32>::from_elem((params.n_mels, 20), -80.0);
     assert_eq!(toy.decode(quiet.view()), "");
 }
+
+/// A text model's training batches hold whole items (their transcripts' ends included), are
+/// only as long as their longest item, and come grouped by length; validation is not grouped.
+#[test]
+fn text_batches_are_whole_items_as_long_as_the_longest() {
+    use melnet::model::ModelText;
+    use melnet::train::fit::TrainingData;
+    use melnet::{Model, ModelConfig};
+    use melspec::dataset::{prepare, Dataset, PrepareOptions, PrepareSettings, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let params = melspec::Preset::by_name("melnet-small").unwrap().params;
+    let corpus = dir.path().join("corpus");
+    melnet::toy::write_corpus(&corpus, 40, 0, params, &[]).unwrap();
+    let options = PrepareOptions {
+        params,
+        settings: PrepareSettings {
+            db: true,
+            trim_silence_db: None,
+            min_seconds: 0.1,
+            max_seconds: None,
+            valid_fraction: 0.25,
+            seed: 0,
+        },
+        jobs: Some(2),
+        stop_after: None,
+        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+        shard: None,
+        labels: None,
+    };
+    let ds_dir = dir.path().join("ds");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    prepare(&corpus, &ds_dir, &options, &stop, &|_| {}).unwrap();
+    let ds = Dataset::open(&ds_dir).unwrap();
+    let longest = ds.longest_item(None);
+    let frames = 2 * longest + 2;
+    let model = Model::create(
+        &dir.path().join("model"),
+        ModelConfig {
+            text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds).unwrap()),
+            ..ModelConfig::for_dataset(&ds, 1, frames)
+        },
+    )
+    .unwrap();
+    let data = TrainingData::new(&model, &ds).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut lengths = std::collections::HashSet::new();
+    for grouped in [true, false] {
+        for _ in 0..20 {
+            let w = data.draw(Split::Train, &mut rng, 4, grouped).unwrap();
+            let most = *w.real.iter().max().unwrap();
+            assert_eq!(w.frames, most.next_multiple_of(2), "as long as the longest");
+            assert!(w.whole.iter().all(|&whole| whole), "every item whole");
+            assert_eq!(w.x.len(), 4 * w.frames * params.n_mels);
+            if grouped {
+                assert!(
+                    w.real.windows(2).all(|p| p[0] <= p[1]),
+                    "in order of length"
+                );
+            }
+            lengths.insert(w.frames);
+        }
+    }
+    assert!(
+        lengths.len() > 3,
+        "batches of different lengths: {lengths:?}"
+    );
+    let valid = data.valid().unwrap();
+    assert_eq!(
+        valid.real.len(),
+        melnet::train::fit::VALID_WINDOWS,
+        "validation draws its fixed number of windows"
+    );
+    assert!(valid.frames <= frames);
+}

@@ -285,12 +285,19 @@ fn windows_cover_valid_positions_and_stay_inside_items() {
         );
         seen.insert(start);
     }
+    assert!((0..expected).all(|p| sampler.real_frames(p) == n));
     assert_eq!(seen.len() as u64, expected, "every valid position is drawn");
     let longest = items.iter().map(|i| i.n_frames()).max().unwrap();
     assert!(ds.windows(Split::Train, longest + 1, false).is_err());
     // Padding: every item is eligible once it is shorter than the window.
     let padded = ds.windows(Split::Train, longest + 1, true).unwrap();
     assert_eq!(padded.positions(), items.len() as u64);
+    let mut window = vec![0.0f32; (longest + 1) * 32];
+    for p in 0..padded.positions() {
+        let (_, index) = padded.read(p, Normalization::None, &mut window).unwrap();
+        let item = &ds.manifest().items[index];
+        assert_eq!(padded.real_frames(p), item.n_frames(), "{}", item.path);
+    }
 }
 
 #[test]

@@ -224,7 +224,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         Ok(())
     })?;
-    let (nll, _) = timed(&mut stages, "eval", args.quiet, || {
+    let (nll, _, _) = timed(&mut stages, "eval", args.quiet, || {
         valid_nll(&model_dir, &ds_dir)
     })?;
     let configs: Vec<melnet::TierConfig> = (1..=TIERS)

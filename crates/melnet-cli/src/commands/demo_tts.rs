@@ -11,7 +11,7 @@ use melnet::model::{ModelText, TierSpec};
 use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
 use melnet::{Model, ModelConfig, SampleOptions};
-use melspec::dataset::Dataset;
+use melspec::dataset::{Dataset, Split};
 use rand::SeedableRng;
 
 use crate::args::InversionArgs;
@@ -27,15 +27,13 @@ const ITEMS: usize = 400;
 const HELD_OUT: usize = 20;
 /// Of those, the ones shown with audio and alignment.
 const SHOWN: usize = 4;
-/// Training window, frames (most toy recordings fit; longer ones are cut).
-const FRAMES: usize = 64;
 /// Most frames per said text.
 const MAX_FRAMES: usize = 160;
 /// Adam's learning rate at the start: the text matters at few elements (a letter's bands at its
 /// onset), and at 1e-3 the model had not learnt them after ten minutes (BENCHMARKS.md).
 const LR: f64 = 1e-2;
 /// The learning rate halves every this many epochs (~1,000 steps of the demo's corpus).
-const LR_HALVE_EVERY_EPOCHS: f64 = 36.0;
+const LR_HALVE_EVERY_EPOCHS: f64 = 23.0;
 
 /// Run `melnet demo --tts`.
 pub fn run(args: &Args) -> Result<()> {
@@ -68,7 +66,8 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         let config = ModelConfig {
             text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds)?),
-            ..ModelConfig::for_dataset(&ds, 1, FRAMES)
+            // Windows hold whole recordings (batches are cut to their longest).
+            ..ModelConfig::for_dataset(&ds, 1, ds.longest_item(Some(Split::Train)))
         };
         Model::create(&model_dir, config)?
     };
@@ -189,7 +188,7 @@ impl Page<'_> {
              with its own envelope, lasting 4–7 frames; words are separated by silence. A \
              one-tier MelNet with a character encoder and a Graves mixture-of-logistics \
              attention in its centralized stack was trained for {:.1} minutes ({} steps, {} \
-             recordings, {} Hz, hop {}, {} mel bands, windows of {} frames; validation NLL \
+             recordings, {} Hz, hop {}, {} mel bands, whole recordings of up to {} frames; validation NLL \
              {:.4} nats/element), then asked to say {} texts it never saw (sampling bias {}). \
              Each spectrogram is read back by the loudest letter chord per frame.</p>",
             melnet::toy::LETTERS,

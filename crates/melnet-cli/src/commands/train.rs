@@ -13,7 +13,7 @@ use melnet::train::fit::{
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
-use melspec::dataset::{Dataset, LabelInfo, LabelKind};
+use melspec::dataset::{Dataset, LabelInfo, LabelKind, Split};
 use melspec::lock::DirLock;
 
 use crate::args::{interrupted, progress_bar, ConditionArgs, Interrupted};
@@ -63,18 +63,18 @@ pub struct Args {
     #[arg(long)]
     pub no_censoring: bool,
     /// Full-resolution window length in frames, fixed when the model is made (each tier sees
-    /// its split of the window).
-    #[arg(long, default_value_t = 32)]
-    pub frames: usize,
+    /// its split of the window) [default: 32; a text model's longest train recording].
+    #[arg(long)]
+    pub frames: Option<usize>,
     /// Windows per step of a new tier (a resumed tier keeps its own).
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Total steps of each trained tier (a resumed tier trains the remainder; 0 writes the
-    /// initial checkpoint) [default: 300].
+    /// initial checkpoint) [default: 300; no limit with --minutes].
     #[arg(long, conflicts_with = "epochs")]
     pub steps: Option<u64>,
     /// Length of each tier's run in epochs instead of steps (an epoch: as many steps as it
-    /// takes to draw as many frames as the train split holds).
+    /// takes to draw as many frames of data, not padding, as the train split holds).
     #[arg(long)]
     pub epochs: Option<f64>,
     /// Stop each tier (with a checkpoint) after this many minutes of training in this
@@ -90,7 +90,8 @@ pub struct Args {
     /// RMSProp momentum (Adam uses β₁ 0.9, β₂ 0.999).
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
-    /// Halve the learning rate every N epochs [default: constant learning rate].
+    /// Halve the learning rate every N epochs (as `--epochs` counts them) [default: constant
+    /// learning rate].
     #[arg(long)]
     pub lr_halve_every_epochs: Option<f64>,
     /// Scale gradients down to this global norm when longer [default: no clipping].
@@ -112,7 +113,7 @@ pub struct Args {
     pub labels: bool,
     /// Condition a new model on transcripts in the LJSpeech format (`id|text` per line, the id
     /// a file name without extension): tier 1 gets a character encoder and an attention in
-    /// its centralized stack, windows start at the items' starts (make --frames cover them)
+    /// its centralized stack, windows start at the items' starts (--frames covers them all by default)
     /// and items without a transcript are left out; `melnet sample --text "..."` then says a
     /// text.
     #[arg(long, value_name = "metadata.csv")]
@@ -155,7 +156,10 @@ fn tier_spec(args: &Args) -> Result<TierSpec> {
     Ok(flags.over(file.over(TierSpec::default())))
 }
 
-/// Steps of a tier given neither `--steps` nor `--epochs`.
+/// Full-resolution window of a new model without `--frames` (other than a text model).
+const DEFAULT_FRAMES: usize = 32;
+
+/// Steps of a tier given neither `--steps`, `--epochs` nor `--minutes`.
 const DEFAULT_STEPS: u64 = 300;
 
 /// Redraw `loss.png` from `log.csv` in a tier directory (through a temporary file, renamed).
@@ -208,11 +212,18 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     if args.resume {
         bail!("{}: no model to resume", args.out.display());
     }
-    if args.frames == 0 || args.batch == 0 {
+    let frames = match (args.frames, &args.text) {
+        (Some(frames), _) => frames,
+        // A text model's windows start at its items' starts: whole items, their texts' ends
+        // included (batches are cut to their longest item, so short items cost no more).
+        (None, Some(_)) => ds.longest_item(Some(Split::Train)),
+        (None, None) => DEFAULT_FRAMES,
+    };
+    if frames == 0 || args.batch == 0 {
         bail!("invalid parameter: --frames and --batch must be positive");
     }
     let m = ds.manifest();
-    spec.check_training_memory(m.n_mels, args.frames, args.batch)?;
+    spec.check_training_memory(m.n_mels, frames, args.batch)?;
     let labels = match (&m.labels, args.labels) {
         (_, false) => None,
         (Some(LabelInfo {
@@ -233,7 +244,7 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
         ModelConfig {
             labels,
             text,
-            ..ModelConfig::for_dataset(ds, args.tiers, args.frames)
+            ..ModelConfig::for_dataset(ds, args.tiers, frames)
         },
     )?)
 }
@@ -481,14 +492,15 @@ pub(crate) fn train_tier(
         )?
     };
     let batch = trainer.state().batch;
-    let epoch_steps =
-        (ds.manifest().stats.train_frames as f64 / (batch * c.frames) as f64).max(1.0);
+    let epoch_steps = data.epoch_steps(batch);
     let steps = match (budget.steps, budget.epochs) {
         (Some(steps), _) => steps,
         (None, Some(epochs)) if epochs.is_finite() && epochs >= 0.0 => {
             (epochs * epoch_steps).ceil() as u64
         }
         (None, Some(epochs)) => bail!("invalid parameter: --epochs {epochs}"),
+        // Time-boxed alone: the clock says when it ends.
+        (None, None) if budget.minutes.is_some() => u64::MAX,
         (None, None) => DEFAULT_STEPS,
     };
     let time_limit = match budget.minutes {
@@ -600,30 +612,31 @@ pub struct EvalArgs {
 }
 
 /// Per-tier and full-resolution NLL of a model on a dataset's validation windows, with the
-/// per-element map `[windows, frames, bins]`.
+/// per-element map `[windows, frames, bins]` and its frames per window.
 ///
 /// # Errors
 /// A missing or broken model or dataset, or one analysed otherwise.
-pub(crate) fn valid_nll(model_dir: &Path, data: &Path) -> Result<(Nll, Vec<f32>)> {
+pub(crate) fn valid_nll(model_dir: &Path, data: &Path) -> Result<(Nll, Vec<f32>, usize)> {
     let model = Model::open(model_dir)?;
     let ds = Dataset::open(data)?;
     let tiers = model.load_tiers()?;
     let windows = TrainingData::new(&model, &ds)?.valid()?;
-    Ok(model.nll(
+    let (nll, map) = model.nll(
         &tiers,
         &windows.x,
         VALID_WINDOWS,
-        model.config().frames,
+        windows.frames,
         &windows.conditions,
-    )?)
+        Some(&windows.real),
+    )?;
+    Ok((nll, map, windows.frames))
 }
 
 /// Run `melnet eval`.
 pub fn eval(args: EvalArgs) -> Result<()> {
     let (nll, map, frames) = match (&args.data, &args.input) {
         (Some(data), _) => {
-            let (nll, map) = valid_nll(&args.model, data)?;
-            let frames = Model::open(&args.model)?.config().frames;
+            let (nll, map, frames) = valid_nll(&args.model, data)?;
             // The first validation window's map.
             let n = map.len() / VALID_WINDOWS;
             (nll, map[..n].to_vec(), frames)
@@ -640,6 +653,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
                 1,
                 frames,
                 &conditions,
+                None,
             )?;
             (nll, map, frames)
         }

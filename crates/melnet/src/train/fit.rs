@@ -23,6 +23,9 @@ use crate::train::Trainer;
 
 /// Validation windows per evaluation.
 pub const VALID_WINDOWS: usize = 16;
+/// Training batches are drawn from this many times as many windows, sorted by length
+/// ([`TrainingData::draw`]).
+pub const GROUP_POOL: usize = 8;
 /// Seed of the validation windows (the same in every run).
 const VALID_SEED: u64 = 0x5eed;
 
@@ -39,7 +42,8 @@ pub struct FitOptions {
     pub valid_every: u64,
     /// Checkpoint every N steps (and at the last).
     pub checkpoint_every: u64,
-    /// Halve the learning rate every N epochs of the train split.
+    /// Halve the learning rate every N epochs of the train split
+    /// ([`TrainingData::epoch_steps`]).
     pub lr_halve_every_epochs: Option<f64>,
 }
 
@@ -94,12 +98,16 @@ pub fn check_dataset(model: &Model, ds: &Dataset) -> Result<()> {
 pub struct Windows {
     /// Full-resolution values `[count, frames, bins]`, normalised.
     pub x: Vec<f32>,
+    /// Frames per window (at most the model's window).
+    pub frames: usize,
     /// Each window's conditions.
     pub conditions: Conditions,
     /// Each window's frames of data: the rest is padding after a short item's end (the
     /// corpus minimum), left out of the loss — it is not data, and long runs of it would teach
     /// a model that silence never ends.
     pub real: Vec<usize>,
+    /// Whether each window holds the rest of its item (the item ends inside it).
+    pub whole: Vec<bool>,
 }
 
 impl Windows {
@@ -188,7 +196,10 @@ impl<'a> TrainingData<'a> {
         })
     }
 
-    /// `count` random windows of `split`.
+    /// `count` random windows of `split`, as long as the longest one's data (padding after
+    /// short items' ends only up to it). With `grouped`, the windows are drawn as a pool of
+    /// [`GROUP_POOL`] × `count` and the batch is a random run of `count` of them in order of
+    /// length (each window as likely as before; less padding, so cheaper steps).
     ///
     /// # Errors
     /// Dataset read errors.
@@ -197,21 +208,53 @@ impl<'a> TrainingData<'a> {
         split: Split,
         rng: &mut rand::rngs::StdRng,
         count: usize,
+        grouped: bool,
     ) -> Result<Windows> {
+        use rand::Rng;
         let c = self.model.config();
         let sampler = match split {
             Split::Train => &self.train,
             Split::Valid => &self.valid,
         };
-        let full = self.model.grid(c.frames);
-        let mut buf = vec![0.0f32; count * full.len()];
+        let positions: Vec<u64> = if grouped {
+            let mut pool: Vec<(usize, u64)> = (0..count * GROUP_POOL)
+                .map(|_| {
+                    let p = sampler.pick(rng);
+                    (sampler.real_frames(p), p)
+                })
+                .collect();
+            pool.sort_unstable();
+            let group = rng.gen_range(0..GROUP_POOL);
+            pool[group * count..(group + 1) * count]
+                .iter()
+                .map(|&(_, p)| p)
+                .collect()
+        } else {
+            (0..count).map(|_| sampler.pick(rng)).collect()
+        };
+        let longest = positions
+            .iter()
+            .map(|&p| sampler.real_frames(p))
+            .max()
+            .unwrap_or(c.frames);
+        // Every time split keeps a fine part with an even number of frames per tier below.
+        let multiple = 1 << c.tiers;
+        let frames = longest.next_multiple_of(multiple).min(c.frames);
+        let window = self.model.grid(c.frames).len();
+        let kept = self.model.grid(frames).len();
+        let mut one = vec![0.0f32; window];
+        let mut x = Vec::with_capacity(count * kept);
         let mut items = Vec::with_capacity(count);
         let mut real = Vec::with_capacity(count);
+        let mut whole = Vec::with_capacity(count);
         let manifest = &self.dataset.manifest().items;
-        for w in buf.chunks_exact_mut(full.len()) {
-            let (start, item) = sampler.sample(rng, c.normalization, w)?;
+        for &p in &positions {
+            let (start, item) = sampler.read(p, c.normalization, &mut one)?;
+            x.extend_from_slice(&one[..kept]);
             items.push(item);
-            real.push((manifest[item].frames[1] - start).min(c.frames));
+            let left = manifest[item].frames[1] - start;
+            real.push(left.min(frames));
+            whole.push(left < c.frames);
         }
         let conditions = Conditions {
             labels: self
@@ -226,9 +269,11 @@ impl<'a> TrainingData<'a> {
             }),
         };
         Ok(Windows {
-            x: buf,
+            x,
+            frames,
             conditions,
             real,
+            whole,
         })
     }
 
@@ -243,20 +288,28 @@ impl<'a> TrainingData<'a> {
         rng: &mut rand::rngs::StdRng,
         count: usize,
     ) -> Result<(Tensor, Context, Tensor)> {
-        let windows = self.draw(Split::Train, rng, count)?;
+        let windows = self.draw(Split::Train, rng, count, true)?;
         let (x, mut context, mask) = tier_part(self.model, g, &windows)?;
         if let Some(text) = &context.text {
             // The frames each text takes at this tier's resolution, when the window holds
-            // all of it (its item ends inside the window).
-            let (frames, tier_frames) = (self.model.config().frames, x.dim(1)?);
+            // all of it.
+            let (frames, tier_frames) = (windows.frames, x.dim(1)?);
             let said: Vec<Option<usize>> = windows
                 .real
                 .iter()
-                .map(|&r| (r < frames).then(|| (r * tier_frames).div_ceil(frames)))
+                .zip(&windows.whole)
+                .map(|(&r, &whole)| whole.then(|| (r * tier_frames).div_ceil(frames)))
                 .collect();
             context.guide = Some(guide(text, &said, tier_frames)?);
         }
         Ok((x, context, mask))
+    }
+
+    /// Steps of `batch` windows that draw as many frames of data as the train split holds
+    /// (at least one): an epoch, for learning-rate schedules.
+    pub fn epoch_steps(&self, batch: usize) -> f64 {
+        let frames = self.model.config().stats.train_frames as f64;
+        (frames / (batch as f64 * self.train.mean_real_frames())).max(1.0)
     }
 
     /// The fixed validation windows ([`VALID_WINDOWS`] of them, the same in every run).
@@ -265,7 +318,7 @@ impl<'a> TrainingData<'a> {
     /// Dataset read errors.
     pub fn valid(&self) -> Result<Windows> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(VALID_SEED);
-        self.draw(Split::Valid, &mut rng, VALID_WINDOWS)
+        self.draw(Split::Valid, &mut rng, VALID_WINDOWS, false)
     }
 }
 
@@ -345,7 +398,7 @@ pub fn start_tier(
 /// # Errors
 /// Shape and candle errors.
 fn tier_part(model: &Model, g: usize, windows: &Windows) -> Result<(Tensor, Context, Tensor)> {
-    let frames = model.config().frames;
+    let frames = windows.frames;
     let (x, context) = model
         .tier_inputs(&windows.x, windows.count(), frames, &windows.conditions)?
         .swap_remove(g - 1);
@@ -418,10 +471,8 @@ pub fn fit(
 ) -> Result<FitEnd> {
     let dir = model.tier_dir(g);
     truncate_log(&dir, trainer.state().step)?;
-    let c = model.config();
     let batch = trainer.state().batch;
-    let epoch_steps =
-        (model.config().stats.train_frames as f64 / (batch * c.frames) as f64).max(1.0);
+    let epoch_steps = data.epoch_steps(batch);
     let valid = data.valid()?;
     let log_path = dir.join(LOG_FILE);
     let mut log = std::fs::OpenOptions::new()

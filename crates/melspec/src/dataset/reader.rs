@@ -87,6 +87,11 @@ impl Dataset {
             .filter(move |i| split.is_none_or(|s| i.split == s))
     }
 
+    /// Frames of the longest item of `split` (all items for `None`; 0 without items).
+    pub fn longest_item(&self, split: Option<Split>) -> usize {
+        self.items(split).map(Item::n_frames).max().unwrap_or(0)
+    }
+
     /// Frames `start .. start + out.len() / n_mels` of the frame files into `out`
     /// (time-major, `n_mels` values per frame).
     ///
@@ -338,7 +343,45 @@ impl WindowSampler<'_> {
         norm: Normalization,
         out: &mut [f32],
     ) -> Result<(usize, usize)> {
-        let position = rng.gen_range(0..self.index.total);
+        self.read(self.pick(rng), norm, out)
+    }
+
+    /// A random window position (uniform over [`WindowSampler::positions`]), to [`read`] later.
+    ///
+    /// [`read`]: WindowSampler::read
+    pub fn pick(&self, rng: &mut impl Rng) -> u64 {
+        rng.gen_range(0..self.index.total)
+    }
+
+    /// The frames of data in window `position` (< [`WindowSampler::positions`]; the rest of a
+    /// padded window is padding).
+    pub fn real_frames(&self, position: u64) -> usize {
+        let i = self.index.starts.partition_point(|s| s.0 <= position) - 1;
+        let (first, _, item_len, _) = self.index.starts[i];
+        let offset = (position - first) as usize * self.index.hop;
+        self.index.n_frames.min(item_len.saturating_sub(offset))
+    }
+
+    /// The mean of [`WindowSampler::real_frames`] over every window: how many frames of data
+    /// a drawn window holds on average.
+    pub fn mean_real_frames(&self) -> f64 {
+        let sum: u64 = (0..self.index.total)
+            .map(|p| self.real_frames(p) as u64)
+            .sum();
+        sum as f64 / self.index.total as f64
+    }
+
+    /// Window `position` into `out` (`n_frames × n_mels`, time-major), normalised; returns its
+    /// first frame's index in the dataset and its item's index in the manifest.
+    ///
+    /// # Errors
+    /// As [`Dataset::read_window`].
+    pub fn read(
+        &self,
+        position: u64,
+        norm: Normalization,
+        out: &mut [f32],
+    ) -> Result<(usize, usize)> {
         let start = self.dataset.read_window(&self.index, position, norm, out)?;
         let item = self
             .index
