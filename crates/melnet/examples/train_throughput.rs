@@ -33,10 +33,10 @@ fn main() -> melnet::Result<()> {
         batch,
     )?;
     let x = Tensor::randn(0f32, 1f32, (batch, frames, mels), &Device::Cpu)?;
-    trainer.step(&x, &melnet::Context::default(), None, None)?; // warm-up
+    trainer.step(&x, None, &melnet::Context::default(), None, None)?; // warm-up
     let start = Instant::now();
     for _ in 0..steps {
-        trainer.step(&x, &melnet::Context::default(), None, None)?;
+        trainer.step(&x, None, &melnet::Context::default(), None, None)?;
     }
     let step_s = start.elapsed().as_secs_f64() / steps as f64;
     println!(

@@ -34,7 +34,8 @@ const FADE_SECONDS: f64 = 0.03;
 /// The sampling bias ([`SampleOptions::bias`]) the task says texts with by default:
 /// unbiased draws wander between letters' chords at onsets (a letter's upper bands starting
 /// while its lower ones go on with the previous letter); at 3 the character error of five
-/// models trained 10–25 minutes fell from 35–54 % to 25–34 % (BENCHMARKS.md).
+/// models trained 10–25 minutes fell from 35–54 % to 25–34 % (BENCHMARKS.md). Models trained
+/// on noisy inputs hardly need it (the demo's: 0.8 % at 3, 0.8–2.4 % unbiased).
 pub const READ_BIAS: f32 = 3.0;
 /// A frame whose loudest band is this far below the spectrogram's loudest is silence, dB.
 const SILENCE_DB: f32 = 35.0;

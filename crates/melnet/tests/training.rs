@@ -130,24 +130,42 @@ mod resume {
         let whole = tempfile::tempdir().unwrap();
         let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..7 {
-            a.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
-                .unwrap();
+            a.step(
+                &batch(s),
+                None,
+                &melnet::Context::default(),
+                None,
+                Some(1.0),
+            )
+            .unwrap();
         }
         a.save(whole.path()).unwrap();
 
         let split = tempfile::tempdir().unwrap();
         let mut b = Trainer::new(config(), opt, 5, 2).unwrap();
         for s in 0..3 {
-            b.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
-                .unwrap();
+            b.step(
+                &batch(s),
+                None,
+                &melnet::Context::default(),
+                None,
+                Some(1.0),
+            )
+            .unwrap();
         }
         b.save(split.path()).unwrap();
         drop(b);
         let mut c = Trainer::load(split.path()).unwrap();
         assert_eq!(c.state().step, 3);
         for s in 3..7 {
-            c.step(&batch(s), &melnet::Context::default(), None, Some(1.0))
-                .unwrap();
+            c.step(
+                &batch(s),
+                None,
+                &melnet::Context::default(),
+                None,
+                Some(1.0),
+            )
+            .unwrap();
         }
         c.save(split.path()).unwrap();
         assert_eq!(weights(whole.path()), weights(split.path()));
@@ -229,7 +247,7 @@ mod resume {
         let good = weights(dir.path());
         let mut failure = None;
         for s in 0..5 {
-            match t.step(&batch(s), &melnet::Context::default(), None, None) {
+            match t.step(&batch(s), None, &melnet::Context::default(), None, None) {
                 Ok(_) => {
                     if let Err(e) = t.save(dir.path()) {
                         failure = Some(e);
@@ -286,4 +304,55 @@ fn a_masked_loss_leaves_the_padding_out() {
     let again = trainer.loss(&noisy, &context, Some(&mask)).unwrap();
     assert!((again - masked).abs() < 1e-5);
     assert!((trainer.loss(&noisy, &context, None).unwrap() - masked).abs() > 1e-3);
+}
+
+#[test]
+fn noised_inputs_are_reproducible_and_as_noisy_as_asked() {
+    use melnet::train::fit::noised;
+    use rand::SeedableRng;
+    let x = window(64, 32);
+    let draw = |seed| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        noised(&x, 0.5, &mut rng).unwrap()
+    };
+    let (a, b, c) = (draw(1), draw(1), draw(2));
+    let diff = |p: &Tensor, q: &Tensor| {
+        (p - q)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(
+        diff(&a, &b),
+        vec![0.0; a.elem_count()],
+        "same stream, same noise"
+    );
+    let noise = diff(&a, &x);
+    let n = noise.len() as f32;
+    let mean = noise.iter().sum::<f32>() / n;
+    let std = (noise.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    assert!(
+        mean.abs() < 0.03 && (std - 0.5).abs() < 0.03,
+        "mean {mean}, std {std}"
+    );
+    assert!(
+        diff(&a, &c).iter().any(|&v| v != 0.0),
+        "another stream, other noise"
+    );
+    // A step on noised inputs scores the clean values given the noisy ones: another loss.
+    let config = TierConfig {
+        layers: 1,
+        width: 8,
+        n_mixtures: 2,
+        ..TierConfig::small(32)
+    };
+    let adam = OptimizerConfig::Adam(AdamConfig::default());
+    let mut t = melnet::train::Trainer::new(config, adam, 0, 1).unwrap();
+    let clean = t.loss(&x, &melnet::Context::default(), None).unwrap();
+    let noisy = t
+        .step(&x, Some(&a), &melnet::Context::default(), None, None)
+        .unwrap();
+    assert!((clean - noisy).abs() > 1e-4, "clean {clean}, noisy {noisy}");
 }

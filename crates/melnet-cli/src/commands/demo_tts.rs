@@ -188,8 +188,8 @@ impl Page<'_> {
              with its own envelope, lasting 4–7 frames; words are separated by silence. A \
              one-tier MelNet with a character encoder and a Graves mixture-of-logistics \
              attention in its centralized stack was trained for {:.1} minutes ({} steps, {} \
-             recordings, {} Hz, hop {}, {} mel bands, whole recordings of up to {} frames; validation NLL \
-             {:.4} nats/element), then asked to say {} texts it never saw (sampling bias {}). \
+             recordings, {} Hz, hop {}, {} mel bands, whole recordings of up to {} frames, noise of \
+             standard deviation {} on its inputs; validation NLL {:.4} nats/element), then asked to say {} texts it never saw (sampling bias {}). \
              Each spectrogram is read back by the loudest letter chord per frame.</p>",
             melnet::toy::LETTERS,
             self.args.minutes,
@@ -199,6 +199,7 @@ impl Page<'_> {
             p.hop_length,
             p.n_mels,
             self.model.frames,
+            melnet::train::fit::TEXT_INPUT_NOISE,
             self.nll,
             self.readings.len(),
             melnet::toy::READ_BIAS

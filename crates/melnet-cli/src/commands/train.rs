@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use melnet::model::{ModelText, Nll, TierFile, TierSpec, LOG_FILE};
 use melnet::train::checkpoint;
 use melnet::train::fit::{
-    check_dataset, fit, start_tier, tier_loss, FitEnd, FitOptions, TrainingData, VALID_WINDOWS,
+    check_dataset, default_input_noise, fit, start_tier, tier_loss, FitEnd, FitOptions,
+    TrainingData, VALID_WINDOWS,
 };
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
@@ -94,6 +95,11 @@ pub struct Args {
     /// learning rate].
     #[arg(long)]
     pub lr_halve_every_epochs: Option<f64>,
+    /// Standard deviation of Gaussian noise added to the values each tier conditions on during
+    /// training (not to those it is scored on), in normalised units [default: 0.5 for a text
+    /// model (it then follows its text instead of going on with the previous frame), else 0].
+    #[arg(long)]
+    pub input_noise: Option<f64>,
     /// Scale gradients down to this global norm when longer [default: no clipping].
     #[arg(long)]
     pub clip_grad: Option<f64>,
@@ -270,6 +276,7 @@ fn check_options(args: &Args) -> Result<()> {
     // (option, value, whether 0 is allowed)
     let amounts = [
         ("--clip-grad", args.clip_grad, false),
+        ("--input-noise", args.input_noise, true),
         ("--lr-halve-every-epochs", args.lr_halve_every_epochs, false),
         ("--minutes", args.minutes, true),
         ("--epochs", args.epochs, true),
@@ -367,6 +374,7 @@ fn train_tiers(args: &Args, ds: &Dataset, model: &Model, spec: TierSpec) -> Resu
             valid_every: args.valid_every,
             checkpoint_every: args.checkpoint_every,
             lr_halve_every_epochs: args.lr_halve_every_epochs,
+            input_noise: args.input_noise,
         };
         let t = train_tier(
             model,
@@ -417,6 +425,8 @@ pub(crate) struct FitSettings {
     pub valid_every: u64,
     pub checkpoint_every: u64,
     pub lr_halve_every_epochs: Option<f64>,
+    /// `None`: [`default_input_noise`].
+    pub input_noise: Option<f64>,
 }
 
 impl Default for FitSettings {
@@ -427,6 +437,7 @@ impl Default for FitSettings {
             valid_every: 50,
             checkpoint_every: 100,
             lr_halve_every_epochs: None,
+            input_noise: None,
         }
     }
 }
@@ -534,6 +545,9 @@ pub(crate) fn train_tier(
         valid_every: settings.valid_every,
         checkpoint_every: settings.checkpoint_every,
         lr_halve_every_epochs: settings.lr_halve_every_epochs,
+        input_noise: settings
+            .input_noise
+            .unwrap_or_else(|| default_input_noise(model)),
     };
     let mut last_valid = f32::NAN;
     let end = fit(

@@ -133,7 +133,9 @@ impl Trainer {
     /// One optimisation step on the batch `x` `[batch, frames, bins]` given `context`
     /// (teacher forcing), its loss over the elements `mask` (as [`Trainer::loss`]) plus, when
     /// `context` has an attention guide, its penalty ([`crate::text::guide`]); returns the
-    /// NLL before the step, nats per element.
+    /// NLL before the step, nats per element. The tier sees `inputs` (the same shape: `x`
+    /// with noise, [`crate::train::fit::noised`]) as the values it conditions on, `x` when
+    /// `None`; the likelihood is always of `x`.
     /// With `clip_grad`, the gradient is scaled down to that global norm when it is longer.
     ///
     /// # Errors
@@ -142,11 +144,12 @@ impl Trainer {
     pub fn step(
         &mut self,
         x: &Tensor,
+        inputs: Option<&Tensor>,
         context: &Context,
         mask: Option<&Tensor>,
         clip_grad: Option<f64>,
     ) -> Result<f32> {
-        let (gmm, alignment) = self.tier.forward_aligned(x, context)?;
+        let (gmm, alignment) = self.tier.forward_aligned(inputs.unwrap_or(x), context)?;
         let nll = masked_mean(
             &gmm.nll_elements(x, self.tier.config().floor.as_deref())?,
             mask,
