@@ -188,9 +188,10 @@ impl Page<'_> {
              with its own envelope, lasting 4–7 frames; words are separated by silence. A \
              one-tier MelNet with a character encoder and a Graves mixture-of-logistics \
              attention in its centralized stack was trained for {:.1} minutes ({} steps, {} \
-             recordings, {} Hz, hop {}, {} mel bands, whole recordings of up to {} frames, noise of \
-             standard deviation {} on its inputs; validation NLL {:.4} nats/element), then asked to say {} texts it never saw (sampling bias {}). \
-             Each spectrogram is read back by the loudest letter chord per frame.</p>",
+             recordings, {} Hz, hop {}, {} mel bands, whole recordings of up to {} frames, \
+             noise of standard deviation {} on its inputs; validation NLL {:.4} nats/element), \
+             then asked to say {} texts it never saw (sampling bias {}). Each spectrogram is \
+             read back by the loudest letter chord per frame.</p>",
             melnet::toy::LETTERS,
             self.args.minutes,
             self.steps,

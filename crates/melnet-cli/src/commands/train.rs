@@ -119,9 +119,9 @@ pub struct Args {
     pub labels: bool,
     /// Condition a new model on transcripts in the LJSpeech format (`id|text` per line, the id
     /// a file name without extension): tier 1 gets a character encoder and an attention in
-    /// its centralized stack, windows start at the items' starts (--frames covers them all by default)
-    /// and items without a transcript are left out; `melnet sample --text "..."` then says a
-    /// text.
+    /// its centralized stack, windows start at the items' starts (--frames covers them all by
+    /// default) and items without a transcript are left out; `melnet sample --text "..."`
+    /// then says a text.
     #[arg(long, value_name = "metadata.csv")]
     pub text: Option<PathBuf>,
     /// Logistic components of the text attention window [default: 5].
