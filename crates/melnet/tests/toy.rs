@@ -38,22 +38,13 @@ fn text_batches_are_whole_items_as_long_as_the_longest() {
     let params = melspec::Preset::by_name("melnet-small").unwrap().params;
     let corpus = dir.path().join("corpus");
     melnet::toy::write_corpus(&corpus, 40, 0, params, &[]).unwrap();
-    let options = PrepareOptions {
-        params,
-        settings: PrepareSettings {
-            db: true,
-            trim_silence_db: None,
-            min_seconds: 0.1,
-            max_seconds: None,
-            valid_fraction: 0.25,
-            seed: 0,
-        },
-        jobs: Some(2),
-        stop_after: None,
-        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
-        shard: None,
-        labels: None,
+    let settings = PrepareSettings {
+        db: true,
+        min_seconds: 0.1,
+        valid_fraction: 0.25,
+        ..PrepareSettings::default()
     };
+    let options = PrepareOptions::new(params, settings);
     let ds_dir = dir.path().join("ds");
     let stop = std::sync::atomic::AtomicBool::new(false);
     prepare(&corpus, &ds_dir, &options, &stop, &|_| {}).unwrap();

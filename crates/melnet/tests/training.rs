@@ -126,11 +126,10 @@ mod resume {
         resume_equals_uninterrupted(OptimizerConfig::Adam(AdamConfig::default()));
     }
 
-    fn resume_equals_uninterrupted(opt: OptimizerConfig) {
-        let whole = tempfile::tempdir().unwrap();
-        let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
-        for s in 0..7 {
-            a.step(
+    /// The steps `steps` of `t` on their batches, gradients clipped to norm 1.
+    fn train_steps(t: &mut Trainer, steps: std::ops::Range<u64>) {
+        for s in steps {
+            t.step(
                 &batch(s),
                 None,
                 &melnet::Context::default(),
@@ -139,34 +138,22 @@ mod resume {
             )
             .unwrap();
         }
+    }
+
+    fn resume_equals_uninterrupted(opt: OptimizerConfig) {
+        let whole = tempfile::tempdir().unwrap();
+        let mut a = Trainer::new(config(), opt, 5, 2).unwrap();
+        train_steps(&mut a, 0..7);
         a.save(whole.path()).unwrap();
 
         let split = tempfile::tempdir().unwrap();
         let mut b = Trainer::new(config(), opt, 5, 2).unwrap();
-        for s in 0..3 {
-            b.step(
-                &batch(s),
-                None,
-                &melnet::Context::default(),
-                None,
-                Some(1.0),
-            )
-            .unwrap();
-        }
+        train_steps(&mut b, 0..3);
         b.save(split.path()).unwrap();
         drop(b);
         let mut c = Trainer::load(split.path()).unwrap();
         assert_eq!(c.state().step, 3);
-        for s in 3..7 {
-            c.step(
-                &batch(s),
-                None,
-                &melnet::Context::default(),
-                None,
-                Some(1.0),
-            )
-            .unwrap();
-        }
+        train_steps(&mut c, 3..7);
         c.save(split.path()).unwrap();
         assert_eq!(weights(whole.path()), weights(split.path()));
         assert_eq!(

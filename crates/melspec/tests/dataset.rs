@@ -36,21 +36,14 @@ fn input_with(files: &[&str]) -> tempfile::TempDir {
 }
 
 fn options() -> PrepareOptions {
+    let settings = PrepareSettings {
+        db: true,
+        valid_fraction: 0.2,
+        ..PrepareSettings::default()
+    };
     PrepareOptions {
-        params: Preset::by_name("melnet-small").unwrap().params,
-        settings: PrepareSettings {
-            db: true,
-            trim_silence_db: None,
-            min_seconds: 0.5,
-            max_seconds: None,
-            valid_fraction: 0.2,
-            seed: 0,
-        },
         jobs: Some(2),
-        stop_after: None,
-        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
-        shard: None,
-        labels: None,
+        ..PrepareOptions::new(Preset::by_name("melnet-small").unwrap().params, settings)
     }
 }
 

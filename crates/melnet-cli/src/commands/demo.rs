@@ -103,22 +103,12 @@ pub(crate) fn prepare_db(
     params: melspec::AnalysisParams,
     min_seconds: f64,
 ) -> Result<()> {
-    let opts = PrepareOptions {
-        params,
-        settings: PrepareSettings {
-            db: true,
-            trim_silence_db: None,
-            min_seconds,
-            max_seconds: None,
-            valid_fraction: 0.1,
-            seed: 0,
-        },
-        jobs: None,
-        stop_after: None,
-        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
-        shard: None,
-        labels: None,
+    let settings = PrepareSettings {
+        db: true,
+        min_seconds,
+        ..PrepareSettings::default()
     };
+    let opts = PrepareOptions::new(params, settings);
     match prepare(input, output, &opts, interrupted(), &|_| {})? {
         Outcome::Interrupted { .. } => Err(Interrupted.into()),
         _ => Ok(()),

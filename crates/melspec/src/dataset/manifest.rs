@@ -39,6 +39,21 @@ pub struct PrepareSettings {
     pub seed: u64,
 }
 
+impl Default for PrepareSettings {
+    /// `melnet prepare`'s defaults: linear values, no trimming, files of 0.5 s or more, a
+    /// tenth of them for validation, seed 0.
+    fn default() -> Self {
+        PrepareSettings {
+            db: false,
+            trim_silence_db: None,
+            min_seconds: 0.5,
+            max_seconds: None,
+            valid_fraction: 0.1,
+            seed: 0,
+        }
+    }
+}
+
 /// Summary statistics of a set of values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {

@@ -54,6 +54,22 @@ pub struct PrepareOptions {
     pub labels: Option<LabelTable>,
 }
 
+impl PrepareOptions {
+    /// Options for a whole, unlabelled dataset of `params` with `settings`, on every core, in
+    /// frame files of [`frames::DEFAULT_CHUNK_FRAMES`].
+    pub fn new(params: AnalysisParams, settings: PrepareSettings) -> Self {
+        PrepareOptions {
+            params,
+            settings,
+            jobs: None,
+            stop_after: None,
+            chunk_frames: frames::DEFAULT_CHUNK_FRAMES,
+            shard: None,
+            labels: None,
+        }
+    }
+}
+
 /// Progress reports of [`prepare`].
 #[derive(Debug, Clone)]
 pub enum Progress<'a> {
