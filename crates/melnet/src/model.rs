@@ -99,6 +99,13 @@ pub struct ModelText {
 }
 
 impl ModelText {
+    /// The full-resolution window a text model of `ds` trains on unless told otherwise, frames:
+    /// its longest train recording, so that every window holds a whole recording and the end
+    /// of its text (batches are cut to their longest item, so shorter ones cost no more).
+    pub fn window_frames(ds: &Dataset) -> usize {
+        ds.longest_item(Some(melspec::dataset::Split::Train))
+    }
+
     /// The text of a model trained on the items of `ds` with the transcripts at `path`: the
     /// alphabet of the transcripts of its items.
     ///

@@ -279,6 +279,7 @@ fn windows_cover_valid_positions_and_stay_inside_items() {
         seen.insert(start);
     }
     assert!((0..expected).all(|p| sampler.real_frames(p) == n));
+    assert_eq!(sampler.mean_real_frames(), n as f64);
     assert_eq!(seen.len() as u64, expected, "every valid position is drawn");
     let longest = items.iter().map(|i| i.n_frames()).max().unwrap();
     assert!(ds.windows(Split::Train, longest + 1, false).is_err());
@@ -291,6 +292,8 @@ fn windows_cover_valid_positions_and_stay_inside_items() {
         let item = &ds.manifest().items[index];
         assert_eq!(padded.real_frames(p), item.n_frames(), "{}", item.path);
     }
+    let mean = items.iter().map(|i| i.n_frames()).sum::<usize>() as f64 / items.len() as f64;
+    assert!((padded.mean_real_frames() - mean).abs() < 1e-9);
 }
 
 #[test]

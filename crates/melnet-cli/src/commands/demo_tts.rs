@@ -11,7 +11,7 @@ use melnet::model::{ModelText, TierSpec};
 use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
 use melnet::{Model, ModelConfig, SampleOptions};
-use melspec::dataset::{Dataset, Split};
+use melspec::dataset::Dataset;
 use rand::SeedableRng;
 
 use crate::args::InversionArgs;
@@ -66,8 +66,7 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         let config = ModelConfig {
             text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds)?),
-            // Windows hold whole recordings (batches are cut to their longest).
-            ..ModelConfig::for_dataset(&ds, 1, ds.longest_item(Some(Split::Train)))
+            ..ModelConfig::for_dataset(&ds, 1, ModelText::window_frames(&ds))
         };
         Model::create(&model_dir, config)?
     };

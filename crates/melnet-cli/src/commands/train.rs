@@ -14,7 +14,7 @@ use melnet::train::fit::{
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig};
-use melspec::dataset::{Dataset, LabelInfo, LabelKind, Split};
+use melspec::dataset::{Dataset, LabelInfo, LabelKind};
 use melspec::lock::DirLock;
 
 use crate::args::{interrupted, progress_bar, ConditionArgs, Interrupted};
@@ -220,9 +220,7 @@ fn model_for(args: &Args, ds: &Dataset, spec: &TierSpec) -> Result<Model> {
     }
     let frames = match (args.frames, &args.text) {
         (Some(frames), _) => frames,
-        // A text model's windows start at its items' starts: whole items, their texts' ends
-        // included (batches are cut to their longest item, so short items cost no more).
-        (None, Some(_)) => ds.longest_item(Some(Split::Train)),
+        (None, Some(_)) => ModelText::window_frames(ds),
         (None, None) => DEFAULT_FRAMES,
     };
     if frames == 0 || args.batch == 0 {

@@ -354,19 +354,23 @@ impl WindowSampler<'_> {
     }
 
     /// The frames of data in window `position` (< [`WindowSampler::positions`]; the rest of a
-    /// padded window is padding).
+    /// padded window is padding): a window lies inside its item unless the item is shorter
+    /// than a window, so this is the smaller of the two lengths.
     pub fn real_frames(&self, position: u64) -> usize {
         let i = self.index.starts.partition_point(|s| s.0 <= position) - 1;
-        let (first, _, item_len, _) = self.index.starts[i];
-        let offset = (position - first) as usize * self.index.hop;
-        self.index.n_frames.min(item_len.saturating_sub(offset))
+        self.index.n_frames.min(self.index.starts[i].2)
     }
 
     /// The mean of [`WindowSampler::real_frames`] over every window: how many frames of data
-    /// a drawn window holds on average.
+    /// a drawn window holds on average (one pass over the items, not the windows).
     pub fn mean_real_frames(&self) -> f64 {
-        let sum: u64 = (0..self.index.total)
-            .map(|p| self.real_frames(p) as u64)
+        let ends = self.index.starts.iter().skip(1).map(|s| s.0);
+        let sum: u64 = self
+            .index
+            .starts
+            .iter()
+            .zip(ends.chain([self.index.total]))
+            .map(|(s, end)| (end - s.0) * self.index.n_frames.min(s.2) as u64)
             .sum();
         sum as f64 / self.index.total as f64
     }
