@@ -154,7 +154,8 @@ fn exp(x: f32) -> f32 {
     // Round to nearest by the 1.5·2²³ trick (`round()` is a libm call that blocks
     // vectorisation on baseline x86-64).
     const SHIFT: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = shifted - SHIFT;
     // ln 2 split in two so that n·ln2 is exact enough.
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
@@ -162,7 +163,11 @@ fn exp(x: f32) -> f32 {
             + r * (0.5
                 + r * (0.166_666_67
                     + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n is the low mantissa bits of `shifted` (SHIFT's are zero there): 2^n from integer
+    // operations that vectorise (`n as i32` saturates and maps NaN to 0, which LLVM emits as
+    // a scalar conversion per lane).
+    let n_int = shifted.to_bits().wrapping_sub(SHIFT.to_bits());
+    p * f32::from_bits(n_int.wrapping_add(127) << 23)
 }
 
 /// Vector width the element loops are written for: fixed-size arrays of this many lanes
