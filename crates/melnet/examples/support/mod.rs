@@ -5,9 +5,19 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Set up as the `melnet` program does; call first in `main`.
+/// Set up as the `melnet` program does (its `keep_freed_memory`: mimalloc's purging off, which
+/// mimalloc reads only at start, so run again with the variable set); call first in `main`.
 pub fn init() {
-    std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
+    use std::os::unix::process::CommandExt;
+    const VAR: &str = "MIMALLOC_PURGE_DELAY";
+    if std::env::var_os(VAR).is_none() {
+        let exe = std::env::current_exe().expect("own path");
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(VAR, "-1")
+            .exec();
+        panic!("re-executing with {VAR} set: {err}");
+    }
 }
 
 /// The number after `name` on the command line, else `default`.
