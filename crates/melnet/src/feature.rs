@@ -9,7 +9,7 @@ use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::multiscale::Axis;
-use crate::stack::{frequency, linear, lstms_projected, time, Rnn};
+use crate::stack::{frequency, linear, residual_layer, time, Rnn};
 
 /// One layer: four LSTMs over the previous layer, concatenated, projected, plus residual.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ impl FeatureLayer {
     }
 
     fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        lstms_projected(
+        residual_layer(
             &[
                 &self.time_forward,
                 &self.time_backward,
@@ -43,6 +43,7 @@ impl FeatureLayer {
             &[time(false), time(true), frequency(false), frequency(true)],
             &self.proj,
             h,
+            None,
         )
     }
 }

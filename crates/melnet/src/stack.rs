@@ -5,7 +5,8 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
 
-use crate::ops::fused_lstm::{lstm, lstms, Along, Direction};
+use crate::ops::fused_lstm::{lstm, Along, Direction};
+use crate::ops::lstm_layer::{lstm_layer, LayerDims};
 
 /// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
 /// `weight` for [`crate::init`]).
@@ -77,17 +78,33 @@ pub(crate) const fn frequency(reverse: bool) -> Direction {
     }
 }
 
-/// The LSTMs `rnns` over `h` `[batch, frames, bins, width]` along `directions`, their outputs
-/// side by side, projected by `proj`, plus `h` (residual): a layer of the time-delayed stack
-/// and of the feature network.
-pub(crate) fn lstms_projected(
+/// The LSTMs `rnns` over `x` `[batch, frames, bins, input]` along `directions`, their outputs
+/// side by side, projected by `proj`, plus `residual` (`x` itself when `None`): a layer of every
+/// stack and of the feature network, as one operation ([`lstm_layer`]).
+pub(crate) fn residual_layer(
     rnns: &[&Rnn],
     directions: &[Direction],
     proj: &Linear,
-    h: &Tensor,
+    x: &Tensor,
+    residual: Option<&Tensor>,
 ) -> candle_core::Result<Tensor> {
-    let w = Tensor::stack(&rnns.iter().map(|r| &r.w).collect::<Vec<_>>(), 0)?;
-    linear(proj, &lstms(h, &w, directions)?)? + h
+    let mut parts = rnns
+        .iter()
+        .map(|r| r.w.flatten_all())
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    parts.push(proj.weight().flatten_all()?);
+    if let Some(b) = proj.bias() {
+        parts.push(b.clone());
+    } else {
+        candle_core::bail!("LSTM layer: a projection without bias");
+    }
+    let dims = LayerDims {
+        input: x.dim(3)?,
+        hidden: rnns.first().map_or(Ok(0), |r| r.w.dim(1))? / 4,
+        n: rnns.len(),
+        output: proj.weight().dim(0)?,
+    };
+    lstm_layer(x, &Tensor::cat(&parts, 0)?, directions, dims, residual)
 }
 
 /// One layer of the time-delayed stack (eq. 6): LSTMs forward in time, and forward and
@@ -119,11 +136,12 @@ impl TimeDelayedStack {
     /// # Errors
     /// Shape errors.
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        lstms_projected(
+        residual_layer(
             &[&self.time, &self.freq_up, &self.freq_down],
             &[time(false), frequency(false), frequency(true)],
             &self.proj,
             h,
+            None,
         )
     }
 }
@@ -153,7 +171,16 @@ impl CentralizedStack {
     /// # Errors
     /// Shape errors.
     pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        linear(&self.proj, &self.time.forward(h, false)?)? + h
+        // A grid of one bin: the LSTM runs along the frames.
+        let (b, t, d) = h.dims3()?;
+        residual_layer(
+            &[&self.time],
+            &[time(false)],
+            &self.proj,
+            &h.reshape((b, t, 1, d))?,
+            None,
+        )?
+        .reshape((b, t, d))
     }
 }
 
@@ -192,7 +219,12 @@ impl FrequencyDelayedStack {
         if let Some(c) = h_c {
             input = input.broadcast_add(&c.unsqueeze(2)?)?;
         }
-        let w = self.freq.w.unsqueeze(0)?;
-        linear(&self.proj, &lstms(&input, &w, &[frequency(false)])?)? + h_f
+        residual_layer(
+            &[&self.freq],
+            &[frequency(false)],
+            &self.proj,
+            &input,
+            Some(h_f),
+        )
     }
 }

@@ -194,3 +194,162 @@ fn mismatched_weights_are_an_error() {
     let w = Tensor::zeros((5, 8), DType::F32, &dev).unwrap();
     assert!(lstm(&x, &w, false).is_err());
 }
+
+/// The residual LSTM layer (`lstm_layer`: LSTMs, projection, bias and residual as one op)
+/// equals the same layer composed of candle ops around `lstms` — outputs and the gradients of
+/// the input, every weight and the residual — with the input as residual and with a separate
+/// one.
+#[test]
+fn lstm_layer_matches_its_op_by_op_composition() -> candle_core::Result<()> {
+    use melnet::ops::lstm_layer::{lstm_layer, LayerDims};
+    let dev = Device::Cpu;
+    let dirs = [
+        Direction {
+            along: Along::Rows,
+            reverse: false,
+        },
+        Direction {
+            along: Along::Columns,
+            reverse: true,
+        },
+        Direction {
+            along: Along::Columns,
+            reverse: false,
+        },
+    ];
+    for (n, (batch, rows, columns, input, hidden), separate) in [
+        (3, (2, 5, 3, 4, 6), false),
+        (1, (1, 4, 1, 3, 5), false),
+        (1, (3, 2, 7, 4, 3), true),
+        (2, (2, 70, 3, 2, 4), true),
+    ] {
+        let dims = LayerDims {
+            input,
+            hidden,
+            n,
+            output: input,
+        };
+        let var = |shape: &[usize], std: f32| {
+            Var::from_tensor(&Tensor::randn(0f32, std, shape, &dev).unwrap()).unwrap()
+        };
+        let x = var(&[batch, rows, columns, input], 1.0);
+        let w_lstm = var(&[n, input + hidden + 1, 4 * hidden], 0.5);
+        let w_proj = var(&[input, n * hidden], 0.5);
+        let b_proj = var(&[input], 0.5);
+        let r = var(&[batch, rows, columns, input], 1.0);
+        let residual = separate.then_some(r.as_tensor());
+        let flat = Tensor::cat(
+            &[
+                w_lstm.as_tensor().flatten_all()?,
+                w_proj.as_tensor().flatten_all()?,
+                b_proj.as_tensor().clone(),
+            ],
+            0,
+        )?;
+        let ours = lstm_layer(x.as_tensor(), &flat, &dirs[..n], dims, residual)?;
+        let hs = lstms(x.as_tensor(), w_lstm.as_tensor(), &dirs[..n])?;
+        let projected = hs
+            .reshape((batch * rows * columns, n * hidden))?
+            .matmul(&w_proj.as_tensor().t()?)?
+            .broadcast_add(b_proj.as_tensor())?
+            .reshape((batch, rows, columns, input))?;
+        let reference = (projected + residual.unwrap_or(x.as_tensor()))?;
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-5,
+            "outputs {:?}",
+            ours.dims()
+        );
+        let weight = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
+        let g_ours = ours.mul(&weight)?.sum_all()?.backward()?;
+        let g_ref = reference.mul(&weight)?.sum_all()?.backward()?;
+        let mut checked = vec![
+            ("x", &x),
+            ("lstm", &w_lstm),
+            ("proj", &w_proj),
+            ("bias", &b_proj),
+        ];
+        if separate {
+            checked.push(("residual", &r));
+        }
+        for (name, v) in checked {
+            let (a, b) = (g_ours.get(v).unwrap(), g_ref.get(v).unwrap());
+            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+            let err = max_abs_diff(a, b);
+            assert!(
+                err < 1e-5 * scale,
+                "{name} gradient (n {n}, {batch},{rows},{columns}): {err}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The residual LSTM layer's gradients against central finite differences of a scalar
+/// function of its output, in every input (a few coordinates each; f32, so a loose tolerance).
+#[test]
+fn lstm_layer_gradients_match_finite_differences() -> candle_core::Result<()> {
+    use melnet::ops::lstm_layer::{lstm_layer, LayerDims};
+    let dev = Device::Cpu;
+    let dirs = [
+        Direction {
+            along: Along::Rows,
+            reverse: false,
+        },
+        Direction {
+            along: Along::Columns,
+            reverse: true,
+        },
+    ];
+    let (batch, rows, columns, input, hidden, output) = (2, 3, 4, 3, 4, 5);
+    let dims = LayerDims {
+        input,
+        hidden,
+        n: 2,
+        output,
+    };
+    let x = Var::from_tensor(&Tensor::randn(
+        0f32,
+        1.0,
+        (batch, rows, columns, input),
+        &dev,
+    )?)?;
+    let w = Var::from_tensor(&Tensor::randn(0f32, 0.5, dims.weights_len(), &dev)?)?;
+    let r = Var::from_tensor(&Tensor::randn(
+        0f32,
+        1.0,
+        (batch, rows, columns, output),
+        &dev,
+    )?)?;
+    let weight = Tensor::randn(0f32, 1.0, (batch, rows, columns, output), &dev)?;
+    let f = |x: &Tensor, w: &Tensor, r: &Tensor| -> candle_core::Result<Tensor> {
+        lstm_layer(x, w, &dirs, dims, Some(r))?
+            .mul(&weight)?
+            .sum_all()
+    };
+    let grads = f(x.as_tensor(), w.as_tensor(), r.as_tensor())?.backward()?;
+    let eps = 1e-2f32;
+    for (name, v) in [("x", &x), ("w", &w), ("residual", &r)] {
+        let analytic = grads.get(v).unwrap().flatten_all()?.to_vec1::<f32>()?;
+        let values = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        for i in (0..values.len()).step_by(values.len() / 13 + 1) {
+            let at = |delta: f32| -> candle_core::Result<f32> {
+                let mut moved = values.clone();
+                moved[i] += delta;
+                let t = Tensor::from_vec(moved, v.shape(), &dev)?;
+                let value = match name {
+                    "x" => f(&t, w.as_tensor(), r.as_tensor())?,
+                    "w" => f(x.as_tensor(), &t, r.as_tensor())?,
+                    _ => f(x.as_tensor(), w.as_tensor(), &t)?,
+                };
+                value.to_scalar::<f32>()
+            };
+            let numeric = (at(eps)? - at(-eps)?) / (2.0 * eps);
+            assert!(
+                (numeric - analytic[i]).abs() < 2e-2 * numeric.abs().max(1.0),
+                "{name}[{i}]: finite difference {numeric}, backward {}",
+                analytic[i]
+            );
+        }
+    }
+    Ok(())
+}

@@ -99,7 +99,7 @@ struct FusedLstm {
 /// Sizes, layout and direction of one LSTM: `batch` sequences of `steps` steps, `inner` of
 /// them interleaved at every step (rows are `[outer, steps, inner]`, `batch = outer·inner`).
 #[derive(Clone, Copy)]
-struct Dims {
+pub(crate) struct Dims {
     batch: usize,
     steps: usize,
     inner: usize,
@@ -259,7 +259,7 @@ pub(crate) fn cell(z: &mut [f32], c: &mut [f32], h: &mut [f32]) {
 }
 
 /// Activations kept by the forward pass for the backward pass.
-struct Activations {
+pub(crate) struct Activations {
     /// Post-activation gates `[batch·steps, 4·hidden]` (i, f, g, o).
     gates: Vec<f32>,
     /// Cell states `[batch·steps, hidden]`.
@@ -274,7 +274,7 @@ fn blocks(batch: usize) -> usize {
 
 /// Forward pass of one LSTM: its hidden states into columns `d.column..d.column + hidden`
 /// of `out` (`d.stride` values per row); returns the activations for the backward pass.
-fn forward(x: &[f32], w: &[f32], d: Dims, out: &mut [f32]) -> Activations {
+pub(crate) fn forward(x: &[f32], w: &[f32], d: Dims, out: &mut [f32]) -> Activations {
     let Dims {
         batch,
         steps,
@@ -387,7 +387,7 @@ fn forward_block_body(
 /// into `dx` and returns that of its packed weights, given the forward pass's hidden states
 /// `hs` and their gradient `dh_out` (this LSTM's columns of rows of `d.stride` values) and
 /// its activations.
-fn backward(
+pub(crate) fn backward(
     x: &[f32],
     w: &[f32],
     hs: &[f32],
@@ -605,27 +605,39 @@ fn backward_block_body(
     }
 }
 
+/// The dimensions of LSTM `k` of `n` (of `hidden` units, side by side in the output) along
+/// `direction` on `x` `[batch, rows, columns, input]`.
+pub(crate) fn dims(
+    x: &Shape,
+    direction: Direction,
+    k: usize,
+    n: usize,
+    hidden: usize,
+) -> candle_core::Result<Dims> {
+    let (batch, rows, columns, input) = x.dims4()?;
+    let Direction { along, reverse } = direction;
+    let (outer, steps, inner) = match along {
+        Along::Rows => (batch, rows, columns),
+        Along::Columns => (batch * rows, columns, 1),
+    };
+    Ok(Dims {
+        batch: outer * inner,
+        steps,
+        inner,
+        input,
+        hidden,
+        reverse,
+        stride: n * hidden,
+        column: k * hidden,
+    })
+}
+
 impl FusedLstm {
     /// The dimensions of LSTM `k` on `x` `[batch, rows, columns, input]` with weights `w`
     /// `[n, input + hidden + 1, 4·hidden]`.
     fn dims(&self, k: usize, x: &Shape, w: &Shape) -> candle_core::Result<Dims> {
-        let (batch, rows, columns, input) = x.dims4()?;
         let (n, _, g4) = w.dims3()?;
-        let Direction { along, reverse } = self.directions[k];
-        let (outer, steps, inner) = match along {
-            Along::Rows => (batch, rows, columns),
-            Along::Columns => (batch * rows, columns, 1),
-        };
-        Ok(Dims {
-            batch: outer * inner,
-            steps,
-            inner,
-            input,
-            hidden: g4 / 4,
-            reverse,
-            stride: n * g4 / 4,
-            column: k * g4 / 4,
-        })
+        dims(x, self.directions[k], k, n, g4 / 4)
     }
 }
 

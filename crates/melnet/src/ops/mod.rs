@@ -4,6 +4,7 @@
 pub mod fused_lstm;
 pub(crate) mod gemm;
 pub mod gmm_nll;
+pub mod lstm_layer;
 
 use candle_core::{CpuStorage, Layout, Tensor};
 
