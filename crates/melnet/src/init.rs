@@ -84,12 +84,12 @@ fn uniform_bound(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::DType;
 
     #[test]
     fn embeddings_are_unit_normal_gains_one_and_weights_pytorch_uniform() {
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &crate::device());
         embedding(50, 40, vb.pp("labels")).unwrap();
         crate::bins::BinGain::new(8, 40, vb.pp("labels")).unwrap();
         candle_nn::linear(40, 30, vb.pp("out")).unwrap();

@@ -36,3 +36,10 @@ pub use model::{Model, ModelConfig};
 pub use sample::{SampleOptions, Sampler};
 pub use text::{Alphabet, Text};
 pub use tier::{Conditions, Context, Tier};
+
+/// The device melnet's tensors are made on: the one place it is chosen. Weights are created
+/// and loaded on it, and everything else reads the device from the tensors it is given. CPU is
+/// the only backend the hand-written operations have today.
+pub fn device() -> candle_core::Device {
+    candle_core::Device::Cpu
+}

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use melspec::dataset::{CorpusStats, Dataset, Levels, Normalization, Transcripts, DB_FLOOR};
 use melspec::AnalysisParams;
 use rand::Rng;
@@ -638,7 +638,7 @@ impl Model {
         }
         let (labels, text) = self.condition_tensors(conditions, count)?;
         let tensor =
-            |v: Vec<f32>, g: Grid| Tensor::from_vec(v, (count, g.frames, g.bins), &Device::Cpu);
+            |v: Vec<f32>, g: Grid| Tensor::from_vec(v, (count, g.frames, g.bins), &crate::device());
         split_tiers(x, count, full, self.config.tiers)
             .into_iter()
             .zip(self.shapes(frames))
@@ -678,7 +678,7 @@ impl Model {
                 Ok(Tensor::from_vec(
                     part.x,
                     (real.len(), g.frames, g.bins),
-                    &Device::Cpu,
+                    &crate::device(),
                 )?)
             })
             .collect()
@@ -697,7 +697,7 @@ impl Model {
         let labels = match (classes, &conditions.labels) {
             (None, None) => None,
             (Some(n), Some(l)) if l.len() == count && l.iter().all(|&c| (c as usize) < n) => {
-                Some(Tensor::from_slice(l, count, &Device::Cpu)?)
+                Some(Tensor::from_slice(l, count, &crate::device())?)
             }
             (n, l) => {
                 return Err(Error::Shape {

@@ -10,7 +10,7 @@
 //!
 //! Buffers of one frame are bin-major: row `f·count + s` is bin `f` of sample `s`.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -458,7 +458,7 @@ impl Sampler {
                 got: format!("{} values", coarse.len()),
             });
         }
-        let coarse = Tensor::from_slice(coarse, (n, grid.frames, grid.bins), &Device::Cpu)?;
+        let coarse = Tensor::from_slice(coarse, (n, grid.frames, grid.bins), self.tier.device())?;
         let (to_time, to_freq) = self
             .tier
             .conditioning(Some(&coarse), n, frames, self.config.n_mels)?
@@ -477,7 +477,7 @@ impl Sampler {
     /// [`Error::Shape`] when the tier has no labels, the count differs or a class is out of
     /// range; candle errors.
     pub fn set_labels(&mut self, classes: &[u32]) -> Result<()> {
-        let ids = Tensor::from_slice(classes, classes.len(), &Device::Cpu)?;
+        let ids = Tensor::from_slice(classes, classes.len(), self.tier.device())?;
         if classes.len() != self.count() {
             return Err(Error::Shape {
                 what: "labels",

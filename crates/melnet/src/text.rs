@@ -8,7 +8,7 @@
 //! [`guide`] to the loss. Generation stops when the window's mass has passed the last character
 //! ([`TERMINATION`]).
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +134,7 @@ impl Text {
             row[..t.len()].copy_from_slice(t);
         }
         Ok(Text {
-            ids: Tensor::from_vec(ids, (texts.len(), chars), &Device::Cpu)?,
+            ids: Tensor::from_vec(ids, (texts.len(), chars), &crate::device())?,
             lengths: texts.iter().map(Vec::len).collect(),
         })
     }
@@ -157,7 +157,11 @@ impl Text {
             .iter()
             .flat_map(|&n| (0..chars).map(move |u| if u < n { 1.0 } else { 0.0 }))
             .collect();
-        Ok(Tensor::from_vec(m, (self.batch(), chars), &Device::Cpu)?)
+        Ok(Tensor::from_vec(
+            m,
+            (self.batch(), chars),
+            self.ids.device(),
+        )?)
     }
 
     /// `[batch, chars]` u32: position u of text b reversed within its own length
@@ -169,7 +173,11 @@ impl Text {
             .iter()
             .flat_map(|&n| (0..chars).map(move |u| if u < n { n - 1 - u } else { u } as u32))
             .collect();
-        Ok(Tensor::from_vec(r, (self.batch(), chars), &Device::Cpu)?)
+        Ok(Tensor::from_vec(
+            r,
+            (self.batch(), chars),
+            self.ids.device(),
+        )?)
     }
 }
 
@@ -304,13 +312,13 @@ impl Attention {
             .matmul(&w_ih)?
             .broadcast_add(&bias)?
             .reshape((b, t, 4 * d))?;
-        let u = Tensor::arange(0u32, chars as u32, &Device::Cpu)?
+        let u = Tensor::arange(0u32, chars as u32, h.device())?
             .to_dtype(DType::F32)?
             .reshape((1, 1, chars))?;
         let mask = text.mask()?;
         let (mut s, mut c) = (h.zeros_like()?.narrow(1, 0, 1)?.squeeze(1)?, None);
-        let mut kappa = Tensor::zeros((b, k, 1), DType::F32, &Device::Cpu)?;
-        let mut context = Tensor::zeros((b, memory.dim(2)?), DType::F32, &Device::Cpu)?;
+        let mut kappa = Tensor::zeros((b, k, 1), DType::F32, h.device())?;
+        let mut context = Tensor::zeros((b, memory.dim(2)?), DType::F32, h.device())?;
         let (mut phis, mut contexts) = (Vec::with_capacity(t), Vec::with_capacity(t));
         for frame in 0..t {
             let z = (pre.narrow(1, frame, 1)?.squeeze(1)?
@@ -396,7 +404,7 @@ pub fn guide(text: &Text, said: &[Option<usize>], frames: usize) -> Result<Tenso
     Ok(Tensor::from_vec(
         w,
         (text.batch(), frames, chars),
-        &Device::Cpu,
+        text.ids.device(),
     )?)
 }
 
@@ -439,7 +447,7 @@ mod tests {
         assert!(step(1e4) <= MAX_STEP && step(20.0) > 0.999 * MAX_STEP);
         let raw = Tensor::new(
             &[[0.5f32, -1.0, 3.0, 0.0, 0.0, 0.0, -2.0, 0.0, 40.0]],
-            &Device::Cpu,
+            &crate::device(),
         )
         .unwrap();
         let (_, _, steps) = window_parts(&raw, 3).unwrap();

@@ -155,9 +155,13 @@ impl Tier {
         config: TierConfig,
         tensors: std::collections::HashMap<String, Tensor>,
     ) -> Result<Self> {
-        let vb =
-            VarBuilder::from_tensors(tensors, candle_core::DType::F32, &candle_core::Device::Cpu);
+        let vb = VarBuilder::from_tensors(tensors, candle_core::DType::F32, &crate::device());
         Tier::new(config, vb)
+    }
+
+    /// The device of the tier's weights.
+    pub fn device(&self) -> &candle_core::Device {
+        self.head.weight().device()
     }
 
     /// The configuration.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -153,7 +153,7 @@ pub fn exists(dir: &Path) -> bool {
 pub(crate) fn load_tensors(dir: &Path, name: &str) -> Result<HashMap<String, Tensor>> {
     let path = dir.join(name);
     let bad = |e: &dyn std::fmt::Display| Error::Checkpoint(format!("{}: {e}", path.display()));
-    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| bad(&e))?;
+    let tensors = candle_core::safetensors::load(&path, &crate::device()).map_err(|e| bad(&e))?;
     for (key, t) in &tensors {
         let values = t
             .to_dtype(candle_core::DType::F32)

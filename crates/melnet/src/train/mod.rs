@@ -8,7 +8,7 @@ pub mod optim;
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 
 use crate::config::TierConfig;
@@ -79,7 +79,7 @@ impl Trainer {
             });
         }
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &crate::device());
         let tier = Tier::new(config, vb)?;
         crate::init::init(&varmap, seed)?;
         let (names, vars) = sorted_vars(&varmap);
