@@ -4,7 +4,8 @@
 //! `[batch, frames, bins]`; the spectrograms come from `melspec`, `(bins, frames)`.
 //!
 //! Built so far: the recurrent core [`ops::fused_lstm::lstm`] (an LSTM over a whole sequence
-//! as one differentiable operation), the stacks of a layer ([`stack`]), the Gaussian-mixture
+//! as one differentiable operation) and [`ops::lstm_layer::lstm_layer`] (a whole residual
+//! layer — LSTMs, projection, residual — as one), the stacks of a layer ([`stack`]), the Gaussian-mixture
 //! head ([`gmm`]), an unconditional [`Tier`], its training ([`train`]) and the incremental
 //! [`Sampler`].
 #![warn(missing_docs)]
