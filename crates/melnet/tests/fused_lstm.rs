@@ -43,6 +43,25 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
 }
 
+/// Assert that the gradients `ours` and `reference` of each of `vars` agree to `tolerance`
+/// relative to the reference's largest magnitude (at least 1); `case` names the case.
+fn assert_gradients_agree(
+    ours: &candle_core::backprop::GradStore,
+    reference: &candle_core::backprop::GradStore,
+    vars: &[(&str, &Var)],
+    tolerance: f32,
+    case: &str,
+) -> candle_core::Result<()> {
+    for (name, v) in vars {
+        let a = ours.get(v).expect("gradient of the op");
+        let b = reference.get(v).expect("gradient of the reference");
+        let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
+        let err = max_abs_diff(a, b);
+        assert!(err < tolerance * scale, "{name} gradient ({case}): {err}");
+    }
+    Ok(())
+}
+
 #[test]
 fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()> {
     let dev = Device::Cpu;
@@ -75,16 +94,13 @@ fn fused_lstm_matches_op_by_op_outputs_and_gradients() -> candle_core::Result<()
 
             let g_fused = fused.mul(&r)?.sum_all()?.backward()?;
             let g_ref = reference.mul(&r)?.sum_all()?.backward()?;
-            for (name, v) in [("x", &x), ("w", &w)] {
-                let a = g_fused.get(v).expect("gradient of the fused op");
-                let b = g_ref.get(v).expect("gradient of the reference");
-                let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
-                let err = max_abs_diff(a, b);
-                assert!(
-                    err < 1e-4 * scale,
-                    "{name} gradient ({batch},{steps},{input},{hidden}, reverse {reverse}): {err}"
-                );
-            }
+            assert_gradients_agree(
+                &g_fused,
+                &g_ref,
+                &[("x", &x), ("w", &w)],
+                1e-4,
+                &format!("{batch},{steps},{input},{hidden}, reverse {reverse}"),
+            )?;
         }
     }
     Ok(())
@@ -174,15 +190,16 @@ fn several_directions_match_plain_lstms_concatenated() -> candle_core::Result<()
         );
         let g_ours = ours.mul(&r)?.sum_all()?.backward()?;
         let g_plain = plain.mul(&r)?.sum_all()?.backward()?;
-        for (name, v) in std::iter::once(("x", &x)).chain(ws.iter().map(|w| ("w", w))) {
-            let (a, b) = (g_ours.get(v).unwrap(), g_plain.get(v).unwrap());
-            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
-            let err = max_abs_diff(a, b);
-            assert!(
-                err < 1e-5 * scale,
-                "{name} gradient ({batch},{rows},{columns}): {err}"
-            );
-        }
+        let vars: Vec<(&str, &Var)> = std::iter::once(("x", &x))
+            .chain(ws.iter().map(|w| ("w", w)))
+            .collect();
+        assert_gradients_agree(
+            &g_ours,
+            &g_plain,
+            &vars,
+            1e-5,
+            &format!("{batch},{rows},{columns}"),
+        )?;
     }
     Ok(())
 }
@@ -271,15 +288,13 @@ fn lstm_layer_matches_its_op_by_op_composition() -> candle_core::Result<()> {
         if separate {
             checked.push(("residual", &r));
         }
-        for (name, v) in checked {
-            let (a, b) = (g_ours.get(v).unwrap(), g_ref.get(v).unwrap());
-            let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?.max(1.0);
-            let err = max_abs_diff(a, b);
-            assert!(
-                err < 1e-5 * scale,
-                "{name} gradient (n {n}, {batch},{rows},{columns}): {err}"
-            );
-        }
+        assert_gradients_agree(
+            &g_ours,
+            &g_ref,
+            &checked,
+            1e-5,
+            &format!("n {n}, {batch},{rows},{columns}"),
+        )?;
     }
     Ok(())
 }
