@@ -258,7 +258,10 @@ pub(crate) fn cell(z: &mut [f32], c: &mut [f32], h: &mut [f32]) {
     groups!(1);
 }
 
-/// Activations kept by the forward pass for the backward pass.
+/// Activations kept by the forward pass for the backward pass, in step order: within each
+/// block of sequences ([`Dims::block_rows`]) `[steps taken, sequences, ·]`, so that a step of
+/// the recurrence reads and writes one contiguous run (the input's row order scattered them
+/// `steps` rows apart, and the backward pass waited on the loads).
 pub(crate) struct Activations {
     /// Post-activation gates `[batch·steps, 4·hidden]` (i, f, g, o).
     gates: Vec<f32>,
@@ -342,44 +345,49 @@ fn forward_block_body(
     let g4 = 4 * hidden;
     let (w_ih, rest) = w.split_at(input * g4);
     let (w_hh, bias) = rest.split_at(hidden * g4);
-    // Input projection of every step at once, into the gate buffer.
+    // Input projection of every step at once, in the input's row order.
+    let mut projected = vec![0.0f32; batch * steps * g4];
     matmul(
-        gates,
+        &mut projected,
         Mat::new(x, batch * steps, input),
         Mat::new(w_ih, input, g4),
         false,
     );
-    for row in gates.chunks_exact_mut(g4) {
-        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-    }
     let mut h = vec![0.0f32; batch * hidden];
     let mut c = vec![0.0f32; batch * hidden];
-    let mut z = vec![0.0f32; batch * g4];
-    for k in 0..steps {
+    for (k, (z, c_out)) in gates
+        .chunks_exact_mut(batch * g4)
+        .zip(cells.chunks_exact_mut(batch * hidden))
+        .enumerate()
+    {
+        // This step's gates in place: projected input plus bias, plus h·W_hh.
         let t = d.time(k);
-        for b in 0..batch {
+        for (b, zb) in z.chunks_exact_mut(g4).enumerate() {
             let r = d.row(b, t);
-            z[b * g4..(b + 1) * g4].copy_from_slice(&gates[r * g4..(r + 1) * g4]);
+            zb.iter_mut()
+                .zip(&projected[r * g4..(r + 1) * g4])
+                .zip(bias)
+                .for_each(|((z, p), b)| *z = p + b);
         }
         if k > 0 {
             matmul(
-                &mut z,
+                z,
                 Mat::new(&h, batch, hidden),
                 Mat::new(w_hh, hidden, g4),
                 true,
             );
         }
-        for b in 0..batch {
-            let r = d.row(b, t);
-            let zb = &mut z[b * g4..(b + 1) * g4];
-            let cb = &mut c[b * hidden..(b + 1) * hidden];
-            let hb = &mut h[b * hidden..(b + 1) * hidden];
+        for (b, ((zb, cb), hb)) in z
+            .chunks_exact_mut(g4)
+            .zip(c.chunks_exact_mut(hidden))
+            .zip(h.chunks_exact_mut(hidden))
+            .enumerate()
+        {
             cell(zb, cb, hb);
-            let at = r * d.stride + d.column;
+            let at = d.row(b, t) * d.stride + d.column;
             out[at..at + hidden].copy_from_slice(hb);
-            gates[r * g4..(r + 1) * g4].copy_from_slice(zb);
-            cells[r * hidden..(r + 1) * hidden].copy_from_slice(cb);
         }
+        c_out.copy_from_slice(&c);
     }
 }
 
@@ -556,34 +564,27 @@ fn backward_block_body(
     d: Dims,
     dz_all: &mut [f32],
 ) {
-    let Dims {
-        batch,
-        steps,
-        hidden,
-        ..
-    } = d;
+    let Dims { batch, hidden, .. } = d;
     let g4 = 4 * hidden;
+    let n = hidden;
     let mut dh_next = vec![0.0f32; batch * hidden];
     let mut dc_next = vec![0.0f32; batch * hidden];
     let mut dz = vec![0.0f32; batch * g4];
-    let zeros = vec![0.0f32; hidden];
-    let n = hidden;
-    for k in (0..steps).rev() {
+    let zeros = vec![0.0f32; batch * hidden];
+    let step_gates: Vec<&[f32]> = gates.chunks_exact(batch * g4).collect();
+    let step_cells: Vec<&[f32]> = cells.chunks_exact(batch * n).collect();
+    for k in (0..step_gates.len()).rev() {
         let t = d.time(k);
+        let c_prev = if k > 0 { step_cells[k - 1] } else { &zeros[..] };
         for b in 0..batch {
             let r = d.row(b, t);
-            let gr = &gates[r * g4..(r + 1) * g4];
-            let cell = &cells[r * n..(r + 1) * n];
-            let c_prev = if k > 0 {
-                let p = d.row(b, d.time(k - 1));
-                &cells[p * n..(p + 1) * n]
-            } else {
-                &zeros[..]
-            };
             let dzb = &mut dz[b * g4..(b + 1) * g4];
             bptt_row(
-                gr,
-                [cell, c_prev],
+                &step_gates[k][b * g4..(b + 1) * g4],
+                [
+                    &step_cells[k][b * n..(b + 1) * n],
+                    &c_prev[b * n..(b + 1) * n],
+                ],
                 [
                     &dh_out[r * d.stride + d.column..][..n],
                     &dh_next[b * n..(b + 1) * n],
