@@ -5,6 +5,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
 
+use crate::ops::dense::dense;
 use crate::ops::fused_lstm::{lstm, Along, Direction};
 use crate::ops::lstm_layer::{lstm_layer, LayerDims};
 
@@ -47,14 +48,18 @@ impl Rnn {
     }
 }
 
-/// `lin` applied to the last axis of `x` of any rank, as one 2-D matrix product (candle's
+/// `lin` applied to the last axis of `x` of any rank, as one 2-D operation ([`dense`]; candle's
 /// batched broadcast product has no backward for every stride pattern, e.g. an input width of
 /// one).
 pub(crate) fn linear(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims().to_vec();
     let last = *dims.last().expect("at least one axis");
     let rows = x.elem_count() / last.max(1);
-    let y = lin.forward(&x.reshape((rows, last))?)?;
+    let x = x.reshape((rows, last))?;
+    let y = match lin.bias() {
+        Some(b) => dense(&x, lin.weight(), b)?,
+        None => lin.forward(&x)?,
+    };
     let mut out = dims;
     *out.last_mut().expect("at least one axis") = y.dim(1)?;
     y.reshape(out)

@@ -182,10 +182,8 @@ impl LstmLayer {
             };
             let (lstm_w, proj, _) = self.dims.split(wv);
             let (elements, nh) = (xv.len() / input, n * hidden);
-            let dy_mat = Mat::new(dy, elements, output);
-            // d[h_1 … h_n] = dY · W
-            let mut dhs = vec![0.0f32; elements * nh];
-            matmul(&mut dhs, dy_mat, Mat::new(proj, output, nh), false);
+            // The projection's gradients: d[h_1 … h_n], then dW and db.
+            let (dhs, dproj) = super::dense::gradients(&saved.hs, proj, dy, elements, nh, output);
             // The residual's gradient is dY: into dx when the residual is x.
             let mut dx = if with_residual {
                 vec![0.0f32; xv.len()]
@@ -205,13 +203,7 @@ impl LstmLayer {
                     &mut dx,
                 ));
             }
-            // dW = dYᵀ · [h_1 … h_n], db = 1ᵀ · dY (products, so that they run in parallel).
-            let at = dw.len();
-            dw.resize(wv.len(), 0.0);
-            let (dproj, dbias) = dw[at..].split_at_mut(output * nh);
-            matmul(dproj, dy_mat.t(), Mat::new(&saved.hs, elements, nh), false);
-            let ones = vec![1.0f32; elements];
-            matmul(dbias, Mat::new(&ones, 1, elements), dy_mat, false);
+            dw.extend(dproj);
             let dx = Tensor::from_vec(dx, x.shape(), x.device())?;
             let dw = Tensor::from_vec(dw, w.shape(), w.device())?;
             let dr = if with_residual {

@@ -1,4 +1,5 @@
-//! The fused LSTM operation against candle's op-by-op LSTM: outputs and gradients.
+//! The hand-written operations (fused LSTM, LSTM layer, dense layer) against their op-by-op
+//! forms in candle: outputs and gradients.
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use melnet::ops::fused_lstm::{lstm, lstms, Along, Direction};
@@ -366,5 +367,44 @@ fn lstm_layer_gradients_match_finite_differences() -> candle_core::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The dense layer equals candle's `Linear` (a product and a broadcast bias): outputs and the
+/// gradients of input, weight and bias, including an input width of one.
+#[test]
+fn dense_matches_candle_linear() -> candle_core::Result<()> {
+    use candle_nn::Module;
+    use melnet::ops::dense::dense;
+    let dev = Device::Cpu;
+    for (rows, input, output) in [(5, 3, 4), (300, 1, 32), (7, 32, 30)] {
+        let var = |shape: &[usize]| {
+            Var::from_tensor(&Tensor::randn(0f32, 1.0, shape, &dev).unwrap()).unwrap()
+        };
+        let (x, w, b) = (var(&[rows, input]), var(&[output, input]), var(&[output]));
+        let ours = dense(x.as_tensor(), w.as_tensor(), b.as_tensor())?;
+        let lin = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let reference = lin.forward(x.as_tensor())?;
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-5,
+            "outputs ({rows},{input},{output})"
+        );
+        let weight = Tensor::randn(0f32, 1.0, (rows, output), &dev)?;
+        let g_ours = ours.mul(&weight)?.sum_all()?.backward()?;
+        let g_ref = reference.mul(&weight)?.sum_all()?.backward()?;
+        assert_gradients_agree(
+            &g_ours,
+            &g_ref,
+            &[("x", &x), ("w", &w), ("b", &b)],
+            1e-5,
+            &format!("{rows},{input},{output}"),
+        )?;
+    }
+    assert!(dense(
+        &Tensor::zeros((2, 3), DType::F32, &dev)?,
+        &Tensor::zeros((4, 2), DType::F32, &dev)?,
+        &Tensor::zeros(4, DType::F32, &dev)?
+    )
+    .is_err());
     Ok(())
 }
