@@ -6,6 +6,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::{Init, Linear, VarBuilder};
 
 use crate::ops::dense::dense;
+use crate::ops::frame_sum::frame_sum;
 use crate::ops::fused_lstm::{lstm, Along, Direction};
 use crate::ops::lstm_layer::{lstm_layer, LayerDims};
 
@@ -220,10 +221,10 @@ impl FrequencyDelayedStack {
         h_t: &Tensor,
         h_c: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
-        let mut input = (h_f + h_t)?;
-        if let Some(c) = h_c {
-            input = input.broadcast_add(&c.unsqueeze(2)?)?;
-        }
+        let input = match h_c {
+            Some(c) => frame_sum(h_f, h_t, c)?,
+            None => (h_f + h_t)?,
+        };
         residual_layer(
             &[&self.freq],
             &[frequency(false)],

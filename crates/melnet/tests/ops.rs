@@ -408,3 +408,29 @@ fn dense_matches_candle_linear() -> candle_core::Result<()> {
     .is_err());
     Ok(())
 }
+
+/// The frame sum equals `a + b` plus `c` broadcast over the bins: outputs and gradients.
+#[test]
+fn frame_sum_matches_a_broadcast_sum() -> candle_core::Result<()> {
+    use melnet::ops::frame_sum::frame_sum;
+    let dev = Device::Cpu;
+    let var = |shape: &[usize]| {
+        Var::from_tensor(&Tensor::randn(0f32, 1.0, shape, &dev).unwrap()).unwrap()
+    };
+    let (a, b, c) = (var(&[2, 3, 5, 4]), var(&[2, 3, 5, 4]), var(&[2, 3, 4]));
+    let ours = frame_sum(a.as_tensor(), b.as_tensor(), c.as_tensor())?;
+    let reference = (a.as_tensor() + b.as_tensor())?.broadcast_add(&c.as_tensor().unsqueeze(2)?)?;
+    assert!(max_abs_diff(&ours, &reference) < 1e-6);
+    let weight = Tensor::randn(0f32, 1.0, (2, 3, 5, 4), &dev)?;
+    let g_ours = ours.mul(&weight)?.sum_all()?.backward()?;
+    let g_ref = reference.mul(&weight)?.sum_all()?.backward()?;
+    assert_gradients_agree(
+        &g_ours,
+        &g_ref,
+        &[("a", &a), ("b", &b), ("c", &c)],
+        1e-6,
+        "",
+    )?;
+    assert!(frame_sum(a.as_tensor(), b.as_tensor(), a.as_tensor()).is_err());
+    Ok(())
+}

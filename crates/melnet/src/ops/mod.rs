@@ -2,6 +2,7 @@
 //! calls into functions compiled for AVX-512/AVX2 after checking the CPU has them).
 
 pub mod dense;
+pub mod frame_sum;
 pub mod fused_lstm;
 pub(crate) mod gemm;
 pub mod gmm_nll;
