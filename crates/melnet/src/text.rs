@@ -139,6 +139,25 @@ impl Text {
         })
     }
 
+    /// Texts `start..start + len` of the batch (padded to the batch's longest, as here).
+    ///
+    /// # Errors
+    /// When the range is outside the batch; candle errors.
+    pub fn narrow(&self, start: usize, len: usize) -> Result<Self> {
+        Ok(Text {
+            ids: self.ids.narrow(0, start, len)?,
+            lengths: self
+                .lengths
+                .get(start..start + len)
+                .ok_or_else(|| Error::Shape {
+                    what: "text batch",
+                    expected: format!("items {start}..{}", start + len),
+                    got: format!("{} texts", self.batch()),
+                })?
+                .to_vec(),
+        })
+    }
+
     /// Texts in the batch.
     pub fn batch(&self) -> usize {
         self.lengths.len()

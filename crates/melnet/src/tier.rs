@@ -30,6 +30,24 @@ pub struct Context {
 }
 
 impl Context {
+    /// The context of items `start..start + len` of the batch.
+    ///
+    /// # Errors
+    /// When the range is outside the batch; candle errors.
+    pub fn narrow(&self, start: usize, len: usize) -> Result<Self> {
+        let cut = |t: &Option<Tensor>| t.as_ref().map(|t| t.narrow(0, start, len)).transpose();
+        Ok(Context {
+            coarse: cut(&self.coarse)?,
+            labels: cut(&self.labels)?,
+            text: self
+                .text
+                .as_ref()
+                .map(|t| t.narrow(start, len))
+                .transpose()?,
+            guide: cut(&self.guide)?,
+        })
+    }
+
     /// Only x^{<g} (or nothing, for an unconditional tier).
     pub fn coarse(coarse: Option<Tensor>) -> Self {
         Context {

@@ -162,6 +162,26 @@ mod resume {
         );
     }
 
+    /// Training on one thread and on two (the batch's halves side by side) gives the same
+    /// weights, bit for bit.
+    #[test]
+    fn results_do_not_depend_on_the_number_of_threads() {
+        let trained = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            pool.install(|| {
+                let mut t = Trainer::new(config(), rmsprop(), 5, 2).unwrap();
+                train_steps(&mut t, 0..4);
+                t.save(dir.path()).unwrap();
+            });
+            weights(dir.path())
+        };
+        assert_eq!(trained(1), trained(2));
+    }
+
     #[test]
     fn same_seed_same_initial_weights() {
         let (d1, d2, d3) = (

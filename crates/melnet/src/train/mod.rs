@@ -8,6 +8,7 @@ pub mod optim;
 use std::collections::HashMap;
 use std::path::Path;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 
@@ -29,6 +30,10 @@ pub struct Trainer {
     vars: Vec<Var>,
     optimizer: Optim,
     state: TrainState,
+    /// One single-thread pool per half of a batch, when the current pool has two threads or
+    /// more (each half's operations run on its own thread: with both halves on the shared
+    /// pool, one half waited for work of its own that the other half's thread had taken on).
+    part_pools: Option<[rayon::ThreadPool; 2]>,
 }
 
 fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
@@ -36,6 +41,15 @@ fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
     let mut named: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.into_iter().unzip()
+}
+
+/// Two single-thread pools when the current rayon pool has two threads or more.
+fn part_pools() -> Option<[rayon::ThreadPool; 2]> {
+    if rayon::current_num_threads() < 2 {
+        return None;
+    }
+    let one = || rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+    Some([one()?, one()?])
 }
 
 /// The mean of `values` over the elements where `mask` is 1 (all without a mask), a scalar.
@@ -96,6 +110,7 @@ impl Trainer {
                 optimizer,
                 batch,
             },
+            part_pools: part_pools(),
         })
     }
 
@@ -149,22 +164,67 @@ impl Trainer {
         mask: Option<&Tensor>,
         clip_grad: Option<f64>,
     ) -> Result<f32> {
-        let (gmm, alignment) = self.tier.forward_aligned(inputs.unwrap_or(x), context)?;
-        let nll = masked_mean(
-            &gmm.nll_elements(x, self.tier.config().floor.as_deref())?,
-            mask,
-        )?;
-        let value = nll.to_scalar::<f32>()?;
-        let loss = match (&context.guide, alignment) {
-            (Some(w), Some(phi)) => {
-                let (b, t, _) = phi.dims3()?;
-                let weight = crate::text::guide_weight(self.state.step) / (b * t) as f64;
-                (nll + ((phi * w)?.sum_all()? * weight)?)?
-            }
-            _ => nll,
+        let batch = x.dim(0)?;
+        // The loss is a sum over the batch's items divided by totals of the whole batch, so
+        // that each part's loss is its share and the parts' gradients add up to the batch's.
+        let count = match mask {
+            Some(m) => f64::from(m.sum_all()?.to_scalar::<f32>()?).max(1.0),
+            None => x.elem_count() as f64,
         };
+        let guide_weight = crate::text::guide_weight(self.state.step) / (batch * x.dim(1)?) as f64;
+        let tier = &self.tier;
+        let part = |range: std::ops::Range<usize>| -> Result<(f64, GradStore)> {
+            let (start, len) = (range.start, range.len());
+            let cut = |t: &Tensor| t.narrow(0, start, len);
+            let x = cut(x)?;
+            let inputs = inputs.map(cut).transpose()?;
+            let context = context.narrow(start, len)?;
+            let (gmm, alignment) = tier.forward_aligned(inputs.as_ref().unwrap_or(&x), &context)?;
+            let mut values = gmm.nll_elements(&x, tier.config().floor.as_deref())?;
+            if let Some(m) = mask {
+                values = (values * cut(m)?)?;
+            }
+            let nll = (values.sum_all()? / count)?;
+            let value = f64::from(nll.to_scalar::<f32>()?);
+            let loss = match (&context.guide, alignment) {
+                (Some(w), Some(phi)) => (nll + ((phi * w)?.sum_all()? * guide_weight)?)?,
+                _ => nll,
+            };
+            Ok((value, loss.backward()?))
+        };
+        // Two halves of the batch, side by side on two threads when there are two: they meet
+        // once per step, where splitting every operation across threads meets hundreds of
+        // times. The split depends only on the batch and each half runs on one thread, so
+        // results do not depend on the number of threads.
+        let half = batch.div_ceil(2);
+        let (first, second) = match (&self.part_pools, batch >= 2) {
+            (_, false) => (part(0..batch)?, None),
+            (None, true) => (part(0..half)?, Some(part(half..batch)?)),
+            (Some([a, b]), true) => {
+                let (first, second) = std::thread::scope(|s| {
+                    let second = s.spawn(|| b.install(|| part(half..batch)));
+                    let first = a.install(|| part(0..half));
+                    (first, second.join())
+                });
+                let second = second.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (first?, Some(second?))
+            }
+        };
+        let (mut value, mut grads) = first;
+        if let Some((v, g)) = second {
+            value += v;
+            for var in &self.vars {
+                if let Some(b) = g.get(var) {
+                    let sum = match grads.get(var) {
+                        Some(a) => (a + b)?,
+                        None => b.clone(),
+                    };
+                    grads.insert(var, sum);
+                }
+            }
+        }
+        let value = value as f32;
         self.check_finite("loss", f64::from(value))?;
-        let mut grads = loss.backward()?;
         let present: Vec<&Var> = self
             .vars
             .iter()
