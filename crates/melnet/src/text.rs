@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::bins::BinGain;
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
+use crate::ops::lstm_cell::lstm_cell;
 use crate::stack::{linear, Rnn};
 
 /// The window's step at κ̂ = 0, characters per frame: an untrained attention moves about one
@@ -335,7 +336,8 @@ impl Attention {
             .to_dtype(DType::F32)?
             .reshape((1, 1, chars))?;
         let mask = text.mask()?;
-        let (mut s, mut c) = (h.zeros_like()?.narrow(1, 0, 1)?.squeeze(1)?, None);
+        let mut s = h.zeros_like()?.narrow(1, 0, 1)?.squeeze(1)?;
+        let mut c = s.clone();
         let mut kappa = Tensor::zeros((b, k, 1), DType::F32, h.device())?;
         let mut context = Tensor::zeros((b, memory.dim(2)?), DType::F32, h.device())?;
         let (mut phis, mut contexts) = (Vec::with_capacity(t), Vec::with_capacity(t));
@@ -343,18 +345,9 @@ impl Attention {
             let z = (pre.narrow(1, frame, 1)?.squeeze(1)?
                 + linear(&self.feedback, &context)?.matmul(&w_ih)?
                 + s.matmul(&w_hh)?)?;
-            let gate = |i: usize| z.narrow(1, i * d, d);
-            let (i, f) = (
-                candle_nn::ops::sigmoid(&gate(0)?)?,
-                candle_nn::ops::sigmoid(&gate(1)?)?,
-            );
-            let (g, o) = (gate(2)?.tanh()?, candle_nn::ops::sigmoid(&gate(3)?)?);
-            let next = match &c {
-                Some(c) => ((f * c)? + (i * g)?)?,
-                None => (i * g)?,
-            };
-            s = (o * next.tanh()?)?;
-            c = Some(next);
+            let states = lstm_cell(&z, &c)?;
+            s = states.narrow(1, 0, d)?;
+            c = states.narrow(1, d, d)?;
             let (alpha, beta, step) = window_parts(&linear(&self.window, &s)?, k)?;
             kappa = (kappa + step.unsqueeze(2)?)?;
             // [b, k, 1] against positions [1, 1, chars].

@@ -434,3 +434,39 @@ fn frame_sum_matches_a_broadcast_sum() -> candle_core::Result<()> {
     assert!(frame_sum(a.as_tensor(), b.as_tensor(), a.as_tensor()).is_err());
     Ok(())
 }
+
+/// One LSTM cell step equals the textbook cell in candle ops: the new hidden and cell states
+/// and the gradients of the gate pre-activations and the previous cell state.
+#[test]
+fn lstm_cell_matches_the_textbook_cell() -> candle_core::Result<()> {
+    use melnet::ops::lstm_cell::lstm_cell;
+    let dev = Device::Cpu;
+    for (batch, hidden) in [(3, 5), (2, 20)] {
+        let z = Var::from_tensor(&Tensor::randn(0f32, 1.5, (batch, 4 * hidden), &dev)?)?;
+        let c = Var::from_tensor(&Tensor::randn(0f32, 1.0, (batch, hidden), &dev)?)?;
+        let ours = lstm_cell(z.as_tensor(), c.as_tensor())?;
+        let gate = |i: usize| z.as_tensor().narrow(1, i * hidden, hidden);
+        let (i, f) = (
+            candle_nn::ops::sigmoid(&gate(0)?)?,
+            candle_nn::ops::sigmoid(&gate(1)?)?,
+        );
+        let (g, o) = (gate(2)?.tanh()?, candle_nn::ops::sigmoid(&gate(3)?)?);
+        let next = ((f * c.as_tensor())? + (i * g)?)?;
+        let reference = Tensor::cat(&[(o * next.tanh()?)?, next], 1)?;
+        assert!(
+            max_abs_diff(&ours, &reference) < 1e-6,
+            "states ({batch},{hidden})"
+        );
+        let weight = Tensor::randn(0f32, 1.0, (batch, 2 * hidden), &dev)?;
+        let g_ours = ours.mul(&weight)?.sum_all()?.backward()?;
+        let g_ref = reference.mul(&weight)?.sum_all()?.backward()?;
+        assert_gradients_agree(
+            &g_ours,
+            &g_ref,
+            &[("z", &z), ("c", &c)],
+            1e-5,
+            &format!("{batch},{hidden}"),
+        )?;
+    }
+    Ok(())
+}

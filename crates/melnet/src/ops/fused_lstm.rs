@@ -506,7 +506,7 @@ fn bptt_lanes<const N: usize>(
 
 /// [`bptt_lanes`] over one sequence's row, every slice `hidden` long (`dz`: `[4·hidden]`).
 #[inline(always)]
-fn bptt_row(
+pub(crate) fn bptt_row(
     gates: &[f32],
     [cell, c_prev]: [&[f32]; 2],
     [dh_o, dh_n]: [&[f32]; 2],

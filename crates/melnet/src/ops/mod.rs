@@ -6,6 +6,7 @@ pub mod frame_sum;
 pub mod fused_lstm;
 pub(crate) mod gemm;
 pub mod gmm_nll;
+pub mod lstm_cell;
 pub mod lstm_layer;
 
 use candle_core::{CpuStorage, Layout, Tensor};
