@@ -67,8 +67,8 @@ pub fn generate(
     prime: Option<&[f32]>,
     conditions: &Conditions,
     options: SampleOptions,
-    rng: &mut impl Rng,
-    mut progress: impl FnMut(usize, usize, usize),
+    rng: &mut (impl Rng + Send),
+    mut progress: impl FnMut(usize, usize, usize) + Send,
 ) -> Result<Generated> {
     let bins = full.bins;
     let prime_frames = prime.map_or(0, |p| p.len() / bins.max(1));

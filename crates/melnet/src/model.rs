@@ -745,8 +745,8 @@ impl Model {
         prime: Option<&[f32]>,
         conditions: &Conditions,
         options: SampleOptions,
-        rng: &mut impl Rng,
-        progress: impl FnMut(usize, usize, usize),
+        rng: &mut (impl Rng + Send),
+        progress: impl FnMut(usize, usize, usize) + Send,
     ) -> Result<Generated> {
         if tiers.len() != self.config.tiers {
             return Err(Error::Shape {

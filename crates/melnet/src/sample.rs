@@ -21,21 +21,24 @@ use crate::error::{Error, Result};
 use crate::gmm::MIN_LOG_SCALE;
 use crate::multiscale::Grid;
 use crate::ops::fused_lstm::cell;
-use crate::ops::gemm::{matmul, Mat};
+use crate::ops::gemm::Weights;
 use crate::stack::Rnn;
 use crate::text::{mass_beyond, sigmoid, step, Text, TERMINATION};
 use crate::tier::Tier;
 
 /// A linear layer, weights transposed to `[input, output]`.
 struct Dense {
-    w: Vec<f32>,
+    w: Weights,
     b: Vec<f32>,
     input: usize,
 }
 
-/// A packed LSTM (see [`crate::ops::fused_lstm`]): `[input + hidden + 1, 4·hidden]`.
+/// An LSTM's weights (see [`crate::ops::fused_lstm`]): input `[input, 4·hidden]`, recurrent
+/// `[hidden, 4·hidden]`, bias `[4·hidden]`.
 struct Lstm {
-    w: Vec<f32>,
+    w_ih: Weights,
+    w_hh: Weights,
+    bias: Vec<f32>,
     input: usize,
     hidden: usize,
 }
@@ -56,9 +59,11 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 }
 
 impl Dense {
-    fn new(lin: &Linear) -> Result<Self> {
+    /// `lin` for products of `rows` rows.
+    fn new(lin: &Linear, rows: usize) -> Result<Self> {
         let (output, input) = lin.weight().dims2()?;
         let w = values(&lin.weight().t()?.contiguous()?)?;
+        let w = Weights::new(&w, input, output, rows);
         let b = match lin.bias() {
             Some(b) => values(b)?,
             None => vec![0.0; output],
@@ -82,42 +87,46 @@ impl Dense {
     /// `out += x·W[inputs]`: the part of the product from the input columns `inputs` (x holds
     /// only those columns).
     fn apply_rows(&self, x: &[f32], rows: usize, out: &mut [f32], inputs: std::ops::Range<usize>) {
-        let n = self.output();
-        let w = &self.w[inputs.start * n..inputs.end * n];
         let first = inputs.start == 0;
-        matmul(
-            &mut out[..rows * n],
-            Mat::new(x, rows, inputs.len()),
-            Mat::new(w, inputs.len(), n),
-            !first,
-        );
+        self.w.product(out, x, rows, inputs, !first);
     }
 }
 
 impl Lstm {
-    fn new(rnn: &Rnn) -> Result<Self> {
+    /// `rnn` for steps of `inputs` input rows and `states` state rows.
+    fn new(rnn: &Rnn, inputs: usize, states: usize) -> Result<Self> {
         let (rows, gates) = rnn.w.dims2()?;
         let hidden = gates / 4;
+        let input = rows - hidden - 1;
+        let w = values(&rnn.w)?;
+        let (w_ih, rest) = w.split_at(input * gates);
+        let (w_hh, bias) = rest.split_at(hidden * gates);
         Ok(Lstm {
-            w: values(&rnn.w)?,
-            input: rows - hidden - 1,
+            w_ih: Weights::new(w_ih, input, gates, inputs),
+            w_hh: Weights::new(w_hh, hidden, gates, states),
+            bias: bias.to_vec(),
+            input,
             hidden,
         })
     }
 
-    /// One step of `rows` sequences: inputs `x` `[rows, input]`, states `h`, `c`
-    /// `[rows, hidden]` updated in place; `z` is scratch of at least `rows · 4·hidden`.
-    fn step(&self, x: &[f32], rows: usize, h: &mut [f32], c: &mut [f32], z: &mut [f32]) {
-        let (i, hd) = (self.input, self.hidden);
-        let g4 = 4 * hd;
+    /// The input part of the gates of `rows` rows of inputs `x` `[rows, input]`:
+    /// `z = x·W_ih + b` `[rows, 4·hidden]`.
+    fn project(&self, x: &[f32], rows: usize, z: &mut [f32]) {
+        let g4 = 4 * self.hidden;
         let z = &mut z[..rows * g4];
-        let (w_ih, rest) = self.w.split_at(i * g4);
-        let (w_hh, bias) = rest.split_at(hd * g4);
-        matmul(z, Mat::new(x, rows, i), Mat::new(w_ih, i, g4), false);
+        self.w_ih.product(z, x, rows, 0..self.input, false);
         for row in z.chunks_exact_mut(g4) {
-            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            row.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
         }
-        matmul(z, Mat::new(h, rows, hd), Mat::new(w_hh, hd, g4), true);
+    }
+
+    /// One step of `rows` sequences from their projected inputs `z` `[rows, 4·hidden]`
+    /// ([`Lstm::project`], overwritten): states `h`, `c` `[rows, hidden]` updated in place.
+    fn recur(&self, z: &mut [f32], rows: usize, h: &mut [f32], c: &mut [f32]) {
+        let (hd, g4) = (self.hidden, 4 * self.hidden);
+        let z = &mut z[..rows * g4];
+        self.w_hh.product(z, h, rows, 0..hd, true);
         for ((zr, cr), hr) in z
             .chunks_exact_mut(g4)
             .zip(c.chunks_exact_mut(hd))
@@ -126,10 +135,33 @@ impl Lstm {
             cell(zr, cr, hr);
         }
     }
+
+    /// One step of `rows` sequences: inputs `x` `[rows, input]`, states `h`, `c`
+    /// `[rows, hidden]` updated in place; `z` is scratch of at least `rows · 4·hidden`. One
+    /// wide sequence computes its gates in two halves side by side.
+    fn step(&self, x: &[f32], rows: usize, h: &mut [f32], c: &mut [f32], z: &mut [f32]) {
+        let Some((left, right)) = self.w_ih.halves().filter(|_| rows == 1) else {
+            self.project(x, rows, z);
+            self.recur(z, rows, h, c);
+            return;
+        };
+        let (input, hidden) = (self.input, self.hidden);
+        let z = &mut z[..4 * hidden];
+        let state = &*h;
+        let gates = |dst: &mut [f32], cols: std::ops::Range<usize>| {
+            self.w_ih
+                .columns(dst, x, 1, (0..input, cols.clone()), false);
+            self.w_hh.columns(dst, state, 1, (0..hidden, cols), true);
+        };
+        let (z_left, z_right) = z.split_at_mut(left.end);
+        rayon::join(|| gates(z_left, left), || gates(z_right, right));
+        z.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
+        cell(z, c, h);
+    }
 }
 
 /// One frame's run of a time-delayed layer's frequency LSTM: its outputs `[bins·count, D]`,
-/// states `[count, D]` and gate scratch `[count, 4D]`.
+/// states `[count, D]` and the projected inputs of the frame `[bins·count, 4D]`.
 struct FrequencyRun {
     out: Vec<f32>,
     h: Vec<f32>,
@@ -143,7 +175,7 @@ impl FrequencyRun {
             out: vec![0.0; bins * count * width],
             h: vec![0.0; count * width],
             c: vec![0.0; count * width],
-            z: vec![0.0; count * 4 * width],
+            z: vec![0.0; bins * count * 4 * width],
         }
     }
 
@@ -153,16 +185,12 @@ impl FrequencyRun {
         let d = self.h.len() / count.max(1);
         self.h.fill(0.0);
         self.c.fill(0.0);
+        lstm.project(input, bins * count, &mut self.z);
         for i in 0..bins {
             let bin = if backwards { bins - 1 - i } else { i };
             let rows = bin * count * d..(bin + 1) * count * d;
-            lstm.step(
-                &input[rows.clone()],
-                count,
-                &mut self.h,
-                &mut self.c,
-                &mut self.z,
-            );
+            let gates = &mut self.z[4 * rows.start..4 * rows.end];
+            lstm.recur(gates, count, &mut self.h, &mut self.c);
             self.out[rows].copy_from_slice(&self.h);
         }
     }
@@ -398,40 +426,46 @@ impl Sampler {
     /// Candle errors reading the weights.
     pub fn new(tier: &Tier, count: usize) -> Result<Self> {
         let config = tier.config.clone();
+        // Rows of the products: one per spectrogram, or one per bin of each.
+        let (n, grid) = (count.max(1), count.max(1) * config.n_mels);
         let layers = (0..config.layers)
             .map(|i| {
                 let (t, f) = (&tier.time[i], &tier.freq[i]);
                 Ok(Layer {
-                    time: Lstm::new(&t.time)?,
-                    up: Lstm::new(&t.freq_up)?,
-                    down: Lstm::new(&t.freq_down)?,
-                    time_proj: Dense::new(&t.proj)?,
+                    time: Lstm::new(&t.time, grid, grid)?,
+                    up: Lstm::new(&t.freq_up, grid, n)?,
+                    down: Lstm::new(&t.freq_down, grid, n)?,
+                    time_proj: Dense::new(&t.proj, grid)?,
                     central: match tier.central.get(i) {
-                        Some(c) => Some((Lstm::new(&c.time)?, Dense::new(&c.proj)?)),
+                        Some(c) => Some((Lstm::new(&c.time, n, n)?, Dense::new(&c.proj, n)?)),
                         None => None,
                     },
-                    freq: Lstm::new(&f.freq)?,
-                    freq_proj: Dense::new(&f.proj)?,
+                    freq: Lstm::new(&f.freq, n, n)?,
+                    freq_proj: Dense::new(&f.proj, n)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Sampler {
-            time_input: Dense::new(&tier.time_input)?,
-            freq_input: Dense::new(&tier.freq_input)?,
-            central_input: tier.central_input.as_ref().map(Dense::new).transpose()?,
+            time_input: Dense::new(&tier.time_input, grid)?,
+            freq_input: Dense::new(&tier.freq_input, n)?,
+            central_input: tier
+                .central_input
+                .as_ref()
+                .map(|c| Dense::new(c, n))
+                .transpose()?,
             layers,
-            head: Dense::new(&tier.head)?,
+            head: Dense::new(&tier.head, n)?,
             state: State::new(&config, count.max(1)),
             frames: 0,
             conditioning: None,
             labels: None,
             attention: match &tier.text {
                 Some(t) => Some(AttentionWeights {
-                    rnn: Lstm::new(&t.attention.rnn)?,
-                    window: Dense::new(&t.attention.window)?,
-                    out: Dense::new(&t.attention.out)?,
-                    feedback: Dense::new(&t.attention.feedback)?,
-                    bins: Dense::new(&t.attention.bins)?,
+                    rnn: Lstm::new(&t.attention.rnn, n, n)?,
+                    window: Dense::new(&t.attention.window, n)?,
+                    out: Dense::new(&t.attention.out, n)?,
+                    feedback: Dense::new(&t.attention.feedback, n)?,
+                    bins: Dense::new(&t.attention.bins, n)?,
                     gain: values(&t.attention.gain.gain)?,
                 }),
                 None => None,
@@ -775,15 +809,18 @@ impl Sampler {
             });
         }
         let mut raw = vec![0.0f32; n * frames * f * k3];
-        for t in 0..frames {
-            self.frame(|bin, head, values| {
-                for (sample, v) in values.iter_mut().enumerate() {
-                    *v = x[(sample * frames + t) * f + bin];
-                    let at = ((sample * frames + t) * f + bin) * k3;
-                    raw[at..at + k3].copy_from_slice(&head[sample * k3..(sample + 1) * k3]);
-                }
-            })?;
-        }
+        on_pool(|| {
+            for t in 0..frames {
+                self.frame(|bin, head, values| {
+                    for (sample, v) in values.iter_mut().enumerate() {
+                        *v = x[(sample * frames + t) * f + bin];
+                        let at = ((sample * frames + t) * f + bin) * k3;
+                        raw[at..at + k3].copy_from_slice(&head[sample * k3..(sample + 1) * k3]);
+                    }
+                })?;
+            }
+            Ok::<_, Error>(())
+        })?;
         Ok(raw)
     }
 
@@ -799,34 +836,43 @@ impl Sampler {
         &mut self,
         frames: usize,
         options: SampleOptions,
-        rng: &mut impl Rng,
-        mut progress: impl FnMut(usize),
+        rng: &mut (impl Rng + Send),
+        mut progress: impl FnMut(usize) + Send,
     ) -> Result<Vec<f32>> {
         let (n, f, k) = (self.count(), self.config.n_mels, self.config.n_mixtures);
         let mut out = vec![0.0f32; n * frames * f];
         let mut weights = vec![0.0f32; k];
         // Draws below the floor (censored values) are the floor.
         let floor = self.config.floor.clone();
-        for t in 0..frames {
-            self.frame(|bin, head, values| {
-                let lo = floor
-                    .as_ref()
-                    .map_or(options.range.0, |fl| fl[bin].max(options.range.0));
-                for (sample, v) in values.iter_mut().enumerate() {
-                    let raw = &head[sample * 3 * k..(sample + 1) * 3 * k];
-                    *v = draw(raw, options.bias, &mut weights, rng)
-                        .max(lo)
-                        .min(options.range.1);
-                    out[(sample * frames + t) * f + bin] = *v;
+        on_pool(|| {
+            for t in 0..frames {
+                self.frame(|bin, head, values| {
+                    let lo = floor
+                        .as_ref()
+                        .map_or(options.range.0, |fl| fl[bin].max(options.range.0));
+                    for (sample, v) in values.iter_mut().enumerate() {
+                        let raw = &head[sample * 3 * k..(sample + 1) * 3 * k];
+                        *v = draw(raw, options.bias, &mut weights, rng)
+                            .max(lo)
+                            .min(options.range.1);
+                        out[(sample * frames + t) * f + bin] = *v;
+                    }
+                })?;
+                progress(t + 1);
+                if self.ended().is_some_and(|e| e.iter().all(Option::is_some)) {
+                    return Ok(keep_frames(&out, n, frames, t + 1, f));
                 }
-            })?;
-            progress(t + 1);
-            if self.ended().is_some_and(|e| e.iter().all(Option::is_some)) {
-                return Ok(keep_frames(&out, n, frames, t + 1, f));
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
+}
+
+/// `work` on a thread of rayon's pool (run in place when already on one): the products it
+/// splits in two ([`Lstm::step`], the frequency LSTMs of a frame) then cost a push onto the
+/// pool's queue instead of waking a worker from outside and sleeping until it is done.
+fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
 }
 
 /// The first `keep` of the `frames` frames of each of the `count` spectrograms of `x`

@@ -211,7 +211,7 @@ pub fn read_back(
     texts: &[String],
     max_frames: usize,
     options: SampleOptions,
-    rng: &mut impl Rng,
+    rng: &mut (impl Rng + Send),
 ) -> Result<(Generated, Vec<Reading>)> {
     let alphabet = &model
         .config()
@@ -270,7 +270,7 @@ fn say(
     count: usize,
     frames: usize,
     options: SampleOptions,
-    rng: &mut impl Rng,
+    rng: &mut (impl Rng + Send),
 ) -> Result<(Generated, Vec<Heard>)> {
     let generated = model.generate(
         tiers,
@@ -339,7 +339,7 @@ pub fn read_labels(
     per_class: usize,
     frames: usize,
     options: SampleOptions,
-    rng: &mut impl Rng,
+    rng: &mut (impl Rng + Send),
 ) -> Result<Vec<LabelReading>> {
     let classes = model
         .config()

@@ -42,10 +42,11 @@ fn config(centralized: bool) -> TierConfig {
 #[test]
 fn teacher_forced_sampler_equals_the_training_forward_pass() {
     // With and without the centralized stack; and a wide tier, whose frequency LSTMs run
-    // side by side on two threads.
+    // side by side on two threads, and whose one-row LSTM steps compute their gates in two
+    // halves side by side.
     let wide = TierConfig {
         layers: 1,
-        width: 192,
+        width: 256,
         ..config(true)
     };
     for (config, frames) in [(config(true), 24), (config(false), 24), (wide, 5)] {

@@ -1,4 +1,7 @@
-//! A safe, checked wrapper around the `gemm` crate's matrix product (the kernel candle uses).
+//! A safe, checked wrapper around the `gemm` crate's matrix product (the kernel candle uses),
+//! and weights stored for the few-row products of incremental sampling.
+
+use std::ops::Range;
 
 /// A row-major matrix argument: data, rows, columns, and whether to use its transpose.
 #[derive(Clone, Copy)]
@@ -104,6 +107,200 @@ pub(crate) fn matmul(dst: &mut [f32], a: Mat, b: Mat, accumulate: bool) {
     }
 }
 
+/// Rows of `a` a panel product carries through the weights at once.
+const ROWS: usize = 4;
+
+/// Columns of the destination a panel product keeps in registers per pass.
+const PANEL: usize = 64;
+
+/// A `k × n` right-hand side stored for the products it takes part in (incremental sampling,
+/// where the same weights multiply the same number of rows at every step): row-major for
+/// `gemm` when the products have more than `ROWS` rows; otherwise panels of `PANEL` columns
+/// (the last one narrower), each `k × width` row-major and contiguous, so one pass streams a
+/// panel sequentially while its `ROWS × PANEL` results stay in registers. (`gemm` packs its
+/// right-hand side on every call: for one-row products that copy is most of the time, and
+/// row-major rows `n` floats apart conflict in the caches when `n` is a power of two.)
+#[derive(Debug, Clone)]
+pub(crate) struct Weights {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+    panels: bool,
+}
+
+impl Weights {
+    /// `b` `[k, n]` row-major, for products with `rows` rows.
+    ///
+    /// # Panics
+    /// When `b` is not `k · n` long (an internal invariant of the callers).
+    pub fn new(b: &[f32], k: usize, n: usize, rows: usize) -> Self {
+        assert_eq!(b.len(), k * n, "weight matrix size");
+        let panels = rows <= ROWS;
+        let data = if panels {
+            let mut data = Vec::with_capacity(k * n);
+            for start in (0..n).step_by(PANEL) {
+                let end = (start + PANEL).min(n);
+                for row in b.chunks_exact(n.max(1)) {
+                    data.extend_from_slice(&row[start..end]);
+                }
+            }
+            data
+        } else {
+            b.to_vec()
+        };
+        Weights { data, k, n, panels }
+    }
+
+    /// `dst = a·B[rows]` (or `+=` with `accumulate`): `a` `[m, rows.len()]`, `dst` `[m, n]`,
+    /// for the rows `rows` of the matrix (a part of the inputs).
+    ///
+    /// # Panics
+    /// When the sizes do not agree (internal invariants of the callers).
+    pub fn product(
+        &self,
+        dst: &mut [f32],
+        a: &[f32],
+        m: usize,
+        rows: Range<usize>,
+        accumulate: bool,
+    ) {
+        let (k, n) = (rows.len(), self.n);
+        assert!(rows.end <= self.k, "weight rows");
+        assert!(a.len() >= m * k && dst.len() >= m * n, "product buffers");
+        if self.panels {
+            self.columns(dst, a, m, (rows, 0..n), accumulate);
+        } else {
+            let b = &self.data[rows.start * n..rows.end * n];
+            matmul(dst, Mat::new(a, m, k), Mat::new(b, k, n), accumulate);
+        }
+    }
+
+    /// Two halves of the columns, split at a panel's edge, for products of one row computed
+    /// side by side ([`Weights::columns`]); `None` when the matrix is row-major or too small
+    /// for the split to pay for waking a second thread.
+    pub fn halves(&self) -> Option<(Range<usize>, Range<usize>)> {
+        let panels = self.n.div_ceil(PANEL);
+        (self.panels && self.k * self.n >= SIDE_BY_SIDE && panels >= 2).then(|| {
+            let mid = panels / 2 * PANEL;
+            (0..mid, mid..self.n)
+        })
+    }
+
+    /// [`Weights::product`] for the rows and columns `span` of a matrix stored in panels:
+    /// `dst` `[m, span.1.len()]`; the columns start at a panel's edge.
+    ///
+    /// # Panics
+    /// When the sizes do not agree or the matrix is row-major (internal invariants of the
+    /// callers).
+    pub fn columns(
+        &self,
+        dst: &mut [f32],
+        a: &[f32],
+        m: usize,
+        span: (Range<usize>, Range<usize>),
+        accumulate: bool,
+    ) {
+        let (rows, cols) = span;
+        let (k, n) = (rows.len(), cols.len());
+        assert!(
+            self.panels && cols.start % PANEL == 0 && cols.end <= self.n,
+            "panel columns"
+        );
+        assert!(rows.end <= self.k, "weight rows");
+        assert!(a.len() >= m * k && dst.len() >= m * n, "product buffers");
+        for (a, dst) in a[..m * k]
+            .chunks(ROWS * k.max(1))
+            .zip(dst[..m * n].chunks_mut(ROWS * n))
+        {
+            let part = (rows.clone(), cols.clone());
+            panel_product(self, dst, a, dst.len() / n.max(1), part, accumulate);
+        }
+    }
+}
+
+/// Floats of a matrix from which its one-row products run in two halves side by side.
+const SIDE_BY_SIDE: usize = 1 << 18;
+
+melspec::vectorised! {
+    /// [`Weights::columns`] for `m ≤ ROWS` rows of `a`.
+    fn panel_product = panel_product_body(
+        w: &Weights,
+        dst: &mut [f32],
+        a: &[f32],
+        m: usize,
+        span: (Range<usize>, Range<usize>),
+        accumulate: bool,
+    )
+}
+
+#[inline(always)]
+fn panel_product_body(
+    w: &Weights,
+    dst: &mut [f32],
+    a: &[f32],
+    m: usize,
+    span: (Range<usize>, Range<usize>),
+    accumulate: bool,
+) {
+    match m {
+        1 => panels::<1>(w, dst, a, span, accumulate),
+        2 => panels::<2>(w, dst, a, span, accumulate),
+        3 => panels::<3>(w, dst, a, span, accumulate),
+        _ => panels::<ROWS>(w, dst, a, span, accumulate),
+    }
+}
+
+/// [`panel_product`] for `M` rows.
+#[inline(always)]
+fn panels<const M: usize>(
+    w: &Weights,
+    dst: &mut [f32],
+    a: &[f32],
+    (rows, cols): (Range<usize>, Range<usize>),
+    accumulate: bool,
+) {
+    let (used, n) = (rows.len(), cols.len());
+    let mut start = cols.start;
+    while start < cols.end {
+        let width = PANEL.min(w.n - start).min(cols.end - start);
+        // Every panel before this one is full: this one begins `start · k` floats in.
+        let at = start * w.k;
+        let full = PANEL.min(w.n - start);
+        let panel = &w.data[at + rows.start * full..at + rows.end * full];
+        let mut acc = [[0.0f32; PANEL]; M];
+        if width == PANEL {
+            for (i, w) in panel.chunks_exact(PANEL).enumerate() {
+                let w: &[f32; PANEL] = w.try_into().expect("a full panel row");
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = a[r * used + i];
+                    for (s, &w) in acc.iter_mut().zip(w) {
+                        *s = x.mul_add(w, *s);
+                    }
+                }
+            }
+        } else {
+            for (i, w) in panel.chunks_exact(full).enumerate() {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = a[r * used + i];
+                    for (s, &w) in acc.iter_mut().zip(&w[..width]) {
+                        *s = x.mul_add(w, *s);
+                    }
+                }
+            }
+        }
+        let offset = start - cols.start;
+        for (r, acc) in acc.iter().enumerate() {
+            let out = &mut dst[r * n + offset..r * n + offset + width];
+            if accumulate {
+                out.iter_mut().zip(acc).for_each(|(o, s)| *o += s);
+            } else {
+                out.copy_from_slice(&acc[..width]);
+            }
+        }
+        start += width;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +313,37 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn stored_weight_products_match_a_naive_product() {
+        // One to nine rows, in panels (groups of four and a remainder) or row-major; a full
+        // panel and a narrower last one, all rows of the matrix or a part, with and without
+        // accumulation.
+        let (k, n) = (9, 2 * PANEL + 13);
+        let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.11).cos()).collect();
+        for (m, stored_for) in (1..=9).flat_map(|m| [(m, 1), (m, m)]) {
+            let panels = Weights::new(&b, k, n, stored_for);
+            for rows in [0..k, 2..7] {
+                let part: Vec<f32> = b[rows.start * n..rows.end * n].to_vec();
+                let a: Vec<f32> = (0..m * rows.len())
+                    .map(|v| (v as f32 * 0.37).sin())
+                    .collect();
+                let expect = naive(&a, &part, m, rows.len(), n);
+                for accumulate in [false, true] {
+                    let mut c = vec![0.5; m * n];
+                    panels.product(&mut c, &a, m, rows.clone(), accumulate);
+                    let base = if accumulate { 0.5 } else { 0.0 };
+                    for (x, y) in c.iter().zip(&expect) {
+                        assert!(
+                            (x - (y + base)).abs() < 1e-5,
+                            "{m} rows: {x}, not {}",
+                            y + base
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
