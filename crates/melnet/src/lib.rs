@@ -24,6 +24,7 @@ pub mod multiscale;
 pub mod ops;
 pub mod sample;
 pub mod stack;
+mod step;
 pub mod text;
 pub mod tier;
 pub mod toy;

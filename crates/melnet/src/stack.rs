@@ -9,6 +9,7 @@ use crate::ops::dense::dense;
 use crate::ops::frame_sum::frame_sum;
 use crate::ops::fused_lstm::{lstm, Along, Direction};
 use crate::ops::lstm_layer::{lstm_layer, LayerDims};
+use crate::step::{Dense, Lstm, LstmState};
 
 /// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
 /// `weight` for [`crate::init`]).
@@ -232,5 +233,226 @@ impl FrequencyDelayedStack {
             &input,
             Some(h_f),
         )
+    }
+}
+
+/// Rows times squared width of a frame from which a time-delayed layer's two frequency LSTMs
+/// run on two threads (waking a thread costs tens of microseconds: at the default width a
+/// frame takes less than that on one).
+const PARALLEL_FRAME: usize = 1 << 20;
+
+/// One frame's run of a time-delayed layer's frequency LSTM: its outputs `[bins·count, D]`,
+/// its state, and the projected inputs of the frame `[bins·count, 4D]`.
+struct FrequencyRun {
+    out: Vec<f32>,
+    state: LstmState,
+    z: Vec<f32>,
+}
+
+impl FrequencyRun {
+    fn new(bins: usize, count: usize, width: usize) -> Self {
+        FrequencyRun {
+            out: vec![0.0; bins * count * width],
+            state: LstmState::new(count, width),
+            z: vec![0.0; bins * count * 4 * width],
+        }
+    }
+
+    /// Run `lstm` over the `bins` bins of `input` `[bins·count, D]` from zero states, upwards
+    /// or (`backwards`) downwards.
+    fn run(&mut self, lstm: &Lstm, input: &[f32], bins: usize, backwards: bool) {
+        let rows = self.state.h.len();
+        self.state.reset();
+        lstm.project(input, input.len() / lstm.hidden().max(1), &mut self.z);
+        for i in 0..bins {
+            let bin = if backwards { bins - 1 - i } else { i };
+            let at = bin * rows..(bin + 1) * rows;
+            lstm.recur(&mut self.z[4 * at.start..4 * at.end], &mut self.state);
+            self.out[at].copy_from_slice(&self.state.h);
+        }
+    }
+}
+
+/// A [`TimeDelayedStack`] layer in stepping form, for `count` spectrograms of `bins` bins.
+pub(crate) struct TimeDelayedStep {
+    time: Lstm,
+    up: Lstm,
+    down: Lstm,
+    proj: Dense,
+    bins: usize,
+    count: usize,
+}
+
+/// The state of a [`TimeDelayedStep`]: the time LSTM's states per bin `[bins·count, D]`,
+/// carried from frame to frame, and the frequency LSTMs' runs of the frame.
+pub(crate) struct TimeDelayedState {
+    time: LstmState,
+    up: FrequencyRun,
+    down: FrequencyRun,
+}
+
+impl TimeDelayedStack {
+    /// The stepping form for `count` spectrograms of `bins` bins.
+    ///
+    /// # Errors
+    /// Candle errors reading the weights.
+    pub(crate) fn stepper(&self, bins: usize, count: usize) -> crate::Result<TimeDelayedStep> {
+        let grid = bins * count;
+        Ok(TimeDelayedStep {
+            time: Lstm::new(&self.time, grid, grid)?,
+            up: Lstm::new(&self.freq_up, grid, count)?,
+            down: Lstm::new(&self.freq_down, grid, count)?,
+            proj: Dense::new(&self.proj, grid)?,
+            bins,
+            count,
+        })
+    }
+}
+
+impl TimeDelayedStep {
+    /// A zero state.
+    pub fn state(&self) -> TimeDelayedState {
+        let (d, bins, count) = (self.time.hidden(), self.bins, self.count);
+        TimeDelayedState {
+            time: LstmState::new(bins * count, d),
+            up: FrequencyRun::new(bins, count, d),
+            down: FrequencyRun::new(bins, count, d),
+        }
+    }
+
+    /// `h^t[l]` of the next frame, `out` `[bins·count, D]`, from `h^t[l−1]` `input` (the same
+    /// layout: row `bin·count + s` is bin `bin` of spectrogram `s`): the time LSTM steps once
+    /// per bin from its state, the frequency LSTMs run over the frame afresh (up and down side
+    /// by side when there is enough work to pay for waking a second thread).
+    pub fn step(&self, state: &mut TimeDelayedState, input: &[f32], out: &mut [f32]) {
+        let (bins, d) = (self.bins, self.time.hidden());
+        let rows = bins * self.count;
+        self.time.step(input, &mut state.time);
+        let (up, down) = (&mut state.up, &mut state.down);
+        let mut run_up = || up.run(&self.up, input, bins, false);
+        let mut run_down = || down.run(&self.down, input, bins, true);
+        if rows * d * d >= PARALLEL_FRAME {
+            rayon::join(run_up, run_down);
+        } else {
+            run_up();
+            run_down();
+        }
+        let proj = &self.proj;
+        proj.apply_part(&state.time.h, rows, out, 0..d);
+        proj.apply_part(&state.up.out, rows, out, d..2 * d);
+        proj.apply_part(&state.down.out, rows, out, 2 * d..3 * d);
+        add_bias_and_residual(out, proj.bias(), input);
+    }
+}
+
+/// `out += b + residual` row by row (`out`, `residual` `[rows, D]`, `b` `[D]`).
+fn add_bias_and_residual(out: &mut [f32], b: &[f32], residual: &[f32]) {
+    let d = b.len();
+    for (row, res) in out.chunks_exact_mut(d).zip(residual.chunks_exact(d)) {
+        row.iter_mut()
+            .zip(b)
+            .zip(res)
+            .for_each(|((v, b), r)| *v += b + r);
+    }
+}
+
+/// A [`CentralizedStack`] layer in stepping form, for `count` spectrograms.
+pub(crate) struct CentralizedStep {
+    time: Lstm,
+    proj: Dense,
+    count: usize,
+}
+
+impl CentralizedStack {
+    /// The stepping form for `count` spectrograms.
+    ///
+    /// # Errors
+    /// Candle errors reading the weights.
+    pub(crate) fn stepper(&self, count: usize) -> crate::Result<CentralizedStep> {
+        Ok(CentralizedStep {
+            time: Lstm::new(&self.time, count, count)?,
+            proj: Dense::new(&self.proj, count)?,
+            count,
+        })
+    }
+}
+
+impl CentralizedStep {
+    /// A zero state: the LSTM's, carried from frame to frame.
+    pub fn state(&self) -> LstmState {
+        LstmState::new(self.count, self.time.hidden())
+    }
+
+    /// `h^c[l]` of the next frame, `out` `[count, D]`, from `h^c[l−1]` `input` `[count, D]`.
+    pub fn step(&self, state: &mut LstmState, input: &[f32], out: &mut [f32]) {
+        self.time.step(input, state);
+        self.proj
+            .apply_part(&state.h, self.count, out, 0..self.time.hidden());
+        add_bias_and_residual(out, self.proj.bias(), input);
+    }
+}
+
+/// A [`FrequencyDelayedStack`] layer in stepping form, for `count` spectrograms.
+pub(crate) struct FrequencyDelayedStep {
+    freq: Lstm,
+    proj: Dense,
+    count: usize,
+}
+
+/// The state of a [`FrequencyDelayedStep`] within a frame: the LSTM's, and its input
+/// `[count, D]`.
+pub(crate) struct FrequencyDelayedState {
+    lstm: LstmState,
+    input: Vec<f32>,
+}
+
+impl FrequencyDelayedState {
+    /// Start a frame: the LSTM restarts at the lowest bin.
+    pub fn start_frame(&mut self) {
+        self.lstm.reset();
+    }
+}
+
+impl FrequencyDelayedStack {
+    /// The stepping form for `count` spectrograms.
+    ///
+    /// # Errors
+    /// Candle errors reading the weights.
+    pub(crate) fn stepper(&self, count: usize) -> crate::Result<FrequencyDelayedStep> {
+        Ok(FrequencyDelayedStep {
+            freq: Lstm::new(&self.freq, count, count)?,
+            proj: Dense::new(&self.proj, count)?,
+            count,
+        })
+    }
+}
+
+impl FrequencyDelayedStep {
+    /// A zero state.
+    pub fn state(&self) -> FrequencyDelayedState {
+        let d = self.freq.hidden();
+        FrequencyDelayedState {
+            lstm: LstmState::new(self.count, d),
+            input: vec![0.0; self.count * d],
+        }
+    }
+
+    /// `h^f[l]` of the next bin, `out` `[count, D]`, from that bin's `h^f[l−1]` `h_f`, the
+    /// same layer's `h^t[l]` `h_t` and the frame's `h^c[l]` `h_c` (each `[count, D]`).
+    pub fn step(
+        &self,
+        state: &mut FrequencyDelayedState,
+        h_f: &[f32],
+        h_t: &[f32],
+        h_c: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        for (i, v) in state.input.iter_mut().enumerate() {
+            *v = h_f[i] + h_t[i] + h_c.map_or(0.0, |c| c[i]);
+        }
+        self.freq.step(&state.input, &mut state.lstm);
+        let d = self.freq.hidden();
+        self.proj.apply_part(&state.lstm.h, self.count, out, 0..d);
+        add_bias_and_residual(out, self.proj.bias(), h_f);
     }
 }

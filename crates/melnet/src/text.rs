@@ -12,11 +12,12 @@ use candle_core::{DType, Tensor, D};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::bins::BinGain;
+use crate::bins::{add_bin_terms, BinGain};
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::ops::lstm_cell::lstm_cell;
 use crate::stack::{linear, Rnn};
+use crate::step::{values, Dense, Lstm, LstmState};
 
 /// The window's step at κ̂ = 0, characters per frame: an untrained attention moves about one
 /// character every five frames (a letter lasts 4–7 frames in the toy task, ~4 in speech at a
@@ -368,6 +369,169 @@ impl Attention {
         let context = Tensor::stack(&contexts, 1)?;
         let bin_terms = self.gain.terms(&linear(&self.bins, &context)?)?;
         Ok(((h + linear(&self.out, &context)?)?, bin_terms, phi))
+    }
+}
+
+/// An [`Attention`] in stepping form, for `count` spectrograms.
+pub(crate) struct AttentionStep {
+    rnn: Lstm,
+    window: Dense,
+    out: Dense,
+    feedback: Dense,
+    bins: Dense,
+    /// [`BinGain`]'s gains `[bins, D]`.
+    gain: Vec<f32>,
+    mixtures: usize,
+    count: usize,
+}
+
+/// The state of an [`AttentionStep`]: each spectrogram's text and where its window is.
+pub(crate) struct AttentionState {
+    /// `[count, chars, 2E]`, and each text's length.
+    memory: Vec<f32>,
+    lengths: Vec<usize>,
+    chars: usize,
+    /// The attention LSTM's state `[count, D]`, window positions κ `[count, K]`.
+    lstm: LstmState,
+    kappa: Vec<f32>,
+    /// The previous frame's context `[count, 2E]`.
+    context: Vec<f32>,
+    /// Scratch: window parameters `[count, 3K]`, one frame's window `[count, chars]`, the
+    /// LSTM's input and the projected context `[count, D]`.
+    raw: Vec<f32>,
+    phi: Vec<f32>,
+    add: Vec<f32>,
+    /// The context projected for the per-bin terms, `[count, D]`.
+    to_bins: Vec<f32>,
+    /// Every frame's window since the start, `[frames, count, chars]`.
+    pub alignment: Vec<f32>,
+    /// The frame at which each text's window passed its last character.
+    pub ended: Vec<Option<usize>>,
+}
+
+impl AttentionState {
+    /// Back to the first character.
+    pub fn reset(&mut self) {
+        self.lstm.reset();
+        self.kappa.fill(0.0);
+        self.context.fill(0.0);
+        self.alignment.clear();
+        self.ended.fill(None);
+    }
+
+    /// Characters of the longest text.
+    pub fn chars(&self) -> usize {
+        self.chars
+    }
+}
+
+impl Attention {
+    /// The stepping form for `count` spectrograms.
+    ///
+    /// # Errors
+    /// Candle errors reading the weights.
+    pub(crate) fn stepper(&self, count: usize) -> Result<AttentionStep> {
+        Ok(AttentionStep {
+            rnn: Lstm::new(&self.rnn, count, count)?,
+            window: Dense::new(&self.window, count)?,
+            out: Dense::new(&self.out, count)?,
+            feedback: Dense::new(&self.feedback, count)?,
+            bins: Dense::new(&self.bins, count)?,
+            gain: values(&self.gain.gain)?,
+            mixtures: self.mixtures,
+            count,
+        })
+    }
+}
+
+impl AttentionStep {
+    /// The state at the first character of texts of `lengths` characters whose memory is
+    /// `memory` `[count, chars, 2E]` ([`TextEncoder::memory`], as values).
+    pub fn state(&self, memory: Vec<f32>, lengths: &[usize], chars: usize) -> AttentionState {
+        let (n, d, k) = (self.count, self.rnn.hidden(), self.mixtures);
+        let m = memory.len() / (n * chars).max(1);
+        AttentionState {
+            memory,
+            lengths: lengths.to_vec(),
+            chars,
+            lstm: LstmState::new(n, d),
+            kappa: vec![0.0; n * k],
+            context: vec![0.0; n * m],
+            raw: vec![0.0; n * 3 * k],
+            phi: vec![0.0; n * chars],
+            add: vec![0.0; n * d],
+            to_bins: vec![0.0; n * d],
+            alignment: Vec::new(),
+            ended: vec![None; n],
+        }
+    }
+
+    /// Advance the window one frame on the centralized stack's states `hc` `[count, D]` and
+    /// add the projected context to them (as [`Attention::forward`]); `frame` is the frame's
+    /// index.
+    pub fn step(&self, state: &mut AttentionState, hc: &mut [f32], frame: usize) {
+        let (n, k, chars) = (self.count, self.mixtures, state.chars);
+        let m = state.context.len() / n.max(1);
+        // The LSTM's input: the stack's states plus the previous frame's context fed back.
+        self.feedback.apply(&state.context, n, &mut state.add);
+        state
+            .add
+            .iter_mut()
+            .zip(hc.iter())
+            .for_each(|(a, h)| *a += h);
+        self.rnn.step(&state.add, &mut state.lstm);
+        self.window.apply(&state.lstm.h, n, &mut state.raw);
+        for s in 0..n {
+            // The raw parameters become weights α, widths β and steps in place.
+            let raw = &mut state.raw[s * 3 * k..(s + 1) * 3 * k];
+            let (alpha, rest) = raw.split_at_mut(k);
+            let (beta, steps) = rest.split_at_mut(k);
+            let max = alpha.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            alpha.iter_mut().for_each(|a| *a = (*a - max).exp());
+            let total: f32 = alpha.iter().sum();
+            alpha.iter_mut().for_each(|a| *a /= total);
+            beta.iter_mut().for_each(|b| *b = b.exp());
+            let kappa = &mut state.kappa[s * k..(s + 1) * k];
+            kappa
+                .iter_mut()
+                .zip(steps.iter())
+                .for_each(|(kp, &st)| *kp += step(st));
+            let (alpha, beta, length) = (&*alpha, &*beta, state.lengths[s]);
+            let phi = &mut state.phi[s * chars..(s + 1) * chars];
+            for (u, p) in phi.iter_mut().enumerate() {
+                *p = if u < length {
+                    (0..k)
+                        .map(|j| {
+                            let at = |o: f32| sigmoid((u as f32 + o - kappa[j]) / beta[j]);
+                            alpha[j] * (at(0.5) - at(-0.5))
+                        })
+                        .sum()
+                } else {
+                    0.0
+                };
+            }
+            let context = &mut state.context[s * m..(s + 1) * m];
+            context.fill(0.0);
+            for (u, p) in phi.iter().enumerate() {
+                let row = &state.memory[(s * chars + u) * m..(s * chars + u + 1) * m];
+                context.iter_mut().zip(row).for_each(|(c, v)| *c += p * v);
+            }
+            if state.ended[s].is_none() && mass_beyond(alpha, beta, kappa, length) > TERMINATION {
+                state.ended[s] = Some(frame);
+            }
+        }
+        state.alignment.extend_from_slice(&state.phi);
+        self.bins.apply(&state.context, n, &mut state.to_bins);
+        self.out.apply(&state.context, n, &mut state.add);
+        hc.iter_mut()
+            .zip(state.add.iter())
+            .for_each(|(h, a)| *h += a);
+    }
+
+    /// Add this frame's per-bin context terms of bin `bin` to `h` `[count, D]` (the input of
+    /// the frequency-delayed stack's layer after the attention).
+    pub fn add_bin_terms(&self, state: &AttentionState, h: &mut [f32], bin: usize) {
+        add_bin_terms(h, &self.gain, &state.to_bins, bin, self.rnn.hidden());
     }
 }
 
