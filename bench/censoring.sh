@@ -5,7 +5,9 @@
 # 8 unconditional samples of 10 s against the training data's (share of elements at the −80 dB
 # floor, samples whose second half is ≥ 90 % floor, mean level).
 #   bench/censoring.sh [MINUTES] [WORK_DIR]        # default 5 minutes, a temporary directory
-# SEED (default 0) seeds the training; the samples use SEED + 2.
+# SEED (default 0) seeds the training; the samples use SEED + 2. VARIANTS (default "density
+# censored") picks the runs; "noisy" is the censored likelihood with noise of σ = 0.5 on the
+# teacher-forced inputs (--input-noise 0.5).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 melnet="${MELNET:-$root/target/release/melnet}"
@@ -14,9 +16,10 @@ work="${2:-$(mktemp -d)}"
 per_tier="$(python3 -c "print($minutes / 3)")"
 seed="${SEED:-0}"
 "$melnet" prepare "$root/data" -o "$work/dataset" --preset melnet-small --n-mels 64 --db -q
-for variant in density censored; do
+for variant in ${VARIANTS:-density censored}; do
   flag=()
   [ "$variant" = density ] && flag=(--no-censoring)
+  [ "$variant" = noisy ] && flag=(--input-noise 0.5)
   rm -rf "${work:?}/$variant"
   "$melnet" train --data "$work/dataset" --out "$work/$variant" --tiers 3 --frames 64 \
     --steps 1000000000 --minutes "$per_tier" --seed "$seed" -q "${flag[@]}"

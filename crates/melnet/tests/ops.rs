@@ -1,5 +1,7 @@
-//! The hand-written operations (fused LSTM, LSTM layer, dense layer) against their op-by-op
-//! forms in candle: outputs and gradients.
+//! The hand-written operations (fused LSTM, LSTM layer, dense layer, frame sum, LSTM cell)
+//! against their op-by-op forms in candle: outputs and gradients (candle's autograd on the same
+//! graph). `finite_differences.rs` checks the same backward passes against f64 finite
+//! differences.
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use melnet::ops::fused_lstm::{lstm, lstms, Along, Direction};
@@ -296,76 +298,6 @@ fn lstm_layer_matches_its_op_by_op_composition() -> candle_core::Result<()> {
             1e-5,
             &format!("n {n}, {batch},{rows},{columns}"),
         )?;
-    }
-    Ok(())
-}
-
-/// The residual LSTM layer's gradients against central finite differences of a scalar
-/// function of its output, in every input (a few coordinates each; f32, so a loose tolerance).
-#[test]
-fn lstm_layer_gradients_match_finite_differences() -> candle_core::Result<()> {
-    use melnet::ops::lstm_layer::{lstm_layer, LayerDims};
-    let dev = Device::Cpu;
-    let dirs = [
-        Direction {
-            along: Along::Rows,
-            reverse: false,
-        },
-        Direction {
-            along: Along::Columns,
-            reverse: true,
-        },
-    ];
-    let (batch, rows, columns, input, hidden, output) = (2, 3, 4, 3, 4, 5);
-    let dims = LayerDims {
-        input,
-        hidden,
-        n: 2,
-        output,
-    };
-    let x = Var::from_tensor(&Tensor::randn(
-        0f32,
-        1.0,
-        (batch, rows, columns, input),
-        &dev,
-    )?)?;
-    let w = Var::from_tensor(&Tensor::randn(0f32, 0.5, dims.weights_len(), &dev)?)?;
-    let r = Var::from_tensor(&Tensor::randn(
-        0f32,
-        1.0,
-        (batch, rows, columns, output),
-        &dev,
-    )?)?;
-    let weight = Tensor::randn(0f32, 1.0, (batch, rows, columns, output), &dev)?;
-    let f = |x: &Tensor, w: &Tensor, r: &Tensor| -> candle_core::Result<Tensor> {
-        lstm_layer(x, w, &dirs, dims, Some(r))?
-            .mul(&weight)?
-            .sum_all()
-    };
-    let grads = f(x.as_tensor(), w.as_tensor(), r.as_tensor())?.backward()?;
-    let eps = 1e-2f32;
-    for (name, v) in [("x", &x), ("w", &w), ("residual", &r)] {
-        let analytic = grads.get(v).unwrap().flatten_all()?.to_vec1::<f32>()?;
-        let values = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-        for i in (0..values.len()).step_by(values.len() / 13 + 1) {
-            let at = |delta: f32| -> candle_core::Result<f32> {
-                let mut moved = values.clone();
-                moved[i] += delta;
-                let t = Tensor::from_vec(moved, v.shape(), &dev)?;
-                let value = match name {
-                    "x" => f(&t, w.as_tensor(), r.as_tensor())?,
-                    "w" => f(x.as_tensor(), &t, r.as_tensor())?,
-                    _ => f(x.as_tensor(), w.as_tensor(), &t)?,
-                };
-                value.to_scalar::<f32>()
-            };
-            let numeric = (at(eps)? - at(-eps)?) / (2.0 * eps);
-            assert!(
-                (numeric - analytic[i]).abs() < 2e-2 * numeric.abs().max(1.0),
-                "{name}[{i}]: finite difference {numeric}, backward {}",
-                analytic[i]
-            );
-        }
     }
     Ok(())
 }
