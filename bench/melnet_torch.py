@@ -76,6 +76,10 @@ class Tier(nn.Module):
         self.k = k
 
     def nll(self, x):
+        return self.nll_elements(x).mean()
+
+    def nll_elements(self, x):
+        """Per-element NLL, nats, [batch, frames, mels]."""
         prev_frame, prev_bin = delay(x, 1), delay(x, 2)
         h_t = self.time_input(prev_frame.unsqueeze(-1))
         h_f = self.freq_input(prev_bin.unsqueeze(-1))
@@ -88,7 +92,7 @@ class Tier(nn.Module):
         log_w = torch.log_softmax(logits, -1)
         z = (x.unsqueeze(-1) - mu) * torch.exp(-log_s)
         log_p = log_w - log_s - 0.5 * z * z - 0.5 * math.log(2 * math.pi)
-        return -torch.logsumexp(log_p, -1).mean()
+        return -torch.logsumexp(log_p, -1)
 
 
 def main():

@@ -6,7 +6,8 @@
 #   bench/run.sh invert     mel inversion and phase retrieval only
 #   bench/run.sh python     the Python package in-process vs librosa / torchaudio
 #   bench/run.sh prepare    dataset preparation only
-#   bench/run.sh model      MelNet training throughput vs PyTorch
+#   bench/run.sh nll        the PyTorch tier computes melnet's NLL on shared weights (1e-4)
+#   bench/run.sh model      the same check, then MelNet training throughput vs PyTorch
 #   bench/run.sh sample     MelNet sampling: incremental vs naive
 #   bench/run.sh multiscale MelNet NLL: one tier vs 2 and 3 tiers at equal training time
 #   bench/run.sh dx7        DX7 engine vs dexed-py (fidelity, speed) and 30,000 voices → dataset
@@ -22,7 +23,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import librosa, torch
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q $PY_PACKAGES
 fi
-(cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing && cargo build --release -q -p melnet --example train_throughput --example sample_throughput)
+(cd "$root" && cargo build --release -q -p melnet-cli && cargo build --release -q -p melspec --example mel_timing && cargo build --release -q -p melnet --example train_throughput --example sample_throughput --example tier_nll)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 what="${1:-all}"
 if [ "$what" = all ] || [ "$what" = mel ]; then
@@ -46,6 +47,10 @@ if [ "$what" = all ] || [ "$what" = python ]; then
 fi
 if [ "$what" = all ] || [ "$what" = prepare ]; then
   "$venv/bin/python" "$here/prepare.py" --root "$root"
+fi
+if [ "$what" = all ] || [ "$what" = model ] || [ "$what" = nll ]; then
+  # The PyTorch tier computes melnet's function (per-element NLL on shared weights).
+  "$venv/bin/python" "$here/nll_check.py" --root "$root"
 fi
 if [ "$what" = all ] || [ "$what" = model ]; then
   "$venv/bin/python" "$here/model.py" --root "$root"
