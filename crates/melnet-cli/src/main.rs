@@ -58,6 +58,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn main() -> ExitCode {
+    melnet::keep_candle_on_calling_thread();
     keep_freed_memory();
     let cli = cli::Cli::parse();
     if std::env::var_os("RUST_BACKTRACE").is_none() {

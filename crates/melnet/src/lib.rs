@@ -45,3 +45,18 @@ pub use tier::{Conditions, Context, Tier};
 pub fn device() -> candle_core::Device {
     candle_core::Device::Cpu
 }
+
+/// Keep candle's element-wise operations on the thread that calls them: sets
+/// `CANDLE_NUM_THREADS=1` unless the variable is already set. candle 0.11 runs large
+/// element-wise operations on a pool of its own (spinning worker threads sized from the
+/// machine), beside melnet's own parallelism (the halves of a training batch on threads of
+/// their own, rayon for the rest); the two fought over the cores, and two training threads ran
+/// at 0.6× the speed of one (small default tier, measured). candle reads the variable once, at
+/// its first such operation: call this at the start of a program, while it has one thread
+/// (the `melnet` program, the Python module and the benchmark examples do).
+pub fn keep_candle_on_calling_thread() {
+    const VAR: &str = "CANDLE_NUM_THREADS";
+    if std::env::var_os(VAR).is_none() {
+        std::env::set_var(VAR, "1");
+    }
+}

@@ -174,6 +174,8 @@ mod resume {
             let dir = tempfile::tempdir().unwrap();
             pool.install(|| {
                 let mut t = Trainer::new(config(), rmsprop(), 5, 2).unwrap();
+                // Four steps: the two-thread trainer runs its halves side by side, one after
+                // the other, side by side, then whichever was faster.
                 train_steps(&mut t, 0..4);
                 t.save(dir.path()).unwrap();
             });

@@ -5,9 +5,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Set up as the `melnet` program does (its `keep_freed_memory`: mimalloc's purging off, which
+/// Set up as the `melnet` program does (candle on the calling thread; its `keep_freed_memory`: mimalloc's purging off, which
 /// mimalloc reads only at start, so run again with the variable set); call first in `main`.
 pub fn init() {
+    melnet::keep_candle_on_calling_thread();
     use std::os::unix::process::CommandExt;
     const VAR: &str = "MIMALLOC_PURGE_DELAY";
     if std::env::var_os(VAR).is_none() {

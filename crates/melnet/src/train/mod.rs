@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod fit;
+mod halves;
 pub mod optim;
 
 use std::collections::HashMap;
@@ -30,10 +31,8 @@ pub struct Trainer {
     vars: Vec<Var>,
     optimizer: Optim,
     state: TrainState,
-    /// One single-thread pool per half of a batch, when the current pool has two threads or
-    /// more (each half's operations run on its own thread: with both halves on the shared
-    /// pool, one half waited for work of its own that the other half's thread had taken on).
-    part_pools: Option<[rayon::ThreadPool; 2]>,
+    /// How the two halves of a batch run (side by side or one after the other).
+    halves: halves::Halves,
 }
 
 fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
@@ -41,15 +40,6 @@ fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
     let mut named: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.into_iter().unzip()
-}
-
-/// Two single-thread pools when the current rayon pool has two threads or more.
-fn part_pools() -> Option<[rayon::ThreadPool; 2]> {
-    if rayon::current_num_threads() < 2 {
-        return None;
-    }
-    let one = || rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
-    Some([one()?, one()?])
 }
 
 /// The mean of `values` over the elements where `mask` is 1 (all without a mask), a scalar.
@@ -110,7 +100,7 @@ impl Trainer {
                 optimizer,
                 batch,
             },
-            part_pools: part_pools(),
+            halves: halves::Halves::new(),
         })
     }
 
@@ -192,23 +182,16 @@ impl Trainer {
             };
             Ok((value, loss.backward()?))
         };
-        // Two halves of the batch, side by side on two threads when there are two: they meet
-        // once per step, where splitting every operation across threads meets hundreds of
-        // times. The split depends only on the batch and each half runs on one thread, so
-        // results do not depend on the number of threads.
+        // Two halves of the batch, side by side on two threads when that is faster: they
+        // meet once per step, where splitting every operation across threads meets hundreds of
+        // times. The split depends only on the batch, so results do not depend on the number
+        // of threads.
         let half = batch.div_ceil(2);
-        let (first, second) = match (&self.part_pools, batch >= 2) {
-            (_, false) => (part(0..batch)?, None),
-            (None, true) => (part(0..half)?, Some(part(half..batch)?)),
-            (Some([a, b]), true) => {
-                let (first, second) = std::thread::scope(|s| {
-                    let second = s.spawn(|| b.install(|| part(half..batch)));
-                    let first = a.install(|| part(0..half));
-                    (first, second.join())
-                });
-                let second = second.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (first?, Some(second?))
-            }
+        let (first, second) = if batch >= 2 {
+            let (first, second) = self.halves.run(|| part(0..half), || part(half..batch));
+            (first?, Some(second?))
+        } else {
+            (part(0..batch)?, None)
         };
         let (mut value, mut grads) = first;
         if let Some((v, g)) = second {
