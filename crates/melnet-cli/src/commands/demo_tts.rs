@@ -199,7 +199,7 @@ impl Page<'_> {
             p.hop_length,
             p.n_mels,
             self.model.frames,
-            melnet::train::fit::TEXT_INPUT_NOISE,
+            melnet::train::fit::INPUT_NOISE,
             self.nll,
             self.readings.len(),
             melnet::toy::READ_BIAS

@@ -8,8 +8,7 @@ use anyhow::{bail, Context, Result};
 use melnet::model::{ModelText, Nll, TierFile, TierSpec, LOG_FILE};
 use melnet::train::checkpoint;
 use melnet::train::fit::{
-    check_dataset, default_input_noise, fit, start_tier, tier_loss, FitEnd, FitOptions,
-    TrainingData, VALID_WINDOWS,
+    check_dataset, fit, start_tier, tier_loss, FitEnd, FitOptions, TrainingData, VALID_WINDOWS,
 };
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::Trainer;
@@ -96,8 +95,9 @@ pub struct Args {
     #[arg(long)]
     pub lr_halve_every_epochs: Option<f64>,
     /// Standard deviation of Gaussian noise added to the values each tier conditions on during
-    /// training (not to those it is scored on), in normalised units [default: 0.5 for a text
-    /// model (it then follows its text instead of going on with the previous frame), else 0].
+    /// training (not to those it is scored on), in normalised units; 0 turns it off [default:
+    /// 0.5: a text model then follows its text instead of going on with the previous frame,
+    /// and free-running samples keep closer to the data's level].
     #[arg(long)]
     pub input_noise: Option<f64>,
     /// Scale gradients down to this global norm when longer [default: no clipping].
@@ -423,7 +423,7 @@ pub(crate) struct FitSettings {
     pub valid_every: u64,
     pub checkpoint_every: u64,
     pub lr_halve_every_epochs: Option<f64>,
-    /// `None`: [`default_input_noise`].
+    /// `None`: [`melnet::train::fit::INPUT_NOISE`].
     pub input_noise: Option<f64>,
 }
 
@@ -545,7 +545,7 @@ pub(crate) fn train_tier(
         lr_halve_every_epochs: settings.lr_halve_every_epochs,
         input_noise: settings
             .input_noise
-            .unwrap_or_else(|| default_input_noise(model)),
+            .unwrap_or(melnet::train::fit::INPUT_NOISE),
     };
     let mut last_valid = f32::NAN;
     let end = fit(
