@@ -11,6 +11,9 @@
 #   bench/run.sh sample     MelNet sampling: incremental vs naive
 #   bench/run.sh multiscale MelNet NLL: one tier vs 2 and 3 tiers at equal training time
 #   bench/run.sh dx7        DX7 engine vs dexed-py (fidelity, speed) and 30,000 voices → dataset
+#   bench/run.sh tts        English TTS: WER of flite, inverted flite and the model per speaker
+#                           (needs scripts/recipes/tts-en.sh's output in RECIPE, default out/tts-en;
+#                           not part of `all`)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -65,4 +68,9 @@ if [ "$what" = all ] || [ "$what" = dx7 ]; then
   # dexed-py 0.3.0 (GPL-3.0-or-later), the engine Dexed uses; hexter's banks are fetched by dx7.py.
   "$venv/bin/python" -c "import dexed" 2>/dev/null || "$venv/bin/pip" install -q dexed-py==0.3.0
   "$venv/bin/python" "$here/dx7.py" --root "$root"
+fi
+if [ "$what" = tts ]; then
+  # pocketsphinx 5.1.1 (BSD-2-clause) with its bundled US English model.
+  "$venv/bin/python" -c "import pocketsphinx" 2>/dev/null || "$venv/bin/pip" install -q pocketsphinx==5.1.1
+  "$venv/bin/python" "$here/tts.py" --root "$root" --recipe "${RECIPE:-$root/out/tts-en}" ${TTS_ARGS:-}
 fi

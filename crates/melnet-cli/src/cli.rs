@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, stats, stft, synth,
-    toy, train,
+    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, say, stats, stft,
+    synth, toy, train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -47,6 +47,9 @@ pub enum Command {
     Eval(train::EvalArgs),
     /// New spectrograms (and audio) from a trained model, tier by tier, optionally continuing a prime.
     Sample(sample::Args),
+    /// Text → speech (WAV, spectrogram, attention figure) with a text-conditioned model: the
+    /// English model in the repository's `models/tts-en` by default.
+    Say(say::Args),
     /// Synthesizer-preset datasets: render DX7 banks to audio with parameter tables.
     #[command(subcommand)]
     Synth(synth::Command),

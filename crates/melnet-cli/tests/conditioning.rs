@@ -235,6 +235,56 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
         "-q",
     ]);
     assert!(out.join("said.wav").is_file());
+    // `melnet say`: the same through its own command (upper case lowered), and its refusals.
+    melnet_ok(&[
+        "say",
+        "AB fe",
+        "-o",
+        &s(&out.join("say.wav")),
+        "--model",
+        &s(&model),
+        "--max-seconds",
+        "1",
+        "-q",
+    ]);
+    for ext in ["wav", "npy", "png", "attention.png"] {
+        assert!(out.join(format!("say.{ext}")).is_file(), "{ext}");
+    }
+    let clean = dir.path().join("clean-say");
+    std::fs::create_dir(&clean).unwrap();
+    let said = s(&clean.join("x.wav"));
+    for (args, needle) in [
+        (
+            vec!["say", "abz", "-o", &said, "--model", &s(&model)],
+            "'z'",
+        ),
+        (
+            vec![
+                "say",
+                "ab",
+                "-o",
+                &said,
+                "--model",
+                &s(&model),
+                "--speaker",
+                "x",
+            ],
+            "no labels",
+        ),
+        (
+            vec![
+                "say",
+                "ab",
+                "-o",
+                &said,
+                "--model",
+                &s(&dir.path().join("none")),
+            ],
+            "no model",
+        ),
+    ] {
+        assert_fails_cleanly(&args, needle, &clean);
+    }
     let read_texts = ["toy-speech", "read", "--model", &s(&model), "--texts"];
     let texts = s(&corpus.join("held-out.txt"));
     let read = melnet_ok(&[&read_texts[..], &[&texts, "--max-frames", "40"]].concat());

@@ -10,6 +10,7 @@ pub mod prepare;
 pub mod presets;
 pub mod roundtrip;
 pub mod sample;
+pub mod say;
 pub mod stats;
 pub mod stft;
 pub mod synth;
@@ -33,6 +34,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => train::eval(args),
         Command::Sample(args) => sample::run(args),
+        Command::Say(args) => say::run(args),
         Command::Synth(command) => synth::run(command),
         Command::ToySpeech(command) => toy::run(command),
         Command::Demo(args) => demo::run(args),
