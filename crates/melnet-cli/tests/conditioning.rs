@@ -253,36 +253,13 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
     let clean = dir.path().join("clean-say");
     std::fs::create_dir(&clean).unwrap();
     let said = s(&clean.join("x.wav"));
-    for (args, needle) in [
-        (
-            vec!["say", "abz", "-o", &said, "--model", &s(&model)],
-            "'z'",
-        ),
-        (
-            vec![
-                "say",
-                "ab",
-                "-o",
-                &said,
-                "--model",
-                &s(&model),
-                "--speaker",
-                "x",
-            ],
-            "no labels",
-        ),
-        (
-            vec![
-                "say",
-                "ab",
-                "-o",
-                &said,
-                "--model",
-                &s(&dir.path().join("none")),
-            ],
-            "no model",
-        ),
+    let (m, none) = (s(&model), s(&dir.path().join("none")));
+    for (text, model, extra, needle) in [
+        ("abz", &m, &[][..], "'z'"),
+        ("ab", &m, &["--speaker", "x"][..], "no labels"),
+        ("ab", &none, &[][..], "no model"),
     ] {
+        let args = [&["say", text, "-o", &said, "--model", model][..], extra].concat();
         assert_fails_cleanly(&args, needle, &clean);
     }
     let read_texts = ["toy-speech", "read", "--model", &s(&model), "--texts"];
