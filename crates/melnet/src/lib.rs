@@ -53,7 +53,7 @@ pub fn device() -> candle_core::Device {
 /// their own, rayon for the rest); the two fought over the cores, and two training threads ran
 /// at 0.6× the speed of one (small default tier, measured). candle reads the variable once, at
 /// its first such operation: call this at the start of a program, while it has one thread
-/// (the `melnet` program, the Python module and the benchmark examples do).
+/// (the `melnet` program and the benchmark examples do).
 pub fn keep_candle_on_calling_thread() {
     const VAR: &str = "CANDLE_NUM_THREADS";
     if std::env::var_os(VAR).is_none() {
