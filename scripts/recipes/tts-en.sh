@@ -11,11 +11,14 @@
 # CMU's BSD-style licence) and WordNet 3.0 (`wordnet-base`; the WordNet 3.0 licence).
 # Training runs in ROUNDS rounds as in `speech.sh`: run the same command again after an
 # interruption (or on another machine, with OUT copied) and it goes on from the last
-# checkpoint. Environment: SENTENCES (training sentences, default 3000), HELDOUT (default 100),
-# VOICES (default "slt rms awb kal16"), N_MELS (default 64), ROUNDS (default 6), WIDTH (default
-# 64), LR (Adam's learning rate, default 1e-2 as the toy TTS task's), MODEL (default models/tts-en: the repository's shipped model, which `melnet say` uses
-# and which a rerun continues), MELNET (the program; default target/release/melnet, built if
-# missing), STAGE (`corpus` stops after the corpus).
+# checkpoint. Tier 1 (the one that reads the text) gets TIER1_SHARE of the time, the upper
+# tiers (text-free upsamplers) share the rest equally. Environment: SENTENCES (training
+# sentences, default 3000), HELDOUT (default 100), VOICES (default "slt rms awb kal16"), N_MELS
+# (default 64), ROUNDS (default 6), WIDTH (default 64), LR (Adam's learning rate, default 5e-3),
+# LR_HALVE (halve it every this many epochs, default 3; 1e-2 constant spiked tier 1's loss after
+# 1.5 epochs), TIER1_SHARE (default 0.7), MODEL (default models/tts-en: the repository's shipped
+# model, which `melnet say` uses and which a rerun continues), MELNET (the program; default
+# target/release/melnet, built if missing), STAGE (`corpus` stops after the corpus).
 set -euo pipefail
 hours="${1:-6}"
 out="${2:-out/tts-en}"
@@ -25,7 +28,9 @@ voices="${VOICES:-slt rms awb kal16}"
 n_mels="${N_MELS:-64}"
 rounds="${ROUNDS:-6}"
 width="${WIDTH:-64}"
-lr="${LR:-1e-2}"
+lr="${LR:-5e-3}"
+lr_halve="${LR_HALVE:-3}"
+tier1_share="${TIER1_SHARE:-0.7}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 melnet="${MELNET:-$root/target/release/melnet}"
 [ -x "$melnet" ] || (cd "$root" && cargo build --release -q -p melnet-cli)
@@ -70,18 +75,24 @@ fi
   --n-mels "$n_mels" --fmax 8000 --db --trim-silence 40 --labels-from-folders -q
 "$melnet" stats "$out/dataset" --png "$out/dataset.png"
 
-# 4. Training in rounds, with the validation NLL after each (all three tiers per round).
+# 4. Training in rounds, each tier in turn, with the validation NLL of all three after each.
 model="${MODEL:-$root/models/tts-en}"
-minutes="$(python3 -c "print($hours * 60 / (3 * $rounds))")"
+minutes() { # tier → its minutes per round
+  python3 -c "s = $tier1_share if $1 == 1 else (1 - $tier1_share) / 2; print($hours * 60 * s / $rounds)"
+}
 progress="$out/progress.csv"
 [ -f "$progress" ] || echo "round,minutes,steps,tier_nll" > "$progress"
 for round in $(seq 1 "$rounds"); do
   if grep -q "^$round," "$progress"; then continue; fi
-  resume=()
-  [ -f "$model/model.json" ] && resume=(--resume)
-  "$melnet" train --data "$out/dataset" --out "$model" --text "$corpus/metadata.csv" --labels \
-    --tiers 3 --tier all --width "$width" --optimizer adam --lr "$lr" --steps 1000000000 --minutes "$minutes" \
-    --valid-every 100 --checkpoint-every 50 -q "${resume[@]}" | tee "$out/train-$round.txt"
+  : > "$out/train-$round.txt"
+  for tier in 1 2 3; do
+    resume=()
+    [ -f "$model/model.json" ] && resume=(--resume)
+    "$melnet" train --data "$out/dataset" --out "$model" --text "$corpus/metadata.csv" --labels \
+      --tiers 3 --tier "$tier" --width "$width" --optimizer adam --lr "$lr" \
+      --lr-halve-every-epochs "$lr_halve" --steps 1000000000 --minutes "$(minutes "$tier")" \
+      --valid-every 100 --checkpoint-every 50 -q "${resume[@]}" | tee -a "$out/train-$round.txt"
+  done
   "$melnet" eval --model "$model" --data "$out/dataset" > "$out/eval-$round.txt"
   steps="$(grep -o 'step [0-9]*' "$out/train-$round.txt" | cut -d' ' -f2 | paste -sd/)"
   tiers="$(grep -o '^tier [0-9]*: [-0-9.]*' "$out/eval-$round.txt" | cut -d' ' -f3 | paste -sd/)"

@@ -256,6 +256,8 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
     let (m, none) = (s(&model), s(&dir.path().join("none")));
     for (text, model, extra, needle) in [
         ("abz", &m, &[][..], "'z'"),
+        (" ", &m, &[][..], "nothing to say"),
+        ("ab", &m, &["--max-seconds", "0"][..], "--max-seconds"),
         ("ab", &m, &["--speaker", "x"][..], "no labels"),
         ("ab", &none, &[][..], "no model"),
     ] {

@@ -1,4 +1,4 @@
-//! Python bindings of melspec: the extension module `melnet._melnet` behind the Python package
+//! Python bindings of melspec, dx7 and melnet's models ([`model`]): the extension module `melnet._melnet` behind the Python package
 //! `melnet` (`python/melnet`). The functions here take explicit arguments (no defaults): the
 //! package gives them librosa's names, keyword-only defaults and batch-shape handling. Each
 //! one converts arrays, releases the GIL while melspec computes, and turns melspec's errors
@@ -24,8 +24,10 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
+mod model;
+
 /// A melspec error as the Python exception a librosa user expects.
-fn to_py(e: melspec::Error) -> PyErr {
+pub(crate) fn to_py(e: melspec::Error) -> PyErr {
     match e {
         melspec::Error::Io { .. } | melspec::Error::Decode { .. } | melspec::Error::Npy { .. } => {
             PyOSError::new_err(e.to_string())
@@ -634,6 +636,8 @@ fn dx7_params_json() -> String {
 
 #[pymodule]
 fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<model::Model>()?;
+    m.add_function(wrap_pyfunction!(model::default_model_dir, m)?)?;
     m.add_function(wrap_pyfunction!(melspectrogram, m)?)?;
     m.add_function(wrap_pyfunction!(mel_apply, m)?)?;
     m.add_function(wrap_pyfunction!(mel_filters, m)?)?;

@@ -23,6 +23,7 @@ pub mod multiscale;
 #[allow(unsafe_code)]
 pub mod ops;
 pub mod sample;
+pub mod say;
 pub mod stack;
 mod step;
 pub mod text;
@@ -36,6 +37,7 @@ pub use generate::{generate, Generated};
 pub use gmm::Gmm;
 pub use model::{Model, ModelConfig};
 pub use sample::{SampleOptions, Sampler};
+pub use say::{SayOptions, Speech};
 pub use text::{Alphabet, Text};
 pub use tier::{Conditions, Context, Tier};
 

@@ -1,12 +1,14 @@
 //! `melnet say`: text → speech with a text-conditioned model (the repository's English model
-//! by default): `melnet sample` with the text, a speaker and a length cap.
+//! by default): [`melnet::Model::say`], then the WAV, the spectrogram and the attention figure.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::args::{ConditionArgs, InversionArgs};
-use crate::commands::sample;
+use crate::args::{progress_bar, InversionArgs};
+use crate::commands::sample::{write_alignment, write_sample};
+use crate::output::Outputs;
 
 /// The model `melnet say` uses without `--model`: `$MELNET_SAY_MODEL`, else the English model
 /// shipped in the repository this program was built from (`models/tts-en`).
@@ -44,36 +46,112 @@ pub struct Args {
     pub inversion: InversionArgs,
 }
 
-/// Run `melnet say`.
-pub fn run(args: Args) -> Result<()> {
-    let model = args.model.unwrap_or_else(default_model);
-    if !model.join("model.json").is_file() {
+/// What `melnet say` said and wrote.
+pub struct Said {
+    /// The WAV; the spectrogram (`.npy`, `.png`) and `.attention.png` are beside it.
+    pub wav: PathBuf,
+    /// The spectrogram, its attention window and the generation time.
+    pub speech: melnet::Speech,
+    /// Seconds of audio said.
+    pub audio_seconds: f64,
+    /// Wall-clock seconds from the text to the written files (loading, generation, inversion).
+    pub seconds: f64,
+}
+
+/// Say the text and write the WAV, the spectrogram and the attention figure.
+///
+/// # Errors
+/// No model, a model without text, characters outside its alphabet, an unknown speaker, bad
+/// parameters, write failures.
+pub fn say(args: &Args) -> Result<Said> {
+    let started = Instant::now();
+    let model = args.model.clone().unwrap_or_else(default_model);
+    if !model.join(melnet::model::MODEL_FILE).is_file() {
         bail!(
             "{}: no model there (train one with scripts/recipes/tts-en.sh, or pass --model)",
             model.display()
         );
     }
-    let label = match args.speaker {
-        Some(s) => Some(s),
-        None => melnet::Model::open(&model)?
-            .config()
-            .labels
-            .as_ref()
-            .and_then(|l| l.first().cloned()),
-    };
-    sample::run(sample::Args {
-        model,
-        output: args.output,
-        seconds: args.max_seconds,
-        frames: None,
-        count: 1,
-        temperature: args.temperature,
-        prime: None,
-        prime_seconds: 0.0,
-        conditions: ConditionArgs {
-            label,
-            text: Some(args.text.to_lowercase()),
+    let bias = crate::args::sampling_bias(args.temperature)?;
+    let model = melnet::Model::open(&model)?;
+    let p = model.config().params;
+    let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
+    if !(args.max_seconds.is_finite() && args.max_seconds > 0.0 && args.max_seconds < 86_400.0) {
+        bail!("invalid parameter: --max-seconds must be positive and under a day");
+    }
+    let tiers = model.load_tiers()?;
+    let bar = progress_bar(
+        args.inversion.quiet,
+        0,
+        "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
+    );
+    let g_all = tiers.len();
+    let speech = model.say(
+        &tiers,
+        &args.text,
+        args.speaker.as_deref(),
+        melnet::SayOptions {
+            max_frames: (args.max_seconds / frame_seconds).ceil() as usize,
+            bias,
+            seed: args.inversion.seed,
         },
-        inversion: args.inversion,
+        |g, done, len| {
+            bar.set_prefix(format!("tier {g}/{g_all}"));
+            bar.set_length(len as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    let paths = [
+        args.output.clone(),
+        args.output.with_extension("npy"),
+        args.output.with_extension("png"),
+    ];
+    let mut outputs = Outputs::new(&[]);
+    let one = speech.time_major();
+    write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
+    let attention = args.output.with_extension("attention.png");
+    write_alignment(
+        &mut outputs,
+        &model,
+        &speech.generated,
+        0,
+        one,
+        &speech.text,
+        &attention,
+    )?;
+    outputs.commit()?;
+    Ok(Said {
+        wav: args.output.clone(),
+        audio_seconds: speech.frames as f64 * frame_seconds,
+        speech,
+        seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Run `melnet say`.
+pub fn run(args: Args) -> Result<()> {
+    let said = say(&args)?;
+    println!("{}", said.wav.display());
+    eprintln!(
+        "{:.2} s of speech in {:.2} s, text to WAV ({:.1}× real time; generation {:.2} s){}",
+        said.audio_seconds,
+        said.seconds,
+        said.audio_seconds / said.seconds.max(1e-9),
+        said.speech.seconds,
+        if said
+            .speech
+            .generated
+            .ends
+            .first()
+            .copied()
+            .flatten()
+            .is_none()
+        {
+            " (the text did not end within --max-seconds)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }

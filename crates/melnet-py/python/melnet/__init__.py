@@ -2,9 +2,11 @@
 
 Names, keyword-only arguments and defaults follow librosa; outputs are float32 (complex64 for
 STFTs); any leading batch axes are kept and their items computed in parallel, without the GIL.
+Trained MelNet models open with `Model(path)`; `say(text)` speaks with the shipped English model.
 """
 
 from . import data, feature, filters, metrics, synth
+from .model import Model, Speech, say
 from ._core import (
     amplitude_to_db,
     db_to_amplitude,
@@ -19,6 +21,9 @@ from ._core import (
 )
 
 __all__ = [
+    "Model",
+    "Speech",
+    "say",
     "amplitude_to_db",
     "data",
     "griffinlim",
