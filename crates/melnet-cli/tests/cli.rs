@@ -1264,31 +1264,39 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("demo");
     let (i, o) = (input.path().to_str().unwrap(), out.to_str().unwrap());
-    let demo = || {
-        melnet(&[
-            "demo",
-            "-o",
-            o,
-            "--data",
-            i,
-            "--minutes",
-            "0.02",
-            "--seconds",
-            "0.5",
-            "-q",
-        ])
+    // The first run without a shipped English model (the page says why), the second with the
+    // repository's.
+    let nowhere = work.path().join("no-model");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tts-en");
+    let demo = |say_model: &Path| {
+        melnet_env(
+            &[
+                "demo",
+                "-o",
+                o,
+                "--data",
+                i,
+                "--minutes",
+                "0.02",
+                "--seconds",
+                "0.5",
+                "-q",
+            ],
+            &[("MELNET_SAY_MODEL", say_model.to_str().unwrap())],
+        )
     };
-    let run = demo();
+    let run = demo(&nowhere);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert!(html.contains("Not available:") && html.contains("no-model"));
     // Input, primed continuation, two unconditional samples: each a picture and a player.
     assert_eq!(html.matches("<audio controls").count(), 4);
     assert_eq!(html.matches("src=\"data:audio/wav;base64,").count(), 4);
     // The four spectrograms, the three tiers' stages, the levels figure, three loss curves,
     // the dataset figure.
     assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 12);
-    assert!(html.contains("<h2>Loudness</h2>") && html.contains("% of their elements at the"));
+    assert!(html.contains("<h3>Loudness</h3>") && html.contains("% of their elements at the"));
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "external assets"
@@ -1310,10 +1318,20 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     };
     let first = step(&out);
     assert!(first > 0);
-    // Again into the same directory: the dataset is reused and training continues.
-    let run = demo();
+    // Again into the same directory: the dataset is reused and training continues; the page
+    // now opens with the shipped model saying four sentences (a player and a spectrogram with
+    // its attention window each).
+    let run = demo(Path::new(shipped));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(step(&out) > first);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let said = html.find("The shipped English model says").expect("the shipped model");
+    assert!(said < html.find("From scratch").unwrap());
+    assert_eq!(html.matches("<audio controls").count(), 8);
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 16);
+    for voice in ["slt", "rms", "awb", "kal16"] {
+        assert!(out.join(format!("say/{voice}.wav")).is_file(), "{voice}");
+    }
     // Bad input: one line, non-zero exit.
     let missing = work.path().join("no-such-folder");
     let run = melnet(&["demo", "-o", o, "--data", missing.to_str().unwrap(), "-q"]);

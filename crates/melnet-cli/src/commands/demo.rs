@@ -19,6 +19,7 @@ use melspec::{MelSpectrogram, SpectrogramKind};
 
 use crate::args::{interrupted, load_audio, Interrupted, InversionArgs};
 use crate::commands::sample::{self, Report};
+use crate::commands::say;
 use crate::commands::stft::{source_of, write_spectrogram};
 use crate::commands::train::{train_tier, valid_nll, Budget, FitSettings, NewTier};
 use crate::output::Outputs;
@@ -59,6 +60,15 @@ const TIERS: usize = 3;
 const N_MELS: usize = 64;
 /// Full-resolution training window, frames.
 const FRAMES: usize = 64;
+
+/// What the shipped English model says at the top of the page: one sentence per voice, none of
+/// them in its training text.
+const SAID: [(&str, &str); 4] = [
+    ("slt", "the weather was cold and wet all week"),
+    ("rms", "she opened the door and looked outside"),
+    ("awb", "we walked home after the game"),
+    ("kal16", "he bought a new car last year"),
+];
 
 /// Unconditional spectrograms generated for the loudness comparison, and their seconds.
 const LEVEL_COUNT: usize = 8;
@@ -163,6 +173,9 @@ pub fn run(args: Args) -> Result<()> {
     let _lock = melspec::lock::DirLock::acquire(dir)?;
     let mut stages = Vec::new();
 
+    let said = timed(&mut stages, "say (shipped model)", args.quiet, || {
+        say_examples(&dir.join("say"), args.quiet)
+    })?;
     timed(&mut stages, "prepare", args.quiet, || {
         let mut params = melspec::Preset::by_name("melnet-small")?.params;
         params.n_mels = N_MELS;
@@ -348,6 +361,7 @@ pub fn run(args: Args) -> Result<()> {
     let page = Page {
         args: &args,
         dir,
+        said: &said,
         stages: &stages,
         nll: &nll,
         tier_steps: &tier_steps,
@@ -369,6 +383,45 @@ pub fn run(args: Args) -> Result<()> {
     outputs.commit()?;
     println!("{}", index.display());
     Ok(())
+}
+
+/// The shipped English model ([`SAID`]) saying its sentences into `dir`, or why it cannot (no
+/// model where `melnet say` looks, other voices, tiers that do not load): the page says so and
+/// the demo goes on.
+fn say_examples(dir: &Path, quiet: bool) -> Result<std::result::Result<Vec<say::Said>, String>> {
+    let model = say::default_model();
+    let usable = Model::open(&model).and_then(|m| {
+        m.load_tiers()?;
+        Ok(m.config().labels.clone().unwrap_or_default())
+    });
+    let speakers = match usable {
+        Ok(speakers) => speakers,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if let Some((voice, _)) = SAID.iter().find(|(v, _)| !speakers.iter().any(|s| s == v)) {
+        return Ok(Err(format!(
+            "{}: has no voice {voice} (its labels: {speakers:?})",
+            model.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    SAID.iter()
+        .map(|(voice, text)| {
+            say::say(&say::Args {
+                text: (*text).into(),
+                output: dir.join(format!("{voice}.wav")),
+                speaker: Some((*voice).into()),
+                model: Some(model.clone()),
+                max_seconds: 10.0,
+                temperature: 0.0,
+                inversion: InversionArgs {
+                    quiet,
+                    ..InversionArgs::default()
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Ok)
 }
 
 /// Figures of the first spectrogram of `report` after each tier (x^{≤g}, g = 1 … G), each
@@ -425,6 +478,7 @@ fn level_pngs(model: &Model, report: &Report, dir: &Path) -> Result<Vec<(PathBuf
 struct Page<'a> {
     args: &'a Args,
     dir: &'a Path,
+    said: &'a std::result::Result<Vec<say::Said>, String>,
     stages: &'a [Stage],
     nll: &'a Nll,
     tier_steps: &'a [u64],
@@ -485,6 +539,61 @@ impl Page<'_> {
         Ok(())
     }
 
+    /// The shipped English model's sentences: text, audio, spectrogram and attention.
+    fn said_html(&self, html: &mut String) -> Result<()> {
+        let said = match self.said {
+            Ok(said) => said,
+            Err(why) => {
+                writeln!(
+                    html,
+                    "<h2>The shipped English model</h2><p>Not available: {} \
+                     (<code>scripts/recipes/tts-en.sh</code> trains it into \
+                     <code>models/tts-en</code>).</p>",
+                    escape(why)
+                )?;
+                return Ok(());
+            }
+        };
+        html.push_str(
+            "<h2>The shipped English model says</h2><p>Sentences it never trained on, one per \
+             voice, as <code>melnet say \"TEXT\" --speaker VOICE -o OUT.wav</code> says them \
+             with <code>models/tts-en</code> (trained by <code>scripts/recipes/tts-en.sh</code> \
+             on WordNet's examples read by four flite voices; see BENCHMARKS.md for how well a \
+             recogniser reads it). Under each spectrogram: the attention window, which character \
+             the model reads at each of tier 1's frames.</p>\n",
+        );
+        for s in said {
+            let speaker = s.speech.speaker.as_deref().unwrap_or("");
+            let rel = s
+                .wav
+                .strip_prefix(self.dir)
+                .unwrap_or(&s.wav)
+                .display()
+                .to_string();
+            writeln!(
+                html,
+                "<figure><figcaption><b>{}</b> — “{}” ({:.1} s of audio in {:.1} s, text to \
+                 WAV{}) <span class=\"file\">({})</span></figcaption>\
+                 <img alt=\"spectrogram and attention of {}\" src=\"{}\">\
+                 <audio controls preload=\"auto\" src=\"{}\"></audio></figure>",
+                escape(speaker),
+                escape(&s.speech.text),
+                s.audio_seconds,
+                s.seconds,
+                if s.speech.generated.ends.first().copied().flatten().is_none() {
+                    "; the text did not end within 10 s"
+                } else {
+                    ""
+                },
+                escape(&rel),
+                escape(speaker),
+                data_uri(&s.wav.with_extension("attention.png"), "image/png")?,
+                data_uri(&s.wav, "audio/wav")?,
+            )?;
+        }
+        Ok(())
+    }
+
     fn render(&self) -> Result<String> {
         let m = self.manifest;
         let s = &m.stats;
@@ -500,12 +609,15 @@ impl Page<'_> {
              td.n{text-align:right}.file{color:#777;font-size:.9em}code{background:#f3f3f3}\
              </style></head><body>\n<h1>melnet demo</h1>\n",
         );
+        self.said_html(&mut html)?;
         writeln!(
             html,
-            "<p>A {}-tier MelNet trained for {:.1} minutes in all ({} threads) on {} recordings \
+            "<h2>From scratch: a MelNet trained here for {:.1} minutes</h2>\
+             <p>A {}-tier MelNet trained for {:.1} minutes in all ({} threads) on {} recordings \
              ({:.1} minutes of audio, {} frames; {} files for training, {} held out), then \
              sampled tier by tier with the incremental sampler and inverted to audio by melspec \
              (NNLS mel inversion, PGHI + fast Griffin–Lim, signal-domain refinement).</p>",
+            self.args.minutes,
             self.model.tiers,
             self.args.minutes,
             rayon::current_num_threads(),
@@ -517,7 +629,7 @@ impl Page<'_> {
         )?;
         writeln!(
             html,
-            "<h2>Model</h2><p>Analysis: {} Hz, n_fft {}, hop {}, {} mel bands, dB; \
+            "<h3>Model</h3><p>Analysis: {} Hz, n_fft {}, hop {}, {} mel bands, dB; \
              training windows of {} frames at full resolution.</p><table>\
              <tr><th>tier</th><th>models</th><th>layers × width, K</th><th>centralized</th>\
              <th>steps</th><th>validation NLL (nats/element)</th></tr>",
@@ -559,7 +671,7 @@ impl Page<'_> {
             self.nll.full,
             self.nll.full / std::f64::consts::LN_2
         )?;
-        html.push_str("<h2>Input, continuation and samples</h2>\n");
+        html.push_str("<h3>Input, continuation and samples</h3>\n");
         let input = self.dir.join("samples/input.wav");
         self.example(
             &mut html,
@@ -591,7 +703,7 @@ impl Page<'_> {
             )?;
         }
         html.push_str(
-            "<h2>Tier by tier</h2><p>The first unconditional sample as the tiers built it: \
+            "<h3>Tier by tier</h3><p>The first unconditional sample as the tiers built it: \
              tier 1 draws a coarse spectrogram, each tier above fills in the rows between \
              (shown stretched to the full grid).</p>\n",
         );
@@ -613,7 +725,7 @@ impl Page<'_> {
             .count();
         writeln!(
             html,
-            "<h2>Loudness</h2><p>{LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s \
+            "<h3>Loudness</h3><p>{LEVEL_COUNT} unconditional samples of {LEVEL_SECONDS} s \
              (spectrograms only) against the training data: {:.1} % of their elements at the \
              −80 dB floor (the data: {:.1} %); {silent} of {LEVEL_COUNT} with a second half \
              ≥ 90 % floor; mean level {:.1} dB (the data: {:.1} dB). A model that has learnt \
@@ -627,7 +739,7 @@ impl Page<'_> {
             l.data.mean(),
             data_uri(&l.png, "image/png")?
         )?;
-        html.push_str("<h2>Training</h2>\n");
+        html.push_str("<h3>Training</h3>\n");
         for g in 1..=self.model.tiers {
             writeln!(
                 html,
@@ -642,7 +754,7 @@ impl Page<'_> {
         }
         writeln!(
             html,
-            "<h2>Dataset</h2><figure><figcaption>Per-item statistics and mean spectrum \
+            "<h3>Dataset</h3><figure><figcaption>Per-item statistics and mean spectrum \
              ({})</figcaption><img alt=\"dataset statistics\" src=\"{}\"></figure>",
             escape(&self.args.data.display().to_string()),
             data_uri(&self.dir.join("stats.png"), "image/png")?

@@ -12,7 +12,7 @@ use crate::output::Outputs;
 
 /// The model `melnet say` uses without `--model`: `$MELNET_SAY_MODEL`, else the English model
 /// shipped in the repository this program was built from (`models/tts-en`).
-fn default_model() -> PathBuf {
+pub(crate) fn default_model() -> PathBuf {
     std::env::var_os("MELNET_SAY_MODEL").map_or_else(
         || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tts-en")),
         PathBuf::from,

@@ -41,8 +41,14 @@ pub struct Run {
 }
 
 pub fn melnet(args: &[&str]) -> Run {
+    melnet_env(args, &[])
+}
+
+/// Runs melnet with extra environment variables `(name, value)`; returns exit code and stderr.
+pub fn melnet_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_melnet"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("melnet runs");
     Run {
