@@ -8,9 +8,12 @@ held-out sentences of `scripts/recipes/tts-en.sh`:
 - *model*: `melnet say` with the trained model, the sentence's text and the speaker.
 
 Also the speaker identity of the model's audio (nearest centroid of mean log-mel, fitted on
-training recordings of each voice) and the real-time factor of `melnet say` (text to WAV).
+training recordings of each voice), the real-time factor of `melnet say` (text to WAV, the
+program started per sentence) over the held-out sentences and, best of three, on one 10-word
+sentence, and the first `--show` sentences of each speaker as the recogniser heard them.
 
     bench/.venv/bin/python bench/tts.py --root . --recipe out/tts-en [--limit N] [--model DIR]
+        [--rows flite,inverted,model] [--show N] [--temperature B]
 """
 import argparse
 import json
@@ -66,14 +69,16 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--root", required=True)
     p.add_argument("--recipe", required=True, help="the OUT directory of tts-en.sh")
-    p.add_argument("--model", help="model directory [default: RECIPE/model]")
+    p.add_argument("--model", help="model directory [default: ROOT/models/tts-en]")
     p.add_argument("--limit", type=int, default=100, help="held-out sentences per speaker")
     p.add_argument("--rows", default="flite,inverted,model")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", default="0", help="melnet say --temperature (sampling bias)")
+    p.add_argument("--show", type=int, default=3, help="sentences per speaker to print heard")
     a = p.parse_args()
     exe = os.path.join(a.root, "target/release/melnet")
     corpus = os.path.join(a.recipe, "corpus")
-    model = a.model or os.path.join(a.recipe, "model")
+    model = a.model or os.path.join(a.root, "models", "tts-en")
     rows = a.rows.split(",")
     heldout = [line.split("|", 1) for line in open(os.path.join(corpus, "heldout.csv")).read().splitlines()]
     heldout = heldout[: a.limit]
@@ -84,6 +89,7 @@ def main():
               "--n-mels", str(mp["n_mels"]), "--fmax", str(mp["fmax"]), "--db"]
     recognise = Recogniser()
     print(f"{'speaker':8} {'row':9} {'sentences':>9} {'WER %':>6} {'speaker id %':>12} {'RTF':>6}")
+    heard = []
     with tempfile.TemporaryDirectory() as work:
         centroids = {}
         if "model" in rows:
@@ -106,19 +112,36 @@ def main():
                         out = os.path.join(work, "say.wav")
                         start = time.perf_counter()
                         subprocess.run([exe, "say", text, "-o", out, "--speaker", v, "--model", model,
-                                        "--seed", str(a.seed + i)], check=True, capture_output=True)
+                                        "--seed", str(a.seed + i), "--temperature", a.temperature],
+                                       check=True, capture_output=True)
                         say_s += time.perf_counter() - start
                         audio_s += sf.info(out).duration
                         guess = min(centroids, key=lambda c: np.sum(
                             (centroids[c] - mean_log_mel(exe, out, params, work)) ** 2))
                         right += guess == v
                         wav = out
-                    e, n = wer_counts(text, recognise(wav))
+                    hyp = recognise(wav)
+                    if i < a.show:
+                        heard.append(f"{v} {row}: \"{text}\" heard as \"{hyp}\"")
+                    e, n = wer_counts(text, hyp)
                     edits, words = edits + e, words + n
                 ident = f"{100 * right / len(heldout):12.1f}" if row == "model" else f"{'':12}"
                 rtf = f"{audio_s / say_s:6.2f}" if row == "model" else f"{'':6}"
                 print(f"{v:8} {row:9} {len(heldout):>9} {100 * edits / words:6.1f} {ident} {rtf}",
                       flush=True)
+        if "model" in rows:
+            ten = "the old man walked slowly down the road to town"
+            out = os.path.join(work, "ten.wav")
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                subprocess.run([exe, "say", ten, "-o", out, "--model", model, "--speaker", voices[0],
+                                "--temperature", a.temperature], check=True, capture_output=True)
+                best = min(best, time.perf_counter() - start)
+            seconds = sf.info(out).duration
+            print(f"melnet say, 10 words (\"{ten}\", {voices[0]}): {seconds:.2f} s of audio in "
+                  f"{best:.2f} s (best of 3), {seconds / best:.2f}x real time")
+    print("\n".join(heard))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 # text (tier 1) and speaker, trained for a budget in hours → validation NLL per round and
 # samples of held-out sentences with every voice.
 #
-#   scripts/recipes/tts-en.sh [HOURS] [OUT]        # default: 6 hours into out/tts-en
+#   scripts/recipes/tts-en.sh [HOURS] [OUT]        # default: 2 hours into out/tts-en
+#
+# The shipped models/tts-en is this recipe's default run (2 hours, 3 rounds) on 2 cores. A rerun
+# continues models/tts-en; to reproduce it from scratch, give another MODEL directory.
 #
 # Fetched at run time with `apt-get download` and never committed (their copyright files are
 # copied next to the corpus): flite 2.2 (Debian `flite`, `libflite1`; code and voices under
@@ -14,19 +17,19 @@
 # checkpoint. Tier 1 (the one that reads the text) gets TIER1_SHARE of the time, the upper
 # tiers (text-free upsamplers) share the rest equally. Environment: SENTENCES (training
 # sentences, default 3000), HELDOUT (default 100), VOICES (default "slt rms awb kal16"), N_MELS
-# (default 64), ROUNDS (default 6), WIDTH (default 64), LR (Adam's learning rate, default 5e-3),
+# (default 64), ROUNDS (default 3), WIDTH (default 64), LR (Adam's learning rate, default 5e-3),
 # LR_HALVE (halve it every this many epochs, default 3; 1e-2 constant spiked tier 1's loss after
 # 1.5 epochs), TIER1_SHARE (default 0.7), MODEL (default models/tts-en: the repository's shipped
 # model, which `melnet say` uses and which a rerun continues), MELNET (the program; default
 # target/release/melnet, built if missing), STAGE (`corpus` stops after the corpus).
 set -euo pipefail
-hours="${1:-6}"
+hours="${1:-2}"
 out="${2:-out/tts-en}"
 sentences="${SENTENCES:-3000}"
 heldout="${HELDOUT:-100}"
 voices="${VOICES:-slt rms awb kal16}"
 n_mels="${N_MELS:-64}"
-rounds="${ROUNDS:-6}"
+rounds="${ROUNDS:-3}"
 width="${WIDTH:-64}"
 lr="${LR:-5e-3}"
 lr_halve="${LR_HALVE:-3}"
