@@ -1325,7 +1325,9 @@ fn demo_writes_a_self_contained_report_and_resumes() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(step(&out) > first);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    let said = html.find("The shipped English model says").expect("the shipped model");
+    let said = html
+        .find("The shipped English model says")
+        .expect("the shipped model");
     assert!(said < html.find("From scratch").unwrap());
     assert_eq!(html.matches("<audio controls").count(), 8);
     assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 16);
