@@ -106,7 +106,7 @@ impl Model {
                 let len = speech.text.chars().count().min(*chars);
                 let window =
                     ndarray::Array2::from_shape_fn((len, frames_1), |(u, t)| phi[t * chars + u]);
-                let ended = speech.generated.ends.first().copied().flatten().is_some();
+                let ended = speech.ended();
                 Ok((audio, mel, window, ended))
             })
             .map_err(to_py)?;

@@ -44,6 +44,11 @@ impl Speech {
         &self.generated.full[..self.frames * bins]
     }
 
+    /// Whether the model finished the text within `max_frames` (otherwise the speech is cut).
+    pub fn ended(&self) -> bool {
+        self.generated.ends.first().copied().flatten().is_some()
+    }
+
     /// Frames the tiers generated (the text may have ended before the last).
     fn generated_frames(&self) -> usize {
         let bins = self

@@ -580,7 +580,7 @@ impl Page<'_> {
                 escape(&s.speech.text),
                 s.audio_seconds,
                 s.seconds,
-                if s.speech.generated.ends.first().copied().flatten().is_none() {
+                if !s.speech.ended() {
                     "; the text did not end within 10 s"
                 } else {
                     ""

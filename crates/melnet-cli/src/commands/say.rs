@@ -139,15 +139,7 @@ pub fn run(args: Args) -> Result<()> {
         said.seconds,
         said.audio_seconds / said.seconds.max(1e-9),
         said.speech.seconds,
-        if said
-            .speech
-            .generated
-            .ends
-            .first()
-            .copied()
-            .flatten()
-            .is_none()
-        {
+        if !said.speech.ended() {
             " (the text did not end within --max-seconds)"
         } else {
             ""
