@@ -235,12 +235,13 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
         "-q",
     ]);
     assert!(out.join("said.wav").is_file());
-    // `melnet say`: the same through its own command (upper case lowered), and its refusals.
+    // `melnet say`: the same through its own command (upper case lowered, the output's folder
+    // made), and its refusals.
     melnet_ok(&[
         "say",
         "AB fe",
         "-o",
-        &s(&out.join("say.wav")),
+        &s(&out.join("new/say.wav")),
         "--model",
         &s(&model),
         "--max-seconds",
@@ -248,7 +249,7 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
         "-q",
     ]);
     for ext in ["wav", "npy", "png", "attention.png"] {
-        assert!(out.join(format!("say.{ext}")).is_file(), "{ext}");
+        assert!(out.join(format!("new/say.{ext}")).is_file(), "{ext}");
     }
     let clean = dir.path().join("clean-say");
     std::fs::create_dir(&clean).unwrap();

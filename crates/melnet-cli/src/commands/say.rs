@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::args::{progress_bar, InversionArgs};
 use crate::commands::sample::{write_alignment, write_sample};
@@ -25,8 +25,8 @@ pub struct Args {
     /// What to say (characters of the model's alphabet: the English model knows lower-case
     /// letters, the apostrophe and the space; upper case is lowered).
     pub text: String,
-    /// Output WAV; the spectrogram (`.npy` + `.json`, `.png`) and the attention figure
-    /// (`.attention.png`) go next to it.
+    /// Output WAV (its folder is made if missing); the spectrogram (`.npy` + `.json`, `.png`)
+    /// and the attention figure (`.attention.png`) go next to it.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Speaker (a label of the model) [default: the model's first].
@@ -107,6 +107,11 @@ pub fn say(args: &Args) -> Result<Said> {
         args.output.with_extension("npy"),
         args.output.with_extension("png"),
     ];
+    // The output's folder is made once there is something to put in it.
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
     let mut outputs = Outputs::new(&[]);
     let one = speech.time_major();
     write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
