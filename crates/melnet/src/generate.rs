@@ -46,6 +46,14 @@ pub struct Generated {
     pub ends: Vec<Option<usize>>,
 }
 
+impl Generated {
+    /// Full-resolution frames of each of its `count` spectrograms.
+    pub fn frames(&self, count: usize) -> usize {
+        let bins = self.levels.last().map_or(1, |(g, _)| g.bins.max(1));
+        self.full.len() / (count * bins).max(1)
+    }
+}
+
 /// Generate `count` spectrograms of the full-resolution grid `full` with the G = `tiers.len()`
 /// tiers of a multi-scale model (tier g models [`tier_shapes`]`(full, G)[g - 1]`): tier 1 from
 /// scratch, then each upper tier conditioned on everything generated so far (its feature

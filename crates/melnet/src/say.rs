@@ -40,23 +40,13 @@ pub struct Speech {
 impl Speech {
     /// The said frames `[frames, bins]`, time-major and normalised (the model's scale).
     pub fn time_major(&self) -> &[f32] {
-        let bins = self.generated.full.len() / self.generated_frames().max(1);
+        let bins = self.generated.full.len() / self.generated.frames(1).max(1);
         &self.generated.full[..self.frames * bins]
     }
 
     /// Whether the model finished the text within `max_frames` (otherwise the speech is cut).
     pub fn ended(&self) -> bool {
         self.generated.ends.first().copied().flatten().is_some()
-    }
-
-    /// Frames the tiers generated (the text may have ended before the last).
-    fn generated_frames(&self) -> usize {
-        let bins = self
-            .generated
-            .levels
-            .last()
-            .map_or(1, |(g, _)| g.bins.max(1));
-        self.generated.full.len() / bins
     }
 }
 
@@ -132,7 +122,7 @@ impl Model {
             frames: 0,
             seconds,
         };
-        let all = speech.generated_frames();
+        let all = speech.generated.frames(1);
         speech.frames = speech
             .generated
             .ends

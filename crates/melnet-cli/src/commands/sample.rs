@@ -226,7 +226,7 @@ pub(crate) fn write_alignment(
     let (mel, _) = model.to_dataset_scale(time_major);
     let full = mel.ncols();
     // Tier 1's frames that the figure's frames cover (all of them for a one-tier model).
-    let shown = frames_1.min((full * frames_1).div_ceil(generated_frames(generated, n)));
+    let shown = frames_1.min((full * frames_1).div_ceil(generated.frames(n)));
     let len = text.chars().count().min(*chars);
     let window =
         ndarray::Array2::from_shape_fn((len, shown), |(u, t)| phi[(t * n + i) * chars + u]);
@@ -243,12 +243,6 @@ pub(crate) fn write_alignment(
         window.view(),
         text,
     )
-}
-
-/// Full-resolution frames of each spectrogram of `generated` (`count` of them).
-fn generated_frames(generated: &melnet::Generated, count: usize) -> usize {
-    let bins = generated.levels.last().map_or(1, |(g, _)| g.bins.max(1));
-    generated.full.len() / (count * bins).max(1)
 }
 
 /// Generate, write and invert; the report says what was written.
