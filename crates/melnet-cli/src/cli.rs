@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    demo, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, say, stats, stft,
-    synth, toy, train,
+    demo, eval, filterbank, invert, mel, merge, prepare, presets, roundtrip, sample, say, stats,
+    stft, synth, toy, train,
 };
 
 /// melnet: mel spectrograms that match librosa, fast.
@@ -44,7 +44,7 @@ pub enum Command {
     /// Train a MelNet model (one or more tiers) on a prepared dataset.
     Train(train::Args),
     /// NLL of a trained model: per tier and at full resolution, on the validation windows or a given spectrogram.
-    Eval(train::EvalArgs),
+    Eval(eval::Args),
     /// New spectrograms (and audio) from a trained model, tier by tier, optionally continuing a prime.
     Sample(sample::Args),
     /// Text → speech (WAV, spectrogram, attention figure) with a text-conditioned model: the

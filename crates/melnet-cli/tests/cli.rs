@@ -751,11 +751,15 @@ fn train_resume_and_eval() {
     // A second fresh run into the same directory is refused.
     assert_eq!(train("2", &[]).code, 1);
     // A tier the model does not have.
-    for bad in ["2", "0", "x"] {
+    let run = train("3", &["--resume", "--tier", "2"]);
+    assert_eq!(run.code, 1, "--tier 2");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("tiers 1 to 1"), "{}", run.stderr);
+    // Not a tier number: a usage error.
+    for bad in ["0", "x"] {
         let run = train("3", &["--resume", "--tier", bad]);
-        assert_eq!(run.code, 1, "--tier {bad}");
-        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        assert!(run.stderr.contains("tiers 1 to 1"), "{}", run.stderr);
+        assert_eq!(run.code, 2, "--tier {bad}");
+        assert!(run.stderr.contains("a tier number"), "{}", run.stderr);
     }
     let run = train("3", &["--resume"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -1033,7 +1037,7 @@ fn train_config_file_adam_epochs_and_divergence() {
     let run = train(r, &["--resume", "--width", "16", "--steps", "50"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("--resume continues it"),
+        run.stderr.contains("resuming continues it"),
         "{}",
         run.stderr
     );

@@ -294,9 +294,9 @@ fn training_options_and_sizes_are_checked_before_a_run_exists() {
     let (ds, _) = tiny_run(dir.path());
     let out = dir.path().join("new");
     let cases: [(&[&str], &str); 11] = [
-        (&["--lr", "nan"], "lr = NaN"),
+        (&["--lr", "nan"], "--lr NaN"),
         (&["--input-noise", "inf"], "--input-noise"),
-        (&["--lr=-1"], "lr = -1"),
+        (&["--lr=-1"], "--lr -1"),
         (&["--momentum", "nan"], "momentum"),
         (&["--clip-grad=-1"], "--clip-grad"),
         (&["--minutes=-1"], "--minutes"),

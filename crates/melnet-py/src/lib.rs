@@ -25,6 +25,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 mod model;
+mod train;
 
 /// A melspec error as the Python exception a librosa user expects.
 pub(crate) fn to_py(e: melspec::Error) -> PyErr {
@@ -638,6 +639,7 @@ fn dx7_params_json() -> String {
 fn _melnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
     m.add_function(wrap_pyfunction!(model::default_model_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(melspectrogram, m)?)?;
     m.add_function(wrap_pyfunction!(mel_apply, m)?)?;
     m.add_function(wrap_pyfunction!(mel_filters, m)?)?;

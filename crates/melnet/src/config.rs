@@ -102,7 +102,7 @@ impl TierConfig {
             ("n_mixtures", self.n_mixtures),
         ]
         .into_iter()
-        .chain(self.conditioning.map(|c| ("feature layers", c.layers)))
+        .chain(self.conditioning.map(|c| ("feature_layers", c.layers)))
         .chain(self.text.into_iter().flat_map(|t| {
             [
                 ("text alphabet", t.alphabet),

@@ -44,6 +44,18 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A request that does not fit what it is made of (a plan for a model directory that
+    /// holds something else, a tier the model does not have).
+    #[error("{0}")]
+    Invalid(String),
+    /// Training failed after a checkpoint: `dir` holds the last good one.
+    #[error("training stopped; the last good checkpoint is in {}: {cause}", dir.display())]
+    Stopped {
+        /// The tier directory.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        cause: Box<Error>,
+    },
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

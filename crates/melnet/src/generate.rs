@@ -52,6 +52,24 @@ impl Generated {
         let bins = self.levels.last().map_or(1, |(g, _)| g.bins.max(1));
         self.full.len() / (count * bins).max(1)
     }
+
+    /// The attention window of spectrogram `i` of `count` over its first `chars` characters,
+    /// `(chars, tier-1 frames)`, for the tier-1 frames that its first `frames`
+    /// full-resolution frames cover (all of them for a one-tier model); empty for a model
+    /// without text.
+    pub fn attention(
+        &self,
+        i: usize,
+        count: usize,
+        chars: usize,
+        frames: usize,
+    ) -> ndarray::Array2<f32> {
+        let (phi, width) = (&self.alignment.0, self.alignment.1);
+        let frames_1 = phi.len() / (count * width).max(1);
+        let shown = frames_1.min((frames * frames_1).div_ceil(self.frames(count).max(1)));
+        let chars = chars.min(width);
+        ndarray::Array2::from_shape_fn((chars, shown), |(u, t)| phi[(t * count + i) * width + u])
+    }
 }
 
 /// Generate `count` spectrograms of the full-resolution grid `full` with the G = `tiers.len()`

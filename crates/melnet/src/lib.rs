@@ -13,15 +13,19 @@
 
 pub mod bins;
 pub mod config;
+pub mod draw;
 pub mod error;
+pub mod eval;
 pub mod feature;
 pub mod generate;
 pub mod gmm;
 pub mod init;
 pub mod model;
+pub mod model_dir;
 pub mod multiscale;
 #[allow(unsafe_code)]
 pub mod ops;
+pub mod prime;
 pub mod sample;
 pub mod say;
 pub mod stack;
@@ -32,6 +36,7 @@ pub mod toy;
 pub mod train;
 
 pub use config::{FeatureConfig, TextConfig, TierConfig};
+pub use draw::{SampleRequest, Samples};
 pub use error::{Error, Result};
 pub use generate::{generate, Generated};
 pub use gmm::Gmm;

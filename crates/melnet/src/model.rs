@@ -543,6 +543,23 @@ impl Model {
             .for_each(|v| *v = v.clamp(s.all.min, s.all.max));
     }
 
+    /// Full-resolution frames that `seconds` of audio take (rounded up): what `--seconds`,
+    /// `--max-seconds` and their Python keywords ask for.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (named `name`) unless `seconds` is positive and under a day.
+    pub fn frames_for(&self, name: &'static str, seconds: f64) -> Result<usize> {
+        if !(seconds.is_finite() && seconds > 0.0 && seconds < 86_400.0) {
+            return Err(Error::InvalidConfig {
+                name,
+                value: seconds.to_string(),
+                reason: "must be positive and under a day".into(),
+            });
+        }
+        let p = &self.config.params;
+        Ok((seconds * f64::from(p.sr) / p.hop_length as f64).ceil() as usize)
+    }
+
     /// The training split's range in the model's normalised scale (draws are clamped to it).
     pub fn range(&self) -> (f32, f32) {
         let s = &self.config.stats;

@@ -2,11 +2,8 @@
 //! voice, ending where the model has said it, and its audio (`melnet say`, Python
 //! `melnet.say`).
 
-use std::time::Instant;
-
-use rand::SeedableRng;
-
-use crate::{Error, Generated, Model, Result, SampleOptions, Tier};
+use crate::draw::SampleRequest;
+use crate::{Error, Generated, Model, Result, Tier};
 
 /// How [`Model::say`] draws.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +12,7 @@ pub struct SayOptions {
     /// said the text.
     pub max_frames: usize,
     /// Bias b ≥ 0 towards likelier values (0 samples the model as trained; see
-    /// [`SampleOptions::bias`]).
+    /// [`crate::SampleOptions::bias`]).
     pub bias: f32,
     /// Seed of the draws.
     pub seed: u64,
@@ -58,7 +55,7 @@ impl Model {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for a model without text, an empty text, characters outside
-    /// the alphabet, an unknown speaker or `max_frames` below 2; candle errors.
+    /// the alphabet, an unknown speaker or `max_frames` below 2; as [`Model::sample`].
     pub fn say(
         &self,
         tiers: &[Tier],
@@ -83,13 +80,6 @@ impl Model {
         if text.trim().is_empty() {
             return Err(bad("text", "", "nothing to say"));
         }
-        if options.max_frames < 2 {
-            return Err(bad(
-                "max_frames",
-                &options.max_frames.to_string(),
-                "audio needs at least 2 frames",
-            ));
-        }
         let speaker = match speaker {
             Some(s) => Some(s.to_string()),
             None => self
@@ -98,38 +88,26 @@ impl Model {
                 .as_ref()
                 .and_then(|l| l.first().cloned()),
         };
-        let conditions = self.conditions(speaker.as_deref(), Some(&text), 1)?;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
-        let started = Instant::now();
-        let generated = self.generate(
+        let samples = self.sample(
             tiers,
-            options.max_frames,
-            1,
-            None,
-            &conditions,
-            SampleOptions {
+            &SampleRequest {
+                frames: options.max_frames,
+                count: 1,
+                prime: None,
+                label: speaker.as_deref(),
+                text: Some(&text),
                 bias: options.bias,
-                range: self.range(),
+                seed: options.seed,
             },
-            &mut rng,
             progress,
         )?;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut speech = Speech {
+        let frames = samples.length(0);
+        Ok(Speech {
             text,
             speaker,
-            generated,
-            frames: 0,
-            seconds,
-        };
-        let all = speech.generated.frames(1);
-        speech.frames = speech
-            .generated
-            .ends
-            .first()
-            .copied()
-            .flatten()
-            .map_or(all, |end| end.min(all));
-        Ok(speech)
+            generated: samples.generated,
+            frames,
+            seconds: samples.seconds,
+        })
     }
 }

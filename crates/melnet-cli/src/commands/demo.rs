@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
-use melnet::model::{Nll, TierSpec};
-use melnet::train::fit::check_dataset;
-use melnet::train::optim::{OptimizerConfig, RmsPropConfig};
+use melnet::model::Nll;
+use melnet::model_dir::NewModel;
+use melnet::train::fit::StepOptions;
+use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
+use melnet::train::report::FitEnd;
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig, SampleOptions};
 use melspec::audio::{write_wav, WavFormat};
@@ -21,9 +23,10 @@ use crate::args::{interrupted, load_audio, Interrupted, InversionArgs};
 use crate::commands::sample::{self, Report};
 use crate::commands::say;
 use crate::commands::stft::{source_of, write_spectrogram};
-use crate::commands::train::{train_tier, valid_nll, Budget, FitSettings, NewTier};
+use crate::commands::train::Bars;
 use crate::output::Outputs;
 use crate::plot::{dataset_png, levels_png, spectrogram_png, FreqAxis, SpectrogramPlot};
+use melnet::eval::valid_nll;
 use rand::SeedableRng;
 
 /// Options of `melnet demo`.
@@ -125,26 +128,35 @@ pub(crate) fn prepare_db(
     }
 }
 
-/// Train (or continue) tier g of `model` on `ds` for `minutes` of this run with `settings`, as
-/// the demos do.
+/// Train (or continue) every tier of the model in `dir` (made for `ds` as `new` says if it has
+/// none) on `ds` for `minutes` in all of this run, with `new_tier` and `step`, as the demos do;
+/// returns the model and each tier's step.
 ///
 /// # Errors
-/// As [`train_tier`].
+/// As [`melnet::model_dir::train`]; [`Interrupted`] after Ctrl-C (with a checkpoint).
 pub(crate) fn train_for(
-    model: &Model,
-    g: usize,
+    dir: &Path,
     ds: &Dataset,
-    new: &NewTier,
+    new: &NewModel,
+    new_tier: NewTier,
+    step: StepOptions,
     minutes: f64,
-    settings: FitSettings,
     quiet: bool,
-) -> Result<crate::commands::train::Trained> {
-    let budget = Budget {
-        steps: Some(u64::MAX),
-        epochs: None,
-        minutes: Some(minutes),
+) -> Result<(Model, Vec<u64>)> {
+    let plan = TrainPlan {
+        tiers: Tiers::All,
+        new_tier,
+        resume: Resume::IfAny,
+        check_spec: false,
+        budget: Budget::minutes(minutes / new.tiers.unwrap_or(1) as f64),
+        step,
     };
-    train_tier(model, g, ds, new, true, false, budget, settings, quiet)
+    let mut bars = Bars::new(quiet, None);
+    let (model, trained) = melnet::model_dir::train(dir, ds, new, &plan, &mut bars, interrupted())?;
+    if trained.last().is_some_and(|t| t.end == FitEnd::Interrupted) {
+        return Err(Interrupted.into());
+    }
+    Ok((model, trained.iter().map(|t| t.step).collect()))
 }
 
 /// Run `melnet demo`.
@@ -195,40 +207,24 @@ pub fn run(args: Args) -> Result<()> {
         outputs.commit()?;
     }
 
-    let model = if model_dir.join(melnet::model::MODEL_FILE).exists() {
-        let model = Model::open(&model_dir)?;
-        check_dataset(&model, &ds)?;
-        model
-    } else {
-        Model::create(&model_dir, ModelConfig::for_dataset(&ds, TIERS, FRAMES))?
-    };
-    let mut tier_steps = Vec::new();
-    timed(&mut stages, "train", args.quiet, || {
-        let new = NewTier {
-            spec: TierSpec::default(),
-            optimizer: OptimizerConfig::RmsProp(RmsPropConfig {
-                lr: 3e-4,
-                ..RmsPropConfig::default()
-            }),
-            seed: 0,
-            batch: 8,
+    let (model, tier_steps) = timed(&mut stages, "train", args.quiet, || {
+        let new = NewModel {
+            tiers: Some(TIERS),
+            frames: Some(FRAMES),
+            ..NewModel::default()
         };
-        for g in 1..=TIERS {
-            let trained = train_for(
-                &model,
-                g,
-                &ds,
-                &new,
-                args.minutes / TIERS as f64,
-                FitSettings::default(),
-                args.quiet,
-            )?;
-            tier_steps.push(trained.step);
-        }
-        Ok(())
+        train_for(
+            &model_dir,
+            &ds,
+            &new,
+            NewTier::default(),
+            StepOptions::default(),
+            args.minutes,
+            args.quiet,
+        )
     })?;
     let (nll, _, _) = timed(&mut stages, "eval", args.quiet, || {
-        valid_nll(&model_dir, &ds_dir)
+        Ok(valid_nll(&model, &model.load_tiers()?, &ds)?)
     })?;
     let configs: Vec<melnet::TierConfig> = (1..=TIERS)
         .map(|g| Trainer::read_config(&model.tier_dir(g)))

@@ -7,10 +7,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use melnet::model::{ModelText, TierSpec};
+use melnet::model_dir::NewModel;
 use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
+use melnet::train::fit::StepOptions;
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
-use melnet::{Model, ModelConfig, SampleOptions};
+use melnet::train::plan::NewTier;
+use melnet::{ModelConfig, SampleOptions};
 use melspec::dataset::Dataset;
 use rand::SeedableRng;
 
@@ -18,8 +20,8 @@ use crate::args::InversionArgs;
 use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
-use crate::commands::train::{valid_nll, FitSettings, NewTier};
 use crate::output::Outputs;
+use melnet::eval::valid_nll;
 
 /// Recordings in the corpus.
 const ITEMS: usize = 400;
@@ -61,34 +63,36 @@ pub fn run(args: &Args) -> Result<()> {
         prepare_db(&corpus, &ds_dir, params, 0.1)
     })?;
     let ds = Dataset::open(&ds_dir)?;
-    let model = if model_dir.join(melnet::model::MODEL_FILE).exists() {
-        Model::open(&model_dir)?
-    } else {
-        let config = ModelConfig {
-            text: Some(ModelText::new(&corpus.join("metadata.csv"), &ds)?),
-            ..ModelConfig::for_dataset(&ds, 1, ModelText::window_frames(&ds))
+    let (model, steps) = timed(&mut stages, "train", args.quiet, || {
+        let new = NewModel {
+            tiers: Some(1),
+            transcripts: Some(corpus.join("metadata.csv")),
+            ..NewModel::default()
         };
-        Model::create(&model_dir, config)?
-    };
-    let steps = timed(&mut stages, "train", args.quiet, || {
-        let new = NewTier {
-            spec: TierSpec::default(),
+        let new_tier = NewTier {
             optimizer: OptimizerConfig::Adam(AdamConfig {
                 lr: LR,
                 ..AdamConfig::default()
             }),
-            seed: 0,
-            batch: 8,
+            ..NewTier::default()
         };
-        let settings = FitSettings {
+        let step = StepOptions {
             lr_halve_every_epochs: Some(LR_HALVE_EVERY_EPOCHS),
-            ..FitSettings::default()
+            ..StepOptions::default()
         };
-        let t = train_for(&model, 1, &ds, &new, args.minutes, settings, args.quiet)?;
-        Ok(t.step)
+        train_for(
+            &model_dir,
+            &ds,
+            &new,
+            new_tier,
+            step,
+            args.minutes,
+            args.quiet,
+        )
     })?;
+    let steps = steps[0];
     let nll = timed(&mut stages, "eval", args.quiet, || {
-        Ok(valid_nll(&model_dir, &ds_dir)?.0)
+        Ok(valid_nll(&model, &model.load_tiers()?, &ds)?.0)
     })?;
     let (readings, shown) = timed(
         &mut stages,
@@ -122,7 +126,9 @@ pub fn run(args: &Args) -> Result<()> {
                 };
                 write_sample(&mut outputs, &model, one, &files, &inversion)?;
                 let png = wav.with_extension("attention.png");
-                write_alignment(&mut outputs, &model, &generated, i, one, &r.text, &png)?;
+                let window =
+                    generated.attention(i, held_out.len(), r.text.chars().count(), r.frames);
+                write_alignment(&mut outputs, &model, one, window.view(), &r.text, &png)?;
                 shown.push((wav, png));
             }
             outputs.commit()?;

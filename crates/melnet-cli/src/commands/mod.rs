@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod demo_tts;
+pub mod eval;
 pub mod filterbank;
 pub mod invert;
 pub mod mel;
@@ -32,7 +33,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Merge(args) => merge::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Train(args) => train::run(args),
-        Command::Eval(args) => train::eval(args),
+        Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Say(args) => say::run(args),
         Command::Synth(command) => synth::run(command),

@@ -2,19 +2,14 @@
 //! on every tier), optionally continuing a prime, and their audio.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use melnet::{Model, SampleOptions};
+use anyhow::{bail, Result};
+use melnet::{Model, SampleRequest};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::convert::to_db_ref_max;
 use melspec::dataset::{Dataset, Levels, Split};
-use melspec::npy::read_f32_2d;
-use melspec::{MelSpectrogram, Sidecar, SpectrogramKind};
-use ndarray::Array2;
-use rand::SeedableRng;
+use melspec::{Sidecar, SpectrogramKind};
 
-use crate::args::{load_audio, progress_bar, ConditionArgs, InversionArgs};
+use crate::args::{progress_bar, ConditionArgs, InversionArgs};
 use crate::commands::stft::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
@@ -98,75 +93,6 @@ fn paths(output: &Path, i: usize, count: usize) -> [PathBuf; 3] {
     ]
 }
 
-/// A spectrogram file (audio, or a mel `.npy` in the dataset's scale — with a sidecar its
-/// scale is undone and the dataset's applied) as the model's normalised time-major frames
-/// `[frames, n_mels]`, at most `max_seconds` long.
-///
-/// # Errors
-/// Unreadable files, another band count, non-finite values, no frames.
-pub(crate) fn read_spectrogram(
-    path: &Path,
-    model: &Model,
-    max_seconds: f64,
-) -> Result<Array2<f32>> {
-    let c = model.config();
-    let p = &c.params;
-    let name = path.display().to_string();
-    let is_npy = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let mel = if is_npy {
-        let mut mel = read_f32_2d(path)?;
-        if mel.nrows() != p.n_mels {
-            bail!(
-                "{name}: {} rows, the model has {} mels",
-                mel.nrows(),
-                p.n_mels
-            );
-        }
-        if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
-            bail!("{name}: holds a non-finite value ({v})");
-        }
-        let sidecar = Sidecar::path_for(path);
-        if sidecar.is_file() {
-            let v = mel.as_slice_mut().expect("standard layout");
-            Sidecar::read(&sidecar)?.scale.to_linear(v, p.power)?;
-            if c.db {
-                to_db_ref_max(v, p.power)?;
-            }
-        }
-        mel
-    } else {
-        let audio = load_audio(path, p.sr)?;
-        let mut mel = MelSpectrogram::new(p.stft(), p.mel(), p.power)?
-            .process(&audio.samples)
-            .with_context(|| name.clone())?;
-        if c.db {
-            to_db_ref_max(
-                mel.as_slice_mut().expect("mel spectrogram is contiguous"),
-                p.power,
-            )?;
-        }
-        mel
-    };
-    let keep = if max_seconds.is_finite() {
-        ((max_seconds.max(0.0) * f64::from(p.sr) / p.hop_length as f64).round() as usize)
-            .min(mel.ncols())
-    } else {
-        mel.ncols()
-    };
-    if keep == 0 {
-        bail!("{name}: no frames (--prime-seconds {max_seconds})");
-    }
-    let mut frames = mel
-        .slice(ndarray::s![.., ..keep])
-        .t()
-        .as_standard_layout()
-        .into_owned();
-    model.normalize(frames.as_slice_mut().expect("standard layout"));
-    Ok(frames)
-}
-
 /// Write a dataset-scale spectrogram `(n_mels, frames)` as `.npy` + sidecar + PNG and its
 /// audio as WAV, staged in `outputs`.
 pub(crate) fn write_sample(
@@ -205,31 +131,21 @@ pub(crate) fn write_sample(
     Ok(())
 }
 
-/// The attention figure of spectrogram `i` of `generated` (a text model's), saying `text`:
-/// its first `frames` full-resolution frames (normalised, `[frames, bins]` in `time_major`)
-/// over its attention window, to `path`.
+/// The attention figure of a text model's spectrogram saying `text`: its frames (normalised,
+/// `[frames, bins]` in `time_major`) over its attention `window` `(chars, tier-1 frames)`
+/// ([`melnet::Generated::attention`]), to `path`.
 ///
 /// # Errors
 /// Figure and write errors.
 pub(crate) fn write_alignment(
     outputs: &mut Outputs,
     model: &Model,
-    generated: &melnet::Generated,
-    i: usize,
     time_major: &[f32],
+    window: ndarray::ArrayView2<f32>,
     text: &str,
     path: &Path,
 ) -> Result<()> {
-    let (phi, chars) = &generated.alignment;
-    let n = generated.ends.len().max(1);
-    let frames_1 = phi.len() / (n * chars).max(1);
     let (mel, _) = model.to_dataset_scale(time_major);
-    let full = mel.ncols();
-    // Tier 1's frames that the figure's frames cover (all of them for a one-tier model).
-    let shown = frames_1.min((full * frames_1).div_ceil(generated.frames(n)));
-    let len = text.chars().count().min(*chars);
-    let window =
-        ndarray::Array2::from_shape_fn((len, shown), |(u, t)| phi[(t * n + i) * chars + u]);
     let p = model.config().params;
     let tmp = outputs.stage(path)?;
     crate::plot::alignment_png(
@@ -240,7 +156,7 @@ pub(crate) fn write_alignment(
             frame_seconds: p.hop_length as f64 / f64::from(p.sr),
             title: format!("\"{text}\""),
         },
-        window.view(),
+        window,
         text,
     )
 }
@@ -260,87 +176,64 @@ pub fn sample(args: &Args) -> Result<Report> {
     let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
     let frames = match args.frames {
         Some(n) => n,
-        None if args.seconds.is_finite() && args.seconds > 0.0 && args.seconds < 86_400.0 => {
-            (args.seconds / frame_seconds).ceil() as usize
-        }
-        None => bail!("invalid parameter: --seconds must be positive and under a day"),
+        None => model.frames_for("--seconds", args.seconds)?,
     };
     if frames == 0 {
         bail!("invalid parameter: --frames must be positive");
     }
     let prime = match &args.prime {
-        Some(path) => Some(read_spectrogram(path, &model, args.prime_seconds)?),
+        Some(path) => Some(model.read_spectrogram(path, args.prime_seconds)?),
         None => None,
     };
-    let n = args.count;
-    let prime_frames = prime.as_ref().map_or(0, |m| m.nrows());
-    let total = prime_frames + frames;
-    if total < 2 {
-        bail!("invalid parameter: --frames {frames} (audio needs at least 2 frames)");
-    }
-    // The generated spectrograms at every tier, and their audio.
-    melspec::limits::ensure_memory(
-        format!("generating {n} × {total} frames"),
-        n as f64 * total as f64 * (model.config().n_mels as f64 * 8.0 + 4.0 * p.hop_length as f64),
-    )?;
     let g_all = model.config().tiers;
     let bar = progress_bar(
         args.inversion.quiet,
         0,
         "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
     );
-    let conditions = args.conditions.conditions(&model, n)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.inversion.seed);
-    let started = Instant::now();
-    let generated = model.generate(
-        &tiers,
-        total,
-        n,
-        prime
-            .as_ref()
-            .map(|m| m.as_slice().expect("standard layout")),
-        &conditions,
-        SampleOptions {
-            bias: args.temperature,
-            range: model.range(),
-        },
-        &mut rng,
-        |g, done, len| {
-            bar.set_prefix(format!("tier {g}/{g_all}"));
-            bar.set_length(len as u64);
-            bar.set_position(done as u64);
-        },
-    )?;
-    let seconds = started.elapsed().as_secs_f64();
+    let request = SampleRequest {
+        frames,
+        count: args.count,
+        prime: prime.as_ref(),
+        label: args.conditions.label.as_deref(),
+        text: args.conditions.text.as_deref(),
+        bias: args.temperature,
+        seed: args.inversion.seed,
+    };
+    let samples = model.sample(&tiers, &request, |g, done, len| {
+        bar.set_prefix(format!("tier {g}/{g_all}"));
+        bar.set_length(len as u64);
+        bar.set_position(done as u64);
+    })?;
     bar.finish_and_clear();
-
-    let bins = model.config().n_mels;
-    // A text model may have stopped early.
-    let total = generated.full.len() / (n * bins);
-    let frames = total - prime_frames;
+    let n = samples.count;
     let mut outputs = Outputs::new(&[]);
     let mut files = Vec::with_capacity(n);
     for i in 0..n {
         let paths = paths(&args.output, i, n);
-        // A text model's spectrogram ends where its text ended.
-        let frames_i = generated.ends.get(i).copied().flatten().unwrap_or(total);
-        let one = &generated.full[i * total * bins..(i * total + frames_i) * bins];
+        let one = samples.time_major(i);
         write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
         if let Some(text) = &args.conditions.text {
             let png = paths[0].with_extension("attention.png");
-            write_alignment(&mut outputs, &model, &generated, i, one, text, &png)?;
+            let window = samples
+                .generated
+                .attention(i, n, text.chars().count(), samples.length(i));
+            write_alignment(&mut outputs, &model, one, window.view(), text, &png)?;
         }
         files.push(paths);
     }
     outputs.commit()?;
+    // A text model may have stopped early.
+    let prime_frames = samples.generated.prime_frames;
+    let frames = samples.frames() - prime_frames;
     Ok(Report {
         files,
         prime_frames,
         frames,
-        seconds,
-        real_time_factor: (frames * n) as f64 * frame_seconds / seconds.max(1e-9),
-        levels: model.levels(&generated.full, n, prime_frames),
-        generated,
+        seconds: samples.seconds,
+        real_time_factor: (frames * n) as f64 * frame_seconds / samples.seconds.max(1e-9),
+        levels: model.levels(&samples.generated.full, n, prime_frames),
+        generated: samples.generated,
     })
 }
 

@@ -76,9 +76,7 @@ pub fn say(args: &Args) -> Result<Said> {
     let model = melnet::Model::open(&model)?;
     let p = model.config().params;
     let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
-    if !(args.max_seconds.is_finite() && args.max_seconds > 0.0 && args.max_seconds < 86_400.0) {
-        bail!("invalid parameter: --max-seconds must be positive and under a day");
-    }
+    let max_frames = model.frames_for("--max-seconds", args.max_seconds)?;
     let tiers = model.load_tiers()?;
     let bar = progress_bar(
         args.inversion.quiet,
@@ -91,7 +89,7 @@ pub fn say(args: &Args) -> Result<Said> {
         &args.text,
         args.speaker.as_deref(),
         melnet::SayOptions {
-            max_frames: (args.max_seconds / frame_seconds).ceil() as usize,
+            max_frames,
             bias,
             seed: args.inversion.seed,
         },
@@ -116,12 +114,14 @@ pub fn say(args: &Args) -> Result<Said> {
     let one = speech.time_major();
     write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
     let attention = args.output.with_extension("attention.png");
+    let window = speech
+        .generated
+        .attention(0, 1, speech.text.chars().count(), speech.frames);
     write_alignment(
         &mut outputs,
         &model,
-        &speech.generated,
-        0,
         one,
+        window.view(),
         &speech.text,
         &attention,
     )?;

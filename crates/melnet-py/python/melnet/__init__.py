@@ -2,11 +2,12 @@
 
 Names, keyword-only arguments and defaults follow librosa; outputs are float32 (complex64 for
 STFTs); any leading batch axes are kept and their items computed in parallel, without the GIL.
-Trained MelNet models open with `Model(path)`; `say(text)` speaks with the shipped English model.
+MelNet models train with `train(data, model, ...)` and open with `Model(path)` (`.sample`, `.nll`,
+`.say`); `say(text)` speaks with the shipped English model.
 """
 
 from . import data, feature, filters, metrics, synth
-from .model import Model, Speech, say
+from .model import Model, Nll, Sample, Speech, Trained, say, train
 from ._core import (
     amplitude_to_db,
     db_to_amplitude,
@@ -22,8 +23,12 @@ from ._core import (
 
 __all__ = [
     "Model",
+    "Nll",
+    "Sample",
     "Speech",
+    "Trained",
     "say",
+    "train",
     "amplitude_to_db",
     "data",
     "griffinlim",

@@ -19,6 +19,7 @@ use crate::text::guide;
 use crate::tier::{Conditions, Context};
 use crate::train::checkpoint::io;
 use crate::train::optim::OptimizerConfig;
+use crate::train::report::{FitEnd, Observer, StepReport};
 use crate::train::Trainer;
 
 /// Validation windows per evaluation.
@@ -29,13 +30,20 @@ pub const GROUP_POOL: usize = 8;
 /// Seed of the validation windows (the same in every run).
 const VALID_SEED: u64 = 0x5eed;
 
-/// How long and how a tier trains.
+/// How long a tier trains in one [`fit`] call, and how its steps run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FitOptions {
     /// The tier's total steps (a resumed tier trains the remainder).
     pub steps: u64,
     /// Stop with a checkpoint after this much wall-clock time in this call.
     pub time_limit: Option<Duration>,
+    /// How each step runs.
+    pub step: StepOptions,
+}
+
+/// How each training step runs: everything about training but its length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOptions {
     /// Scale gradients down to this global norm when longer.
     pub clip_grad: Option<f64>,
     /// Validation NLL every N steps (and at the last).
@@ -51,7 +59,66 @@ pub struct FitOptions {
     pub input_noise: f64,
 }
 
-/// [`FitOptions::input_noise`] unless told otherwise. With clean inputs the toy TTS model
+impl Default for StepOptions {
+    /// `melnet train`'s defaults: no clipping, validation every 50 steps, a checkpoint every
+    /// 100, a constant learning rate, [`INPUT_NOISE`].
+    fn default() -> Self {
+        StepOptions {
+            clip_grad: None,
+            valid_every: 50,
+            checkpoint_every: 100,
+            lr_halve_every_epochs: None,
+            input_noise: INPUT_NOISE,
+        }
+    }
+}
+
+impl StepOptions {
+    /// Refuse values no run can use.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        check_amount("clip_grad", self.clip_grad, false)?;
+        check_amount("lr_halve_every_epochs", self.lr_halve_every_epochs, false)?;
+        check_amount("input_noise", Some(self.input_noise), true)?;
+        for (name, every) in [
+            ("valid_every", self.valid_every),
+            ("checkpoint_every", self.checkpoint_every),
+        ] {
+            if every == 0 {
+                return Err(Error::InvalidConfig {
+                    name,
+                    value: "0".into(),
+                    reason: "must be positive".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuse an amount `value` of option `name` that is not finite and positive (or zero, with
+/// `zero_ok`).
+///
+/// # Errors
+/// [`Error::InvalidConfig`] naming `name`.
+pub(crate) fn check_amount(name: &'static str, value: Option<f64>, zero_ok: bool) -> Result<()> {
+    let usable = |v: &f64| v.is_finite() && (*v > 0.0 || (zero_ok && *v == 0.0));
+    match value.filter(|v| !usable(v)) {
+        None => Ok(()),
+        Some(v) => Err(Error::InvalidConfig {
+            name,
+            value: v.to_string(),
+            reason: format!(
+                "must be {} and finite",
+                if zero_ok { "non-negative" } else { "positive" }
+            ),
+        }),
+    }
+}
+
+/// [`StepOptions::input_noise`] unless told otherwise. With clean inputs the toy TTS model
 /// learnt to go on with the previous frame and to start letters late, behind its attention
 /// window (24.3 % character errors after ten minutes); with this much noise (about 11 dB of a
 /// standardised dB dataset) it leans on the text, and said 19 of 20 held-out texts exactly
@@ -74,28 +141,6 @@ pub fn noised(x: &Tensor, sigma: f64, rng: &mut rand::rngs::StdRng) -> Result<Te
         })
         .collect();
     Ok((x + Tensor::from_vec(noise, x.shape(), x.device())?)?)
-}
-
-/// Why [`fit`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FitEnd {
-    /// The tier reached its total steps.
-    Finished,
-    /// The time limit came first.
-    TimeLimit,
-    /// `cancel` was set (a checkpoint was written).
-    Interrupted,
-}
-
-/// One step's numbers, for progress displays.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepReport {
-    /// Steps done.
-    pub step: u64,
-    /// Training NLL of the step's batch, nats/element.
-    pub loss: f32,
-    /// The last validation NLL, nats/element (NaN before the first).
-    pub valid: f32,
 }
 
 /// Check that `ds` was analysed as the model's data.
@@ -481,14 +526,12 @@ fn step_rng(seed: u64, step: u64) -> rand::rngs::StdRng {
 }
 
 /// Train tier g of `model` (its [`Trainer`], fresh from [`start_tier`] or resumed with
-/// [`Trainer::load`]) on `ds` until `options.steps`, the time limit or `cancel`.
-/// `on_step` sees every step; `on_checkpoint` runs after every checkpoint (e.g. to redraw the
-/// loss curve from the log).
+/// [`Trainer::load`]) on `ds` until `options.steps`, the time limit or `cancel`. `observer`
+/// sees every step and every checkpoint (e.g. to redraw the loss curve from the log).
 ///
 /// # Errors
-/// [`Error::NonFinite`] when training diverges (the last good checkpoint stays); dataset,
-/// candle and I/O errors.
-#[allow(clippy::too_many_arguments)]
+/// [`Error::NonFinite`] when training diverges (the last good checkpoint stays); the
+/// observer's errors; dataset, candle and I/O errors.
 pub fn fit(
     model: &Model,
     g: usize,
@@ -496,8 +539,7 @@ pub fn fit(
     data: &TrainingData,
     options: &FitOptions,
     cancel: &AtomicBool,
-    mut on_step: impl FnMut(&StepReport),
-    mut on_checkpoint: impl FnMut(&Path) -> Result<()>,
+    observer: &mut dyn Observer,
 ) -> Result<FitEnd> {
     let dir = model.tier_dir(g);
     truncate_log(&dir, trainer.state().step)?;
@@ -511,53 +553,51 @@ pub fn fit(
         .map_err(|e| io(&log_path, e))?;
     let started = Instant::now();
     let mut last_valid = f32::NAN;
-    let checkpoint = |trainer: &Trainer,
-                      log: &mut std::fs::File,
-                      hook: &mut dyn FnMut(&Path) -> Result<()>|
-     -> Result<()> {
-        log.flush().map_err(|e| io(&log_path, e))?;
-        trainer.save(&dir)?;
-        hook(&dir)
-    };
+    let checkpoint =
+        |trainer: &Trainer, log: &mut std::fs::File, observer: &mut dyn Observer| -> Result<()> {
+            log.flush().map_err(|e| io(&log_path, e))?;
+            trainer.save(&dir)?;
+            observer.checkpoint(&dir)
+        };
     while trainer.state().step < options.steps {
         if cancel.load(Ordering::SeqCst) {
-            checkpoint(trainer, &mut log, &mut on_checkpoint)?;
+            checkpoint(trainer, &mut log, observer)?;
             return Ok(FitEnd::Interrupted);
         }
         let step = trainer.state().step;
         let mut rng = step_rng(trainer.state().seed, step);
         let (x, context, mask) = data.tier_batch(g, &mut rng, batch)?;
-        if let Some(every) = options.lr_halve_every_epochs {
+        if let Some(every) = options.step.lr_halve_every_epochs {
             let halvings = (step as f64 / (every * epoch_steps)).floor();
             let base = trainer.state().base_lr;
             trainer.set_learning_rate(base * 0.5f64.powf(halvings));
         }
-        let inputs = (options.input_noise > 0.0)
-            .then(|| noised(&x, options.input_noise, &mut rng))
+        let inputs = (options.step.input_noise > 0.0)
+            .then(|| noised(&x, options.step.input_noise, &mut rng))
             .transpose()?;
         let loss = trainer.step(
             &x,
             inputs.as_ref(),
             &context,
             Some(&mask),
-            options.clip_grad,
+            options.step.clip_grad,
         )?;
         let done = trainer.state().step;
         let out_of_time = options.time_limit.is_some_and(|d| started.elapsed() >= d);
         let last = done == options.steps || out_of_time;
         let mut valid_field = String::new();
-        if done.is_multiple_of(options.valid_every.max(1)) || last {
+        if done.is_multiple_of(options.step.valid_every.max(1)) || last {
             last_valid = tier_loss(model, g, trainer, &valid)?;
             valid_field = last_valid.to_string();
         }
         writeln!(log, "{done},{loss},{valid_field}").map_err(|e| io(&log_path, e))?;
-        on_step(&StepReport {
+        observer.step(&StepReport {
             step: done,
             loss,
             valid: last_valid,
         });
-        if done.is_multiple_of(options.checkpoint_every.max(1)) || last {
-            checkpoint(trainer, &mut log, &mut on_checkpoint)?;
+        if done.is_multiple_of(options.step.checkpoint_every.max(1)) || last {
+            checkpoint(trainer, &mut log, observer)?;
         }
         if out_of_time && done < options.steps {
             return Ok(FitEnd::TimeLimit);

@@ -5,6 +5,8 @@ pub mod checkpoint;
 pub mod fit;
 mod halves;
 pub mod optim;
+pub mod plan;
+pub mod report;
 
 use std::collections::HashMap;
 use std::path::Path;

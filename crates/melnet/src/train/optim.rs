@@ -381,7 +381,6 @@ impl InplaceOp3 for Update {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
     use candle_nn::Optimizer;
 
     /// One step of each optimiser written op by op in candle (PyTorch's formulas, the form the
@@ -417,7 +416,7 @@ mod tests {
 
     #[test]
     fn in_place_updates_equal_the_op_by_op_formulas_bit_for_bit() -> candle_core::Result<()> {
-        let dev = Device::Cpu;
+        let dev = crate::device();
         for config in [
             OptimizerConfig::RmsProp(RmsPropConfig::default()),
             OptimizerConfig::RmsProp(RmsPropConfig {

@@ -1,0 +1,73 @@
+//! Reading a spectrogram for a model to continue (a prime) or to score: audio, analysed as
+//! the model's data was; or a mel `.npy` `(n_mels, frames)` in the dataset's scale (with a
+//! sidecar, its own scale is undone and the dataset's applied) → the model's normalised
+//! time-major frames `[frames, n_mels]`.
+
+use std::path::Path;
+
+use melspec::convert::to_db_ref_max;
+use melspec::npy::read_f32_2d;
+use melspec::{MelSpectrogram, Sidecar};
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+impl Model {
+    /// The spectrogram file or recording `path` as this model's normalised frames
+    /// `[frames, n_mels]`, at most `max_seconds` long (`f64::INFINITY`: all of it).
+    ///
+    /// # Errors
+    /// Unreadable files ([`Error::Melspec`]); [`Error::Invalid`] for another band count,
+    /// non-finite values or no frames.
+    pub fn read_spectrogram(&self, path: &Path, max_seconds: f64) -> Result<Array2<f32>> {
+        let c = self.config();
+        let p = &c.params;
+        let invalid = |reason: String| Error::Invalid(format!("{}: {reason}", path.display()));
+        let is_npy = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let mut mel = if is_npy {
+            let mel = read_f32_2d(path)?;
+            if mel.nrows() != p.n_mels {
+                return Err(invalid(format!(
+                    "{} rows, the model has {} mels",
+                    mel.nrows(),
+                    p.n_mels
+                )));
+            }
+            if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
+                return Err(invalid(format!("holds a non-finite value ({v})")));
+            }
+            mel
+        } else {
+            let audio = melspec::audio::load_resampled(path, p.sr)?;
+            MelSpectrogram::new(p.stft(), p.mel(), p.power)?.process(&audio.samples)?
+        };
+        let values = mel.as_slice_mut().expect("standard layout");
+        let sidecar = Sidecar::path_for(path);
+        let linear = !is_npy || sidecar.is_file();
+        if is_npy && linear {
+            Sidecar::read(&sidecar)?.scale.to_linear(values, p.power)?;
+        }
+        if linear && c.db {
+            to_db_ref_max(values, p.power)?;
+        }
+        let keep = if max_seconds.is_finite() {
+            ((max_seconds.max(0.0) * f64::from(p.sr) / p.hop_length as f64).round() as usize)
+                .min(mel.ncols())
+        } else {
+            mel.ncols()
+        };
+        if keep == 0 {
+            return Err(invalid(format!("no frames in its first {max_seconds} s")));
+        }
+        let mut frames = mel
+            .slice(ndarray::s![.., ..keep])
+            .t()
+            .as_standard_layout()
+            .into_owned();
+        self.normalize(frames.as_slice_mut().expect("standard layout"));
+        Ok(frames)
+    }
+}
