@@ -21,7 +21,7 @@ for variant in ${VARIANTS:-density censored}; do
   [ "$variant" = density ] && flag=(--no-censoring)
   [ "$variant" = noisy ] && flag=(--input-noise 0.5)
   rm -rf "${work:?}/$variant"
-  "$melnet" train --data "$work/dataset" --out "$work/$variant" --tiers 3 --frames 64 \
+  "$melnet" train --data "$work/dataset" --model "$work/$variant" --tiers 3 --frames 64 \
     --steps 1000000000 --minutes "$per_tier" --seed "$seed" -q "${flag[@]}"
   echo "== $variant"
   "$melnet" eval --model "$work/$variant" --data "$work/dataset"

@@ -77,7 +77,7 @@ def timed(fn, repeats=3):
 MEL_CHAINS = [
     ("default (pghi+fgla 8, refine 60)", []),
     ("pghi+fgla 8, no refine", ["--refine", "0"]),
-    ("pghi+fgla 32, no refine", ["--refine", "0", "--iters", "32"]),
+    ("pghi+fgla 32, no refine", ["--refine", "0", "--n-iter", "32"]),
     ("pghi+fgla 8, refine 30", ["--refine", "30"]),
     ("pghi+fgla 8, refine 100", ["--refine", "100"]),
     ("pghi, refine 60", ["--phase", "pghi"]),
@@ -199,7 +199,7 @@ def main():
             for iters in ([0] if method in ("pghi", "lws") else [32, 100]):
                 t, _ = timed(lambda: subprocess.check_call(
                     [melnet, "invert", mag_npy, "--linear", "-o", out_wav, "-q",
-                     "--phase", method, "--iters", str(iters)]))
+                     "--phase", method, "--n-iter", str(iters)]))
                 label = f"oracle |X|: melnet {method}" + (f" {iters}" if iters else "")
                 report(label, t, sf.read(out_wav, dtype="float32")[0])
         S = stft_mag(y, n_fft, hop)

@@ -25,7 +25,7 @@ def train_cli(exe, ds, work, threads, steps):
     out = os.path.join(work, "model")
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run([exe, "--threads", str(threads), "train", "--data", ds, "--out", out,
+    subprocess.run([exe, "--threads", str(threads), "train", "--data", ds, "--model", out,
                     "--steps", str(steps), "--valid-every", str(steps),
                     "--checkpoint-every", str(steps), "-q"], check=True, capture_output=True)
     return time.perf_counter() - start

@@ -41,7 +41,7 @@ def main():
     for tiers, width in MODELS:
         model = os.path.join(work, f"model-{tiers}")
         shutil.rmtree(model, ignore_errors=True)
-        out = run([exe, "train", "--data", ds, "--out", model, "--tiers", str(tiers),
+        out = run([exe, "train", "--data", ds, "--model", model, "--tiers", str(tiers),
                    "--tier", "all", "--width", str(width), "--frames", "64",
                    "--steps", "1000000000", "--minutes", str(a.minutes / tiers), "-q"])
         trained = re.findall(r"tier (\d+), step (\d+), .* (\d+) parameters", out)

@@ -13,7 +13,7 @@ program started per sentence) over the held-out sentences and, best of three, on
 sentence, and the first `--show` sentences of each speaker as the recogniser heard them.
 
     bench/.venv/bin/python bench/tts.py --root . --recipe out/tts-en [--limit N] [--model DIR]
-        [--rows flite,inverted,model] [--show N] [--temperature B]
+        [--rows flite,inverted,model] [--show N] [--bias B]
 """
 import argparse
 import json
@@ -73,7 +73,7 @@ def main():
     p.add_argument("--limit", type=int, default=100, help="held-out sentences per speaker")
     p.add_argument("--rows", default="flite,inverted,model")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--temperature", default="0", help="melnet say --temperature (sampling bias)")
+    p.add_argument("--bias", default="0", help="melnet say --bias (sampling bias)")
     p.add_argument("--show", type=int, default=3, help="sentences per speaker to print heard")
     a = p.parse_args()
     exe = os.path.join(a.root, "target/release/melnet")
@@ -112,7 +112,7 @@ def main():
                         out = os.path.join(work, "say.wav")
                         start = time.perf_counter()
                         subprocess.run([exe, "say", text, "-o", out, "--speaker", v, "--model", model,
-                                        "--seed", str(a.seed + i), "--temperature", a.temperature],
+                                        "--seed", str(a.seed + i), "--bias", a.bias],
                                        check=True, capture_output=True)
                         say_s += time.perf_counter() - start
                         audio_s += sf.info(out).duration
@@ -136,7 +136,7 @@ def main():
             for _ in range(3):
                 start = time.perf_counter()
                 subprocess.run([exe, "say", ten, "-o", out, "--model", model, "--speaker", voices[0],
-                                "--temperature", a.temperature], check=True, capture_output=True)
+                                "--bias", a.bias], check=True, capture_output=True)
                 best = min(best, time.perf_counter() - start)
             seconds = sf.info(out).duration
             print(f"melnet say, 10 words (\"{ten}\", {voices[0]}): {seconds:.2f} s of audio in "

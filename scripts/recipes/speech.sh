@@ -74,7 +74,7 @@ if [ -n "$text" ]; then
   transcripts="$corpus/text/metadata.csv"
   [ "$text" = blank ] && transcripts="$corpus/text/blank.csv"
   # Adam as the English TTS recipe's (RMSProp at 3e-4 is slow to find an alignment).
-  conditioning=(--text "$transcripts" --labels --optimizer adam --lr 5e-3 --lr-halve-every-epochs 3)
+  conditioning=(--transcripts "$transcripts" --labels --optimizer adam --lr 5e-3 --lr-halve-every-epochs 3)
   model="$out/model-$text"
   progress="$out/progress-$text.csv"
 else
@@ -90,7 +90,7 @@ for round in $(seq 1 "$rounds"); do
   if grep -q "^$round," "$progress"; then continue; fi
   resume=()
   [ -f "$model/model.json" ] && resume=(--resume)
-  "$melnet" train --data "$dataset" --out "$model" --tiers 3 --tier all --width "$width" \
+  "$melnet" train --data "$dataset" --model "$model" --tiers 3 --tier all --width "$width" \
     "${conditioning[@]}" --steps 1000000000 --minutes "$minutes" --valid-every 100 \
     --checkpoint-every 50 -q "${resume[@]}" | tee "$out/train$text-$round.txt"
   "$melnet" eval --model "$model" --data "$dataset" > "$out/eval$text-$round.txt"

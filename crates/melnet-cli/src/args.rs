@@ -31,10 +31,10 @@ pub struct PresetArgs {
 #[derive(Debug, Clone, Args)]
 pub struct FrameArgs {
     /// Hop between frames in samples [default: the preset's, librosa: 512].
-    #[arg(long = "hop")]
+    #[arg(long, alias = "hop")]
     pub hop_length: Option<usize>,
     /// Window length in samples, ≤ n_fft [default: n_fft].
-    #[arg(long = "win")]
+    #[arg(long, alias = "win")]
     pub win_length: Option<usize>,
     /// Window shape: hann or hamming [default: hann].
     #[arg(long)]
@@ -175,11 +175,11 @@ pub struct InversionArgs {
     pub phase: PhaseMethod,
     /// Griffin–Lim iterations (gla, fgla, pghi+fgla, lws+fgla) [default: 32 for gla and fgla,
     /// 8 after PGHI or LWS].
-    #[arg(long)]
-    pub iters: Option<usize>,
+    #[arg(long, alias = "iters")]
+    pub n_iter: Option<usize>,
     /// LWS iterations (lws, lws+fgla).
-    #[arg(long, default_value_t = 100)]
-    pub lws_iters: usize,
+    #[arg(long, alias = "lws-iters", default_value_t = 100)]
+    pub lws_n_iter: usize,
     /// Run LWS' no-future pass (each frame from the past frames only) before its iterations.
     #[arg(long)]
     pub lws_no_future: bool,
@@ -191,8 +191,8 @@ pub struct InversionArgs {
     #[arg(long, default_value = "nnls")]
     pub mel_inverse: MelInverse,
     /// Iteration limit of the NNLS solver per frame.
-    #[arg(long, default_value_t = 1000)]
-    pub nnls_iters: usize,
+    #[arg(long, alias = "nnls-iters", default_value_t = 1000)]
+    pub nnls_max_iter: usize,
     /// Signal-domain refinement after phase retrieval: L-BFGS iterations adjusting the samples
     /// so that the output's mel spectrogram matches the input (0 = off, fastest) [default: 60
     /// for mel spectrograms; linear ones are not refined].
@@ -212,33 +212,23 @@ pub struct InversionArgs {
     pub quiet: bool,
 }
 
-impl Default for InversionArgs {
-    /// The command-line defaults (for callers that build the options in code).
-    fn default() -> Self {
-        use clap::FromArgMatches;
-        let cmd = <InversionArgs as clap::Args>::augment_args(clap::Command::new("defaults"));
-        let matches = cmd.get_matches_from(["defaults"]);
-        InversionArgs::from_arg_matches(&matches).expect("every option has a default")
-    }
-}
-
 impl InversionArgs {
     /// The library options.
     pub fn options(&self) -> InversionOptions {
         InversionOptions {
             mel_inverse: self.mel_inverse,
             nnls: NnlsOptions {
-                max_iter: self.nnls_iters,
+                max_iter: self.nnls_max_iter,
                 ..NnlsOptions::default()
             },
             phase: PhaseOptions {
                 method: self.phase,
-                n_iter: self.iters.unwrap_or(self.phase.default_iterations()),
+                n_iter: self.n_iter.unwrap_or(self.phase.default_iterations()),
                 momentum: self.momentum,
                 seed: self.seed,
                 init: self.init,
                 lws: LwsOptions {
-                    iterations: self.lws_iters,
+                    iterations: self.lws_n_iter,
                     no_future: self.lws_no_future,
                     ..LwsOptions::default()
                 },
@@ -249,18 +239,18 @@ impl InversionArgs {
             },
         }
     }
+}
 
-    /// A progress bar over phase-retrieval and refinement iterations (hidden with `--quiet` or
-    /// when stderr is not a terminal).
-    pub fn progress_bar(&self) -> indicatif::ProgressBar {
-        let bar = progress_bar(
-            self.quiet,
-            0,
-            "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
-        );
-        bar.set_message("inversion");
-        bar
-    }
+/// A progress bar over phase-retrieval and refinement iterations (hidden when `quiet` or when
+/// stderr is not a terminal).
+pub fn inversion_bar(quiet: bool) -> indicatif::ProgressBar {
+    let bar = progress_bar(
+        quiet,
+        0,
+        "{msg} [{bar:30}] {pos}/{len} iterations, ETA {eta}",
+    );
+    bar.set_message("inversion");
+    bar
 }
 
 /// The progress bar of every long command: `template` (indicatif syntax) over `len` units,
@@ -278,16 +268,16 @@ pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::Progres
     bar
 }
 
-/// `--temperature`, the sampling bias ([`melnet::SampleOptions::bias`]), checked: finite and
+/// `--bias`, the sampling bias ([`melnet::SampleOptions::bias`]), checked: finite and
 /// ≥ 0.
 ///
 /// # Errors
 /// Otherwise, naming the option.
-pub fn sampling_bias(temperature: f32) -> Result<f32> {
-    if !temperature.is_finite() || temperature < 0.0 {
-        anyhow::bail!("invalid parameter: --temperature must be ≥ 0");
+pub fn sampling_bias(bias: f32) -> Result<f32> {
+    if !bias.is_finite() || bias < 0.0 {
+        anyhow::bail!("invalid parameter: --bias must be ≥ 0");
     }
-    Ok(temperature)
+    Ok(bias)
 }
 
 /// The error of a command that stopped cleanly after Ctrl-C (what it finished is kept); the
@@ -312,4 +302,19 @@ pub fn interrupted() -> &'static std::sync::atomic::AtomicBool {
         });
     });
     &FLAG
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo, `melnet say`'s callers in code and Python invert with the library's defaults:
+    /// they must be the command line's.
+    #[test]
+    fn the_command_line_inverts_with_the_library_defaults() {
+        use clap::FromArgMatches;
+        let cmd = <InversionArgs as clap::Args>::augment_args(clap::Command::new("invert"));
+        let args = InversionArgs::from_arg_matches(&cmd.get_matches_from(["invert"])).unwrap();
+        assert_eq!(args.options(), InversionOptions::default());
+    }
 }

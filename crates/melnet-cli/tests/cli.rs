@@ -1247,7 +1247,7 @@ fn sample_writes_audio_spectrograms_and_pictures() {
     for (extra, needle) in [
         (vec!["--prime", bad_npy.to_str().unwrap()], "7 rows"),
         (vec!["--count", "0"], "--count"),
-        (vec!["--temperature=-1"], "--temperature"),
+        (vec!["--bias=-1"], "--bias"),
     ] {
         let mut args = vec!["sample", "--run", r, "-o", x, "--frames", "2", "-q"];
         args.extend_from_slice(&extra);

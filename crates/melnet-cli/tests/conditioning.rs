@@ -270,8 +270,8 @@ fn a_text_model_says_a_text_and_refuses_unknown_characters() {
     let read = melnet_ok(&[&read_texts[..], &[&texts, "--max-frames", "40"]].concat());
     assert!(read.contains("mean CER"), "{read}");
     assert_fails_cleanly(
-        &[&read_texts[..], &[&texts, "--temperature=-1"]].concat(),
-        "--temperature",
+        &[&read_texts[..], &[&texts, "--bias=-1"]].concat(),
+        "--bias",
         dir.path(),
     );
 

@@ -87,9 +87,7 @@ impl Model {
         bool,
     )> {
         if !bias.is_finite() || bias < 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "temperature={bias}: must be ≥ 0"
-            )));
+            return Err(PyValueError::new_err(format!("bias={bias}: must be ≥ 0")));
         }
         let (audio, mel, window, ended) = py
             .detach(|| -> melnet::Result<_> {

@@ -58,8 +58,9 @@ def test_bad_text_or_speaker_is_a_value_error_naming_it(model, text, speaker, me
         model.say(text, speaker=speaker)
 
 
-def test_bad_lengths_and_temperatures_are_value_errors(model):
-    for kwargs in [dict(max_seconds=0), dict(max_seconds=float("nan")), dict(temperature=-1.0)]:
+def test_bad_lengths_and_biases_are_value_errors(model):
+    for kwargs in [dict(max_seconds=0), dict(max_seconds=float("nan")), dict(bias=-1.0),
+                   dict(temperature=-1.0)]:
         with pytest.raises(ValueError):
             model.say("hello", **kwargs)
 

@@ -350,7 +350,7 @@ impl Model {
         if !dir.join(MODEL_FILE).is_file() && legacy(dir) {
             return Err(Error::Checkpoint(format!(
                 "{}: a single-tier run of melnet 0.1 (data.json, no model.json), which this \
-                 version does not read; train it again with `melnet train --data DATASET --out \
+                 version does not read; train it again with `melnet train --data DATASET --model \
                  NEW_DIR --tiers 1` (same options)",
                 dir.display()
             )));

@@ -13,13 +13,15 @@ use melnet::train::fit::StepOptions;
 use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
 use melnet::train::report::FitEnd;
 use melnet::train::Trainer;
-use melnet::{Model, ModelConfig, SampleOptions};
+use melnet::{Model, ModelConfig, SampleOptions, SampleRequest};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::convert::to_db_ref_max;
 use melspec::dataset::{prepare, Dataset, Levels, Outcome, PrepareOptions, PrepareSettings, Split};
+use melspec::inverse::InversionOptions;
+use melspec::phase::PhaseOptions;
 use melspec::{MelSpectrogram, SpectrogramKind};
 
-use crate::args::{interrupted, load_audio, Interrupted, InversionArgs};
+use crate::args::{interrupted, load_audio, Interrupted};
 use crate::commands::sample::{self, Report};
 use crate::commands::say;
 use crate::commands::stft::{source_of, write_spectrogram};
@@ -33,24 +35,25 @@ use rand::SeedableRng;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Output directory: the dataset, the run, the samples and `index.html`. Running the demo
-    /// again into it reuses the dataset and continues training the run.
-    #[arg(short, long, default_value = "out/demo")]
-    pub output: PathBuf,
+    /// again into it reuses the dataset and continues training the run [default: out/demo;
+    /// with --tts out/demo-tts].
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
     /// Minutes of training.
     #[arg(long, default_value_t = 5.0)]
     pub minutes: f64,
     /// Folder of recordings to learn from.
-    #[arg(long, default_value = "data")]
+    #[arg(long, default_value = "data", conflicts_with = "tts")]
     pub data: PathBuf,
     /// Seconds of each generated sample (the primed one continues 2 s of a held-out
     /// recording for as long).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = 4.0, conflicts_with = "tts")]
     pub seconds: f64,
     /// Quiet: no progress bars.
     #[arg(short, long)]
     pub quiet: bool,
     /// Run the synthetic text-to-speech task instead (toy corpus → train a text model →
-    /// say held-out texts → character error rate, alignment figures), into `<output>-tts`.
+    /// say held-out texts → character error rate, alignment figures).
     #[arg(long)]
     pub tts: bool,
 }
@@ -176,7 +179,10 @@ pub fn run(args: Args) -> Result<()> {
             args.data.display()
         );
     }
-    let dir = &args.output;
+    let dir = &args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out/demo"));
     let (ds_dir, model_dir, samples) =
         (dir.join("dataset"), dir.join("model"), dir.join("samples"));
     std::fs::create_dir_all(&samples)
@@ -273,26 +279,33 @@ pub fn run(args: Args) -> Result<()> {
         outputs.commit()
     })?;
 
-    let sample_with = |out: &Path, count: usize, seed: u64, prime: Option<PathBuf>| {
-        sample::sample(&sample::Args {
-            model: model_dir.clone(),
-            output: out.to_path_buf(),
-            seconds: args.seconds,
-            frames: None,
+    let tiers = model.load_tiers()?;
+    let sample_with = |out: &Path, count: usize, seed: u64, prime: Option<&Path>| {
+        let prime = match prime {
+            Some(path) => Some(model.read_spectrogram(path, prime_seconds)?),
+            None => None,
+        };
+        let request = SampleRequest {
+            frames: model.frames_for("--seconds", args.seconds)?,
             count,
-            temperature: 0.0,
-            prime,
-            prime_seconds,
-            conditions: Default::default(),
-            inversion: InversionArgs {
+            prime: prime.as_ref(),
+            label: None,
+            text: None,
+            bias: 0.0,
+            seed,
+        };
+        let drawn = sample::draw(&model, &tiers, &request, args.quiet)?;
+        let inversion = InversionOptions {
+            phase: PhaseOptions {
                 seed,
-                quiet: args.quiet,
-                ..InversionArgs::default()
+                ..PhaseOptions::default()
             },
-        })
+            ..InversionOptions::default()
+        };
+        sample::write_report(&model, drawn, out, None, &inversion, args.quiet)
     };
     let primed = timed(&mut stages, "sample primed + invert", args.quiet, || {
-        sample_with(&samples.join("primed.wav"), 1, 0, Some(source.clone()))
+        sample_with(&samples.join("primed.wav"), 1, 0, Some(&source))
     })?;
     let unconditional = timed(
         &mut stages,
@@ -387,13 +400,14 @@ pub fn run(args: Args) -> Result<()> {
 fn say_examples(dir: &Path, quiet: bool) -> Result<std::result::Result<Vec<say::Said>, String>> {
     let model = say::default_model();
     let usable = Model::open(&model).and_then(|m| {
-        m.load_tiers()?;
-        Ok(m.config().labels.clone().unwrap_or_default())
+        let tiers = m.load_tiers()?;
+        Ok((m, tiers))
     });
-    let speakers = match usable {
-        Ok(speakers) => speakers,
+    let (loaded, tiers) = match usable {
+        Ok(usable) => usable,
         Err(e) => return Ok(Err(e.to_string())),
     };
+    let speakers = loaded.config().labels.clone().unwrap_or_default();
     if let Some((voice, _)) = SAID.iter().find(|(v, _)| !speakers.iter().any(|s| s == v)) {
         return Ok(Err(format!(
             "{}: has no voice {voice} (its labels: {speakers:?})",
@@ -403,18 +417,16 @@ fn say_examples(dir: &Path, quiet: bool) -> Result<std::result::Result<Vec<say::
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     SAID.iter()
         .map(|(voice, text)| {
-            say::say(&say::Args {
-                text: (*text).into(),
-                output: dir.join(format!("{voice}.wav")),
-                speaker: Some((*voice).into()),
-                model: Some(model.clone()),
+            let request = say::Request {
+                text,
+                speaker: Some(voice),
                 max_seconds: 10.0,
-                temperature: 0.0,
-                inversion: InversionArgs {
-                    quiet,
-                    ..InversionArgs::default()
-                },
-            })
+                bias: 0.0,
+                output: &dir.join(format!("{voice}.wav")),
+                inversion: InversionOptions::default(),
+                quiet,
+            };
+            say::say_with(&loaded, &tiers, &request, Instant::now())
         })
         .collect::<Result<Vec<_>>>()
         .map(Ok)

@@ -16,12 +16,12 @@ use melnet::{ModelConfig, SampleOptions};
 use melspec::dataset::Dataset;
 use rand::SeedableRng;
 
-use crate::args::InversionArgs;
 use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
 use crate::output::Outputs;
 use melnet::eval::valid_nll;
+use melspec::inverse::InversionOptions;
 
 /// Recordings in the corpus.
 const ITEMS: usize = 400;
@@ -37,9 +37,16 @@ const LR: f64 = 1e-2;
 /// The learning rate halves every this many epochs (~1,000 steps of the demo's corpus).
 const LR_HALVE_EVERY_EPOCHS: f64 = 23.0;
 
+/// Where `melnet demo --tts` writes: `--output`, else `out/demo-tts`.
+fn output_dir(args: &Args) -> PathBuf {
+    args.output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out/demo-tts"))
+}
+
 /// Run `melnet demo --tts`.
 pub fn run(args: &Args) -> Result<()> {
-    let dir = PathBuf::from(format!("{}-tts", args.output.display()));
+    let dir = output_dir(args);
     let (corpus, ds_dir, model_dir, samples) = (
         dir.join("corpus"),
         dir.join("dataset"),
@@ -119,12 +126,8 @@ pub fn run(args: &Args) -> Result<()> {
                     wav.with_extension("png"),
                 ];
                 let one = &generated.full[i * total * bins..(i * total + r.frames) * bins];
-                let inversion = InversionArgs {
-                    seed: 0,
-                    quiet: args.quiet,
-                    ..InversionArgs::default()
-                };
-                write_sample(&mut outputs, &model, one, &files, &inversion)?;
+                let inversion = InversionOptions::default();
+                write_sample(&mut outputs, &model, one, &files, &inversion, args.quiet)?;
                 let png = wav.with_extension("attention.png");
                 let window =
                     generated.attention(i, held_out.len(), r.text.chars().count(), r.frames);
@@ -259,7 +262,7 @@ impl Page<'_> {
             html,
             "</table>\n<p>Made by <code>melnet demo --tts -o {} --minutes {}</code>.</p>\n\
              </body></html>",
-            escape(&self.args.output.display().to_string()),
+            escape(&output_dir(self.args).display().to_string()),
             self.args.minutes
         )?;
         Ok(html)

@@ -10,7 +10,7 @@ use melspec::npy::read_f32_2d;
 use melspec::{Scale, Sidecar, SpectrogramKind};
 use rayon::prelude::*;
 
-use crate::args::{resolve_over, FrameArgs, InversionArgs, MelArgs, PresetArgs};
+use crate::args::{inversion_bar, resolve_over, FrameArgs, InversionArgs, MelArgs, PresetArgs};
 use crate::output::Outputs;
 
 /// Options of `melnet invert`.
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
     let (jobs, single) = jobs(&args)?;
     if single {
         let (input, output) = &jobs[0];
-        let bar = args.inversion.progress_bar();
+        let bar = inversion_bar(args.inversion.quiet);
         let mut progress = |done: usize, total: usize| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);

@@ -14,7 +14,9 @@ use melspec::{MelSpectrogram, Stft};
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::args::{load_audio, resolve, FrameArgs, InversionArgs, MelArgs, PresetArgs};
+use crate::args::{
+    inversion_bar, load_audio, resolve, FrameArgs, InversionArgs, MelArgs, PresetArgs,
+};
 use crate::commands::mel::warn_empty_filters;
 use crate::output::Outputs;
 use crate::plot::{comparison_png, Comparison};
@@ -106,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     let magnitude = mel_to_magnitude(plan.basis(), mel.view(), params.power, &opts)
         .with_context(|| name.clone())?;
     let t_mel_inverse = t0.elapsed().as_secs_f64();
-    let bar = args.inversion.progress_bar();
+    let bar = inversion_bar(args.inversion.quiet);
     let t0 = Instant::now();
     let mut phase_total = 0;
     let n_refine = opts.refine.iterations;

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use melnet::{Model, SampleRequest};
+use melnet::{Model, SampleRequest, Samples};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::dataset::{Dataset, Levels, Split};
+use melspec::inverse::InversionOptions;
 use melspec::{Sidecar, SpectrogramKind};
 
-use crate::args::{progress_bar, ConditionArgs, InversionArgs};
+use crate::args::{inversion_bar, progress_bar, ConditionArgs, InversionArgs};
 use crate::commands::stft::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
@@ -41,8 +42,8 @@ pub struct Args {
     pub count: usize,
     /// Bias b ≥ 0 towards likelier values: σ ← exp(σ̂ − b), π ← softmax(π̂·(1 + b)); 0 samples
     /// the model as trained.
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    #[arg(long, alias = "temperature", default_value_t = 0.0)]
+    pub bias: f32,
     /// Audio file, or a mel `.npy` in the dataset's scale (e.g. from `melnet mel --db` with the
     /// model's preset), to continue; the output starts with it (every tier is primed with its
     /// split of it).
@@ -100,7 +101,8 @@ pub(crate) fn write_sample(
     model: &Model,
     time_major: &[f32],
     [wav, npy, png]: &[PathBuf; 3],
-    inversion: &InversionArgs,
+    inversion: &InversionOptions,
+    quiet: bool,
 ) -> Result<()> {
     let p = model.config().params;
     let (mel, scale) = model.to_dataset_scale(time_major);
@@ -120,8 +122,8 @@ pub(crate) fn write_sample(
         FreqAxis::Mel(p.mel()),
         &[],
     )?;
-    let bar = inversion.progress_bar();
-    let signal = model.to_audio(&mel, scale, &inversion.options(), &mut |done, total| {
+    let bar = inversion_bar(quiet);
+    let signal = model.to_audio(&mel, scale, inversion, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
@@ -161,6 +163,79 @@ pub(crate) fn write_alignment(
     )
 }
 
+/// Draw as `request` asks from `model` (its loaded `tiers`), with a progress bar unless
+/// `quiet`.
+///
+/// # Errors
+/// As [`Model::sample`].
+pub(crate) fn draw(
+    model: &Model,
+    tiers: &[melnet::Tier],
+    request: &SampleRequest,
+    quiet: bool,
+) -> Result<Samples> {
+    let g_all = tiers.len();
+    let bar = progress_bar(
+        quiet,
+        0,
+        "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
+    );
+    let samples = model.sample(tiers, request, |g, done, len| {
+        bar.set_prefix(format!("tier {g}/{g_all}"));
+        bar.set_length(len as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(samples)
+}
+
+/// Write `samples` of `model` as `melnet sample` does — per spectrogram a WAV named after
+/// `output` (inverted with `inversion`, a progress bar unless `quiet`), its `.npy` + sidecar
+/// and `.png`, and for a text model saying `text` its attention figure — and report them.
+///
+/// # Errors
+/// Inversion, figure and write errors (nothing is left half-written).
+pub(crate) fn write_report(
+    model: &Model,
+    samples: Samples,
+    output: &Path,
+    text: Option<&str>,
+    inversion: &InversionOptions,
+    quiet: bool,
+) -> Result<Report> {
+    let n = samples.count;
+    let mut outputs = Outputs::new(&[]);
+    let mut files = Vec::with_capacity(n);
+    for i in 0..n {
+        let paths = paths(output, i, n);
+        let one = samples.time_major(i);
+        write_sample(&mut outputs, model, one, &paths, inversion, quiet)?;
+        if let Some(text) = text {
+            let png = paths[0].with_extension("attention.png");
+            let window = samples
+                .generated
+                .attention(i, n, text.chars().count(), samples.length(i));
+            write_alignment(&mut outputs, model, one, window.view(), text, &png)?;
+        }
+        files.push(paths);
+    }
+    outputs.commit()?;
+    // A text model may have stopped early.
+    let prime_frames = samples.generated.prime_frames;
+    let frames = samples.frames() - prime_frames;
+    let p = model.config().params;
+    let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
+    Ok(Report {
+        files,
+        prime_frames,
+        frames,
+        seconds: samples.seconds,
+        real_time_factor: (frames * n) as f64 * frame_seconds / samples.seconds.max(1e-9),
+        levels: model.levels(&samples.generated.full, n, prime_frames),
+        generated: samples.generated,
+    })
+}
+
 /// Generate, write and invert; the report says what was written.
 ///
 /// # Errors
@@ -169,11 +244,9 @@ pub fn sample(args: &Args) -> Result<Report> {
     if args.count == 0 {
         bail!("invalid parameter: --count must be positive");
     }
-    crate::args::sampling_bias(args.temperature)?;
+    crate::args::sampling_bias(args.bias)?;
     let model = Model::open(&args.model)?;
     let tiers = model.load_tiers()?;
-    let p = model.config().params;
-    let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
     let frames = match args.frames {
         Some(n) => n,
         None => model.frames_for("--seconds", args.seconds)?,
@@ -185,56 +258,20 @@ pub fn sample(args: &Args) -> Result<Report> {
         Some(path) => Some(model.read_spectrogram(path, args.prime_seconds)?),
         None => None,
     };
-    let g_all = model.config().tiers;
-    let bar = progress_bar(
-        args.inversion.quiet,
-        0,
-        "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
-    );
     let request = SampleRequest {
         frames,
         count: args.count,
         prime: prime.as_ref(),
         label: args.conditions.label.as_deref(),
         text: args.conditions.text.as_deref(),
-        bias: args.temperature,
+        bias: args.bias,
         seed: args.inversion.seed,
     };
-    let samples = model.sample(&tiers, &request, |g, done, len| {
-        bar.set_prefix(format!("tier {g}/{g_all}"));
-        bar.set_length(len as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    let n = samples.count;
-    let mut outputs = Outputs::new(&[]);
-    let mut files = Vec::with_capacity(n);
-    for i in 0..n {
-        let paths = paths(&args.output, i, n);
-        let one = samples.time_major(i);
-        write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
-        if let Some(text) = &args.conditions.text {
-            let png = paths[0].with_extension("attention.png");
-            let window = samples
-                .generated
-                .attention(i, n, text.chars().count(), samples.length(i));
-            write_alignment(&mut outputs, &model, one, window.view(), text, &png)?;
-        }
-        files.push(paths);
-    }
-    outputs.commit()?;
-    // A text model may have stopped early.
-    let prime_frames = samples.generated.prime_frames;
-    let frames = samples.frames() - prime_frames;
-    Ok(Report {
-        files,
-        prime_frames,
-        frames,
-        seconds: samples.seconds,
-        real_time_factor: (frames * n) as f64 * frame_seconds / samples.seconds.max(1e-9),
-        levels: model.levels(&samples.generated.full, n, prime_frames),
-        generated: samples.generated,
-    })
+    let quiet = args.inversion.quiet;
+    let samples = draw(&model, &tiers, &request, quiet)?;
+    let text = args.conditions.text.as_deref();
+    let options = args.inversion.options();
+    write_report(&model, samples, &args.output, text, &options, quiet)
 }
 
 /// Run `melnet sample`.

@@ -1,10 +1,11 @@
 //! `melnet say`: text → speech with a text-conditioned model (the repository's English model
 //! by default): [`melnet::Model::say`], then the WAV, the spectrogram and the attention figure.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use melspec::inverse::InversionOptions;
 
 use crate::args::{progress_bar, InversionArgs};
 use crate::commands::sample::{write_alignment, write_sample};
@@ -39,9 +40,9 @@ pub struct Args {
     /// Longest audio in seconds; speech ends earlier when the model has said the text.
     #[arg(long, default_value_t = 20.0)]
     pub max_seconds: f64,
-    /// Bias b ≥ 0 towards likelier values (as `melnet sample --temperature`).
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    /// Bias b ≥ 0 towards likelier values (as `melnet sample --bias`).
+    #[arg(long, alias = "temperature", default_value_t = 0.0)]
+    pub bias: f32,
     #[command(flatten)]
     pub inversion: InversionArgs,
 }
@@ -58,6 +59,24 @@ pub struct Said {
     pub seconds: f64,
 }
 
+/// What to say and where to write it: `melnet say`'s options past the model.
+pub(crate) struct Request<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// The speaker [default: the model's first label].
+    pub speaker: Option<&'a str>,
+    /// Longest audio in seconds.
+    pub max_seconds: f64,
+    /// Bias b ≥ 0 towards likelier values.
+    pub bias: f32,
+    /// The WAV (the spectrogram and attention figure go next to it).
+    pub output: &'a Path,
+    /// The inversion, its seed also the draws'.
+    pub inversion: InversionOptions,
+    /// No progress bars.
+    pub quiet: bool,
+}
+
 /// Say the text and write the WAV, the spectrogram and the attention figure.
 ///
 /// # Errors
@@ -72,26 +91,48 @@ pub fn say(args: &Args) -> Result<Said> {
             model.display()
         );
     }
-    let bias = crate::args::sampling_bias(args.temperature)?;
     let model = melnet::Model::open(&model)?;
+    let tiers = model.load_tiers()?;
+    let request = Request {
+        text: &args.text,
+        speaker: args.speaker.as_deref(),
+        max_seconds: args.max_seconds,
+        bias: crate::args::sampling_bias(args.bias)?,
+        output: &args.output,
+        inversion: args.inversion.options(),
+        quiet: args.inversion.quiet,
+    };
+    say_with(&model, &tiers, &request, started)
+}
+
+/// Say `request` with `model` (its loaded `tiers`) and write the WAV, the spectrogram and the
+/// attention figure; `started` is when the work began (for the real-time factor).
+///
+/// # Errors
+/// As [`say`].
+pub(crate) fn say_with(
+    model: &melnet::Model,
+    tiers: &[melnet::Tier],
+    request: &Request,
+    started: Instant,
+) -> Result<Said> {
     let p = model.config().params;
     let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
-    let max_frames = model.frames_for("--max-seconds", args.max_seconds)?;
-    let tiers = model.load_tiers()?;
+    let max_frames = model.frames_for("--max-seconds", request.max_seconds)?;
     let bar = progress_bar(
-        args.inversion.quiet,
+        request.quiet,
         0,
         "{prefix} frame {pos}/{len} [{bar:30}] {msg}, ETA {eta}",
     );
     let g_all = tiers.len();
     let speech = model.say(
-        &tiers,
-        &args.text,
-        args.speaker.as_deref(),
+        tiers,
+        request.text,
+        request.speaker,
         melnet::SayOptions {
             max_frames,
-            bias,
-            seed: args.inversion.seed,
+            bias: request.bias,
+            seed: request.inversion.phase.seed,
         },
         |g, done, len| {
             bar.set_prefix(format!("tier {g}/{g_all}"));
@@ -100,26 +141,34 @@ pub fn say(args: &Args) -> Result<Said> {
         },
     )?;
     bar.finish_and_clear();
+    let output = request.output;
     let paths = [
-        args.output.clone(),
-        args.output.with_extension("npy"),
-        args.output.with_extension("png"),
+        output.to_path_buf(),
+        output.with_extension("npy"),
+        output.with_extension("png"),
     ];
     // The output's folder is made once there is something to put in it.
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create", dir.display()))?;
     }
     let mut outputs = Outputs::new(&[]);
     let one = speech.time_major();
-    write_sample(&mut outputs, &model, one, &paths, &args.inversion)?;
-    let attention = args.output.with_extension("attention.png");
+    write_sample(
+        &mut outputs,
+        model,
+        one,
+        &paths,
+        &request.inversion,
+        request.quiet,
+    )?;
+    let attention = output.with_extension("attention.png");
     let window = speech
         .generated
         .attention(0, 1, speech.text.chars().count(), speech.frames);
     write_alignment(
         &mut outputs,
-        &model,
+        model,
         one,
         window.view(),
         &speech.text,
@@ -127,7 +176,7 @@ pub fn say(args: &Args) -> Result<Said> {
     )?;
     outputs.commit()?;
     Ok(Said {
-        wav: args.output.clone(),
+        wav: output.to_path_buf(),
         audio_seconds: speech.frames as f64 * frame_seconds,
         speech,
         seconds: started.elapsed().as_secs_f64(),

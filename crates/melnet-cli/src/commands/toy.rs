@@ -60,10 +60,10 @@ pub struct ReadArgs {
     /// Most full-resolution frames per text (a label model's samples are this long).
     #[arg(long, default_value_t = 160)]
     pub max_frames: usize,
-    /// Sampling bias (see `melnet sample --temperature`) [default: 3 for a text model
+    /// Sampling bias (see `melnet sample --bias`) [default: 3 for a text model
     /// (`melnet::toy::READ_BIAS`), 0 for a label model].
-    #[arg(long)]
-    pub temperature: Option<f32>,
+    #[arg(long, alias = "temperature")]
+    pub bias: Option<f32>,
     /// Seed of the draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -149,10 +149,10 @@ pub(crate) fn mean_cer(readings: &[Reading]) -> f64 {
 }
 
 impl ReadArgs {
-    /// The sampling options for `model`: `--temperature`, or `default_bias` without it.
+    /// The sampling options for `model`: `--bias`, or `default_bias` without it.
     fn options(&self, model: &Model, default_bias: f32) -> Result<SampleOptions> {
         Ok(SampleOptions {
-            bias: crate::args::sampling_bias(self.temperature.unwrap_or(default_bias))?,
+            bias: crate::args::sampling_bias(self.bias.unwrap_or(default_bias))?,
             range: model.range(),
         })
     }

@@ -21,8 +21,8 @@ pub struct Args {
     pub data: PathBuf,
     /// Model directory: model.json and one directory per tier (checkpoints, log.csv, and
     /// loss.png redrawn at every checkpoint).
-    #[arg(long, visible_alias = "model")]
-    pub out: PathBuf,
+    #[arg(long, alias = "out")]
+    pub model: PathBuf,
     /// Tiers G of a new model: tier 1 models a coarse spectrogram, each tier above doubles the
     /// resolution (frequency for even tiers, time for odd ones) conditioned on the tiers below
     /// [default: 1].
@@ -117,12 +117,12 @@ pub struct Args {
     /// its centralized stack, windows start at the items' starts (--frames covers them all by
     /// default) and items without a transcript are left out; `melnet sample --text "..."`
     /// then says a text.
-    #[arg(long, value_name = "metadata.csv")]
-    pub text: Option<PathBuf>,
+    #[arg(long, alias = "text", value_name = "metadata.csv")]
+    pub transcripts: Option<PathBuf>,
     /// Logistic components of the text attention window [default: 5].
     #[arg(long)]
     pub attention_mixtures: Option<usize>,
-    /// Continue the trained tiers of the model in --out (untrained ones start).
+    /// Continue the trained tiers of the model in --model (untrained ones start).
     #[arg(long)]
     pub resume: bool,
     /// Quiet: no progress bar.
@@ -266,11 +266,11 @@ pub fn run(args: Args) -> Result<()> {
         tiers: args.tiers,
         frames: args.frames,
         labels: args.labels,
-        transcripts: args.text.clone(),
+        transcripts: args.transcripts.clone(),
     };
-    let mut bars = Bars::new(args.quiet, Some(&args.out));
+    let mut bars = Bars::new(args.quiet, Some(&args.model));
     let (_, trained) =
-        melnet::model_dir::train(&args.out, &ds, &new, &plan, &mut bars, interrupted())
+        melnet::model_dir::train(&args.model, &ds, &new, &plan, &mut bars, interrupted())
             .map_err(in_flags)?;
     match trained.last().map(|t| t.end) {
         Some(FitEnd::Interrupted) => Err(Interrupted.into()),

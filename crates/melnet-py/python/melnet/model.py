@@ -68,13 +68,15 @@ class Model:
     def __repr__(self):
         return f"melnet.Model({self.path!r})"
 
-    def say(self, text, *, speaker=None, seed=0, max_seconds=20.0, temperature=0.0):
+    def say(self, text, *, speaker=None, seed=0, max_seconds=20.0, bias=0.0, temperature=None):
         """Say `text` (upper case is lowered) as `speaker` (default: the first of
         `self.speakers`); returns a `Speech`. The draws and the inversion's initial phase
-        follow `seed`; `temperature` ≥ 0 biases the draws towards likelier values;
+        follow `seed`; `bias` ≥ 0 draws likelier values (`temperature` is its old name);
         `max_seconds` caps the length (speech ends earlier when the text has been said)."""
+        if temperature is not None:
+            bias = temperature
         audio, mel, attention, ended = self._model.say(
-            str(text), speaker, float(max_seconds), float(temperature), int(seed))
+            str(text), speaker, float(max_seconds), float(bias), int(seed))
         return Speech(audio, self.sr, mel, attention, ended)
 
     def sample(self, *, seconds=4.0, count=1, label=None, text=None, bias=0.0, seed=0,
@@ -116,7 +118,8 @@ def default_model():
     return _default[path]
 
 
-def say(text, *, speaker=None, model=None, seed=0, max_seconds=20.0, temperature=0.0):
+def say(text, *, speaker=None, model=None, seed=0, max_seconds=20.0, bias=0.0,
+        temperature=None):
     """Say `text` with `model` (a `Model` or a model directory; default: `default_model()`),
     as `melnet say` does; returns a `Speech` (`.audio`, `.sr`, `.mel`, `.attention`,
     `.ended`)."""
@@ -124,7 +127,7 @@ def say(text, *, speaker=None, model=None, seed=0, max_seconds=20.0, temperature
         model = default_model()
     elif not isinstance(model, Model):
         model = Model(model)
-    return model.say(text, speaker=speaker, seed=seed, max_seconds=max_seconds,
+    return model.say(text, speaker=speaker, seed=seed, max_seconds=max_seconds, bias=bias,
                      temperature=temperature)
 
 
