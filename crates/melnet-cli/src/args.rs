@@ -253,6 +253,14 @@ pub fn inversion_bar(quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
+/// `--power`: the exponent of the magnitude, 1 (magnitude) or 2 (power).
+pub fn parse_power(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if p == 1.0 || p == 2.0 => Ok(p),
+        _ => Err("1 (magnitude) or 2 (power)".into()),
+    }
+}
+
 /// The progress bar of every long command: `template` (indicatif syntax) over `len` units,
 /// hidden when `quiet` (indicatif also hides it when stderr is not a terminal).
 pub fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::ProgressBar {

@@ -10,7 +10,9 @@ use melspec::npy::read_f32_2d;
 use melspec::{Scale, Sidecar, SpectrogramKind};
 use rayon::prelude::*;
 
-use crate::args::{inversion_bar, resolve_over, FrameArgs, InversionArgs, MelArgs, PresetArgs};
+use crate::args::{
+    inversion_bar, parse_power, resolve_over, FrameArgs, InversionArgs, MelArgs, PresetArgs,
+};
 use crate::output::Outputs;
 
 /// Options of `melnet invert`.
@@ -49,8 +51,8 @@ pub struct Args {
     pub mel: MelArgs,
     /// Exponent the spectrogram was computed with: 2 = power, 1 = magnitude [default: from the
     /// sidecar, else 2].
-    #[arg(long, value_parser = ["1", "2"])]
-    pub power: Option<String>,
+    #[arg(long, value_parser = parse_power)]
+    pub power: Option<f32>,
     /// Without a sidecar: the values are dB relative to --db-ref [default: linear].
     #[arg(long)]
     pub db: bool,
@@ -168,8 +170,8 @@ fn invert(
     };
     let base = sidecar.as_ref().map(|s| s.params);
     let mut params = resolve_over(base, &args.preset, Some(&args.frame), Some(&args.mel))?;
-    if let Some(p) = &args.power {
-        params.power = p.parse().expect("clap restricts --power to 1 or 2");
+    if let Some(p) = args.power {
+        params.power = p;
     }
     let kind = match (&sidecar, args.linear) {
         (_, true) => SpectrogramKind::Linear,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use melspec::convert::to_db_ref_max;
 use melspec::{MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
 
-use crate::args::{load_audio, resolve, FrameArgs, MelArgs, PresetArgs};
+use crate::args::{load_audio, parse_power, resolve, FrameArgs, MelArgs, PresetArgs};
 use crate::commands::stft::{source_of, write_spectrogram};
 use crate::plot::FreqAxis;
 
@@ -28,8 +28,8 @@ pub struct Args {
     #[command(flatten)]
     pub mel: MelArgs,
     /// Exponent of the magnitude: 2 = power spectrogram, 1 = magnitude spectrogram.
-    #[arg(long, default_value = "2", value_parser = ["1", "2"])]
-    pub power: String,
+    #[arg(long, default_value = "2", value_parser = parse_power)]
+    pub power: f32,
     /// Write decibels: power_to_db(ref=max, amin=1e-10, top_db=80), or for --power 1
     /// amplitude_to_db(ref=max, amin=1e-5, top_db=80) [default: linear values].
     #[arg(long)]
@@ -57,10 +57,7 @@ pub fn warn_empty_filters(basis: &MelBasis) {
 /// Run `melnet mel`.
 pub fn run(args: Args) -> Result<()> {
     let mut params = resolve(&args.preset, Some(&args.frame), Some(&args.mel))?;
-    params.power = args
-        .power
-        .parse()
-        .expect("clap restricts --power to 1 or 2");
+    params.power = args.power;
     let plan = MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
     warn_empty_filters(plan.basis());
     let audio = load_audio(&args.input, params.sr)?;

@@ -9,7 +9,9 @@ use melspec::dataset::{
     Shard,
 };
 
-use crate::args::{interrupted, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs};
+use crate::args::{
+    interrupted, parse_power, progress_bar, resolve, FrameArgs, MelArgs, PresetArgs,
+};
 
 /// Options of `melnet prepare`.
 #[derive(Debug, clap::Args)]
@@ -27,8 +29,8 @@ pub struct Args {
     #[command(flatten)]
     pub mel: MelArgs,
     /// Exponent of the magnitude: 2 = power, 1 = magnitude.
-    #[arg(long, default_value = "2", value_parser = ["1", "2"])]
-    pub power: String,
+    #[arg(long, default_value = "2", value_parser = parse_power)]
+    pub power: f32,
     /// Store dB values: per file power_to_db(ref=max, amin=1e-10, top_db=80) as `melnet mel
     /// --db` (the reference is kept per item in the manifest) [default: linear values].
     #[arg(long)]
@@ -83,10 +85,7 @@ pub struct Args {
 /// Run `melnet prepare`.
 pub fn run(args: Args) -> Result<()> {
     let mut params = resolve(&args.preset, Some(&args.frame), Some(&args.mel))?;
-    params.power = args
-        .power
-        .parse()
-        .expect("clap restricts --power to 1 or 2");
+    params.power = args.power;
     if args.jobs == Some(0) {
         bail!("invalid parameter jobs = 0: must be at least 1");
     }
