@@ -6,8 +6,7 @@
 use std::path::Path;
 
 use melspec::convert::to_db_ref_max;
-use melspec::npy::read_f32_2d;
-use melspec::{MelSpectrogram, Sidecar};
+use melspec::{MelSpectrogram, SpectrogramFile};
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
@@ -27,29 +26,27 @@ impl Model {
         let is_npy = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-        let mut mel = if is_npy {
-            let mel = read_f32_2d(path)?;
-            if mel.nrows() != p.n_mels {
+        // `linear`: the values are in linear units (audio analysed here, or a file whose
+        // sidecar's scale was undone) and take the dataset's scale below.
+        let (mut mel, linear) = if is_npy {
+            let file = SpectrogramFile::read(path)?;
+            if file.values.nrows() != p.n_mels {
                 return Err(invalid(format!(
                     "{} rows, the model has {} mels",
-                    mel.nrows(),
+                    file.values.nrows(),
                     p.n_mels
                 )));
             }
-            if let Some(v) = mel.iter().find(|v| !v.is_finite()) {
-                return Err(invalid(format!("holds a non-finite value ({v})")));
+            match file.sidecar.as_ref().map(|s| s.scale) {
+                Some(scale) => (file.into_linear(scale, p.power)?, true),
+                None => (file.values, false),
             }
-            mel
         } else {
             let audio = melspec::audio::load_resampled(path, p.sr)?;
-            MelSpectrogram::new(p.stft(), p.mel(), p.power)?.process(&audio.samples)?
+            let mel = MelSpectrogram::new(p.stft(), p.mel(), p.power)?.process(&audio.samples)?;
+            (mel, true)
         };
         let values = mel.as_slice_mut().expect("standard layout");
-        let sidecar = Sidecar::path_for(path);
-        let linear = !is_npy || sidecar.is_file();
-        if is_npy && linear {
-            Sidecar::read(&sidecar)?.scale.to_linear(values, p.power)?;
-        }
         if linear && c.db {
             to_db_ref_max(values, p.power)?;
         }

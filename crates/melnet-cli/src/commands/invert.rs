@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::npy::read_f32_2d;
-use melspec::{Scale, Sidecar, SpectrogramKind};
+use melspec::{Reading, Sidecar, SpectrogramFile, SpectrogramKind};
 use rayon::prelude::*;
 
 use crate::args::{
@@ -160,87 +160,39 @@ fn invert(
     output: &Path,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<()> {
-    let name = input.display().to_string();
-    let mut values = read_f32_2d(input)?;
-    let sidecar_path = Sidecar::path_for(input);
-    let sidecar = if sidecar_path.is_file() {
-        Some(Sidecar::read(&sidecar_path)?)
-    } else {
-        None
-    };
-    let base = sidecar.as_ref().map(|s| s.params);
-    let mut params = resolve_over(base, &args.preset, Some(&args.frame), Some(&args.mel))?;
+    let file = SpectrogramFile::read(input)?;
+    let mut params = resolve_over(
+        file.params(),
+        &args.preset,
+        Some(&args.frame),
+        Some(&args.mel),
+    )?;
     if let Some(p) = args.power {
         params.power = p;
     }
-    let kind = match (&sidecar, args.linear) {
-        (_, true) => SpectrogramKind::Linear,
-        (Some(s), false) => s.kind,
-        (None, false) => SpectrogramKind::Mel,
+    let reading = Reading {
+        params,
+        kind: file.kind(args.linear),
+        scale: file.scale(args.db.then_some(args.db_ref)),
     };
-    let scale = match (&sidecar, args.db) {
-        (_, true) => Scale::Db {
-            reference: args.db_ref,
-            amin: 0.0,
-            top_db: None,
-        },
-        (Some(s), false) => s.scale,
-        (None, false) => Scale::Linear,
-    };
-    if values.is_empty() {
-        bail!("{name}: the array is empty");
-    }
-    if let Some(s) = sidecar
-        .as_ref()
-        .filter(|s| s.shape != [values.nrows(), values.ncols()])
-    {
+    if reading.kind == SpectrogramKind::Linear && args.inversion.refine.is_some_and(|n| n > 0) {
         bail!(
-            "{}: describes a {:?} array, {name} is {:?}; fix or remove the sidecar",
-            sidecar_path.display(),
-            s.shape,
-            values.shape()
+            "{}: --refine matches a mel spectrogram; this one is linear",
+            input.display()
         );
     }
-    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-        bail!("{name}: holds a non-finite value ({v})");
-    }
-    scale.to_linear(
-        values.as_slice_mut().expect("read arrays are contiguous"),
-        params.power,
+    let init = match &args.init_phase {
+        Some(p) => Some(read_f32_2d(p)?),
+        None => None,
+    };
+    let length = args.length.or_else(|| file.source_length());
+    let signal = file.invert(
+        &reading,
+        &args.inversion.options(),
+        init.as_ref().map(|a| a.view()),
+        length,
+        progress,
     )?;
-    let length = args.length.or_else(|| {
-        sidecar
-            .as_ref()
-            .and_then(|s| s.source.as_ref())
-            .map(|s| s.analysed_samples)
-    });
-    let opts = args.inversion.options();
-    let signal = match kind {
-        SpectrogramKind::Mel => {
-            melspec::inverse::mel_to_audio(values.view(), &params, &opts, length, progress)
-        }
-        SpectrogramKind::Linear => {
-            if args.inversion.refine.is_some_and(|n| n > 0) {
-                bail!("{name}: --refine matches a mel spectrogram; this one is linear");
-            }
-            let init = match &args.init_phase {
-                Some(p) => Some(read_f32_2d(p)?),
-                None => None,
-            };
-            if params.power != 1.0 {
-                values.mapv_inplace(|v| v.max(0.0).powf(1.0 / params.power));
-            }
-            melspec::phase::reconstruct(
-                values.view(),
-                &params.stft(),
-                &opts.phase,
-                init.as_ref().map(|a| a.view()),
-                length,
-                progress,
-            )
-        }
-    }
-    .with_context(|| name.clone())?;
     let mut outputs = Outputs::new(&[input, &Sidecar::path_for(input)]);
     let tmp = outputs.stage(output)?;
     write_wav(&tmp, &signal, params.sr, WavFormat::F32)?;
