@@ -86,6 +86,81 @@ fn mel_params(
     Ok(params)
 }
 
+/// Analysis parameters as the Python side binds them once: a dict with librosa's names
+/// (lengths in samples, frequencies in Hz; `window`, `pad_mode`, `norm` by name).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Analysis {
+    sr: f64,
+    n_fft: usize,
+    hop_length: usize,
+    win_length: usize,
+    window: String,
+    center: bool,
+    pad_mode: String,
+    power: f32,
+    n_mels: usize,
+    fmin: f64,
+    fmax: f64,
+    htk: bool,
+    norm: String,
+}
+
+impl Analysis {
+    /// The STFT part, validated.
+    fn stft(&self) -> PyResult<StftParams> {
+        stft_params(
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            &self.window,
+            self.center,
+            &self.pad_mode,
+        )
+    }
+
+    /// The mel part, validated.
+    fn mel(&self) -> PyResult<MelParams> {
+        mel_params(
+            self.sr,
+            self.n_fft,
+            self.n_mels,
+            self.fmin,
+            self.fmax,
+            self.htk,
+            &self.norm,
+        )
+    }
+
+    /// The whole set (a whole sample rate), validated.
+    fn params(&self) -> PyResult<AnalysisParams> {
+        if self.sr.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&self.sr) {
+            return Err(PyValueError::new_err(format!(
+                "sr={}: must be a positive whole number of Hz",
+                self.sr
+            )));
+        }
+        let (stft, mel) = (self.stft()?, self.mel()?);
+        let params = AnalysisParams {
+            sr: self.sr as u32,
+            n_fft: stft.n_fft,
+            hop_length: stft.hop_length,
+            win_length: stft.win_length,
+            window: stft.window,
+            center: stft.center,
+            pad_mode: stft.pad_mode,
+            n_mels: mel.n_mels,
+            fmin: mel.fmin,
+            fmax: Some(mel.fmax),
+            htk: mel.htk,
+            norm: mel.norm,
+            power: self.power,
+        };
+        params.validate().map_err(to_py)?;
+        Ok(params)
+    }
+}
+
 /// `f` on every item (index along the first axis) of `batch`, in parallel, in order.
 fn par_items<A: Sync, D: RemoveAxis, R: Send>(
     batch: ArrayView<A, D>,
@@ -127,23 +202,10 @@ fn stack_signals(items: Vec<Vec<f32>>) -> melspec::Result<Array2<f32>> {
 fn melspectrogram<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f32>,
-    sr: f64,
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
-    pad_mode: &str,
-    power: f32,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
+    analysis: Analysis,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
-    let stft = stft_params(n_fft, hop_length, win_length, window, center, pad_mode)?;
-    let mel = mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?;
-    let plan = MelSpectrogram::new(stft, mel, power).map_err(to_py)?;
+    let plan =
+        MelSpectrogram::new(analysis.stft()?, analysis.mel()?, analysis.power).map_err(to_py)?;
     let y = y.as_array();
     let out = py
         .detach(|| map_signals(y, |s| plan.process(s)))
@@ -257,18 +319,7 @@ fn istft<'py>(
 fn mel_to_audio<'py>(
     py: Python<'py>,
     m: PyReadonlyArray3<'py, f32>,
-    sr: u32,
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
-    pad_mode: &str,
-    power: f32,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
+    analysis: Analysis,
     phase: &str,
     n_iter: Option<usize>,
     momentum: f32,
@@ -276,22 +327,7 @@ fn mel_to_audio<'py>(
     length: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let m = m.as_array();
-    let params = AnalysisParams {
-        sr,
-        n_fft,
-        hop_length,
-        win_length,
-        window: parse(window)?,
-        center,
-        pad_mode: parse(pad_mode)?,
-        n_mels: m.shape()[1],
-        fmin,
-        fmax: Some(fmax),
-        htk,
-        norm: parse(norm)?,
-        power,
-    };
-    params.validate().map_err(to_py)?;
+    let params = analysis.params()?;
     let mut opts = InversionOptions::default();
     opts.phase.method = parse(phase)?;
     opts.phase.n_iter = n_iter.unwrap_or(opts.phase.method.default_iterations());

@@ -24,11 +24,12 @@ def mel_to_audio(M, *, sr=22050, n_fft=2048, hop_length=None, win_length=None, w
         length = _args.positive_int(length, "length")
     if int(refine) < 0:
         raise ValueError(f"refine={refine} must be non-negative")
-    out = _melnet.mel_to_audio(M, _args.positive_int(sr, "sr"), n_fft, hop_length, win_length,
-                               _args.window_name(window), bool(center), pad_mode, float(power),
-                               float(fmin), _args.fmax_or_nyquist(fmax, sr), bool(htk),
-                               _args.norm_name(norm), str(phase), n_iter, float(momentum),
-                               int(refine), length)
+    analysis = _args.analysis(
+        sr=_args.positive_int(sr, "sr"), n_fft=n_fft, hop_length=hop_length,
+        win_length=win_length, window=window, center=center, pad_mode=pad_mode, power=power,
+        n_mels=M.shape[1], fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    out = _melnet.mel_to_audio(M, analysis, str(phase), n_iter, float(momentum), int(refine),
+                               length)
     return out.reshape(lead + out.shape[1:])
 
 
