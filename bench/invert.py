@@ -106,7 +106,7 @@ def per_clip(root, melnet, out_dir, rows):
         sf.write(wav, y, sr, subtype="FLOAT")
         mel_npy = os.path.join(out_dir, "clip_mel.npy")
         subprocess.check_call([melnet, "mel", wav, "-o", mel_npy, "--sr", str(sr), "--n-fft",
-                               str(n_fft), "--hop", str(hop), "--n-mels", str(n_mels)]
+                               str(n_fft), "--hop-length", str(hop), "--n-mels", str(n_mels)]
                               + (["--fmax", str(fmax)] if fmax else []))
         mel = np.load(mel_npy)
         t_lib, out_lib = timed(lambda: librosa.feature.inverse.mel_to_audio(
@@ -155,7 +155,7 @@ def main():
         sf.write(wav, y, sr, subtype="FLOAT")
         mel_npy = os.path.join(out_dir, f"inv_{name}_mel.npy")
         mel_args = [melnet, "mel", wav, "-o", mel_npy, "--sr", str(sr), "--n-fft", str(n_fft),
-                    "--hop", str(hop), "--n-mels", str(n_mels)]
+                    "--hop-length", str(hop), "--n-mels", str(n_mels)]
         if fmax:
             mel_args += ["--fmax", str(fmax)]
         subprocess.check_call(mel_args)
@@ -194,7 +194,7 @@ def main():
         # Oracle magnitude: phase retrieval alone.
         mag_npy = os.path.join(out_dir, f"inv_{name}_mag.npy")
         subprocess.check_call([melnet, "stft", wav, "-o", mag_npy, "--sr", str(sr),
-                               "--n-fft", str(n_fft), "--hop", str(hop)])
+                               "--n-fft", str(n_fft), "--hop-length", str(hop)])
         for method in ["gla", "fgla", "pghi", "pghi+fgla", "lws", "lws+fgla"]:
             for iters in ([0] if method in ("pghi", "lws") else [32, 100]):
                 t, _ = timed(lambda: subprocess.check_call(

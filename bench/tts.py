@@ -85,7 +85,7 @@ def main():
     voices = sorted(os.listdir(os.path.join(corpus, "heldout")))
     manifest = json.load(open(os.path.join(a.recipe, "dataset", "manifest.json")))
     mp = manifest["params"]
-    params = ["--sr", str(mp["sr"]), "--n-fft", str(mp["n_fft"]), "--hop", str(mp["hop_length"]),
+    params = ["--sr", str(mp["sr"]), "--n-fft", str(mp["n_fft"]), "--hop-length", str(mp["hop_length"]),
               "--n-mels", str(mp["n_mels"]), "--fmax", str(mp["fmax"]), "--db"]
     recognise = Recogniser()
     print(f"{'speaker':8} {'row':9} {'sentences':>9} {'WER %':>6} {'speaker id %':>12} {'RTF':>6}")

@@ -4,12 +4,19 @@
 //! A regular file (or a missing one) is replaced by renaming the temporary file over it; through
 //! a symbolic link the link's target is replaced and the link kept. A target that exists and is
 //! not a regular file (`/dev/null`, `/dev/stdout`, a FIFO, …) is never renamed over: the
-//! finished bytes are written through it, and no sidecar is made next to it. An output that is also one of the command's inputs is
-//! refused before anything is computed.
+//! finished bytes are written through it, and no sidecar is made next to it. An output that is
+//! also one of the command's inputs is refused before anything is computed. The spectrogram
+//! files every command writes (`.npy`, sidecar, figure) are staged here too.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use melspec::convert::to_db_ref_max;
+use melspec::npy::write_f32_2d;
+use melspec::{Scale, Sidecar, SpectrogramKind};
+use ndarray::{Array2, ArrayView2};
+
+use crate::plot::{spectrogram_png, FreqAxis, SpectrogramPlot};
 
 /// How a staged file reaches its destination.
 #[derive(Debug)]
@@ -139,4 +146,68 @@ impl Drop for Outputs {
             let _ = std::fs::remove_file(tmp);
         }
     }
+}
+
+/// Stage `values` at `npy`, its sidecar, the optional PNG and any `extra` arrays in
+/// `outputs` (which the caller commits: all or nothing).
+pub fn write_spectrogram(
+    outputs: &mut Outputs,
+    npy: &Path,
+    values: ArrayView2<f32>,
+    sidecar: &Sidecar,
+    png: Option<&Path>,
+    axis: FreqAxis,
+    extra: &[(&Path, ArrayView2<f32>)],
+) -> Result<()> {
+    let tmp = outputs.stage(npy)?;
+    write_f32_2d(&tmp, values)?;
+    if !is_special(npy) {
+        let json = Sidecar::path_for(npy);
+        let tmp = outputs.stage(&json)?;
+        sidecar.write(&tmp)?;
+    }
+    for (path, array) in extra {
+        let tmp = outputs.stage(path)?;
+        write_f32_2d(&tmp, *array)?;
+    }
+    if let Some(png) = png {
+        let tmp = outputs.stage(png)?;
+        let db = display_db(values, sidecar)?;
+        let p = &sidecar.params;
+        let name = sidecar
+            .source
+            .as_ref()
+            .and_then(|s| s.path.file_name())
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let what = match sidecar.kind {
+            SpectrogramKind::Mel => format!("mel ({} bands)", p.n_mels),
+            SpectrogramKind::Linear => "STFT magnitude".to_string(),
+        };
+        let title = format!(
+            "{name}  {what}, sr {} Hz, n_fft {}, hop {}, win {}",
+            p.sr, p.n_fft, p.hop_length, p.win_length
+        );
+        spectrogram_png(
+            &tmp,
+            &SpectrogramPlot {
+                db: db.view(),
+                axis,
+                frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+                title,
+            },
+        )
+        .with_context(|| format!("{}: drawing the figure", png.display()))?;
+    }
+    Ok(())
+}
+
+/// Values in dB for display: as they are if already dB, else converted with ref = max and an
+/// 80 dB range.
+fn display_db(values: ArrayView2<f32>, sidecar: &Sidecar) -> Result<Array2<f32>> {
+    let mut db = values.to_owned();
+    if let Scale::Linear = sidecar.scale {
+        let v = db.as_slice_mut().expect("owned array is contiguous");
+        to_db_ref_max(v, sidecar.params.power)?;
+    }
+    Ok(db)
 }

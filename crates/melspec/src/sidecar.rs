@@ -52,6 +52,19 @@ impl Scale {
     }
 }
 
+impl Source {
+    /// The source entry for `audio` read from `path`.
+    pub fn of(path: &Path, audio: &crate::audio::Audio) -> Self {
+        Source {
+            path: PathBuf::from(path.to_string_lossy().into_owned()),
+            sr: audio.source_sr,
+            channels: audio.source_channels,
+            samples: audio.source_len,
+            analysed_samples: audio.samples.len(),
+        }
+    }
+}
+
 /// The audio a spectrogram was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {

@@ -24,8 +24,8 @@ use melspec::{MelSpectrogram, SpectrogramKind};
 use crate::args::{interrupted, load_audio, Interrupted};
 use crate::commands::sample::{self, Report};
 use crate::commands::say;
-use crate::commands::stft::{source_of, write_spectrogram};
 use crate::commands::train::Bars;
+use crate::output::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::{dataset_png, levels_png, spectrogram_png, FreqAxis, SpectrogramPlot};
 use melnet::eval::valid_nll;
@@ -262,7 +262,7 @@ pub fn run(args: Args) -> Result<()> {
             params: p,
             scale,
             shape: [mel.nrows(), mel.ncols()],
-            source: Some(source_of(&source, &audio)),
+            source: Some(melspec::sidecar::Source::of(&source, &audio)),
         };
         let mut outputs = Outputs::new(&[]);
         write_spectrogram(

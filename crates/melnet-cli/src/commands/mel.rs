@@ -8,7 +8,7 @@ use melspec::convert::to_db_ref_max;
 use melspec::{MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
 
 use crate::args::{load_audio, parse_power, resolve, FrameArgs, MelArgs, PresetArgs};
-use crate::commands::stft::{source_of, write_spectrogram};
+use crate::output::write_spectrogram;
 use crate::plot::FreqAxis;
 
 /// Options of `melnet mel`.
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<()> {
         params,
         scale,
         shape: [mel.nrows(), mel.ncols()],
-        source: Some(source_of(&args.input, &audio)),
+        source: Some(melspec::sidecar::Source::of(&args.input, &audio)),
     };
     let mut outputs = Outputs::new(&[&args.input]);
     write_spectrogram(

@@ -11,7 +11,7 @@ use melspec::inverse::InversionOptions;
 use melspec::{Sidecar, SpectrogramKind};
 
 use crate::args::{inversion_bar, progress_bar, ConditionArgs, InversionArgs};
-use crate::commands::stft::write_spectrogram;
+use crate::output::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::FreqAxis;
 
