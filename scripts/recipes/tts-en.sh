@@ -4,9 +4,9 @@
 # text (tier 1) and speaker, trained for a budget in hours → validation NLL per round and
 # samples of held-out sentences with every voice.
 #
-#   scripts/recipes/tts-en.sh [HOURS] [OUT]        # default: 2 hours into out/tts-en
+#   scripts/recipes/tts-en.sh [HOURS] [OUT]        # default: 4 hours into out/tts-en
 #
-# The shipped models/tts-en is this recipe's default run (2 hours, 3 rounds) on 2 cores. A rerun
+# The shipped models/tts-en is this recipe's default run (4 hours, 6 rounds) on 2 cores. A rerun
 # continues models/tts-en; to reproduce it from scratch, give another MODEL directory.
 #
 # Fetched at run time with `apt-get download` and never committed (their copyright files are
@@ -17,19 +17,19 @@
 # checkpoint. Tier 1 (the one that reads the text) gets TIER1_SHARE of the time, the upper
 # tiers (text-free upsamplers) share the rest equally. Environment: SENTENCES (training
 # sentences, default 3000), HELDOUT (default 100), VOICES (default "slt rms awb kal16"), N_MELS
-# (default 64), ROUNDS (default 3), WIDTH (default 64), LR (Adam's learning rate, default 5e-3),
+# (default 64), ROUNDS (default 6), WIDTH (default 64), LR (Adam's learning rate, default 5e-3),
 # LR_HALVE (halve it every this many epochs, default 3; 1e-2 constant spiked tier 1's loss after
 # 1.5 epochs), TIER1_SHARE (default 0.7), MODEL (default models/tts-en: the repository's shipped
 # model, which `melnet say` uses and which a rerun continues), MELNET (the program; default
 # target/release/melnet, built if missing), STAGE (`corpus` stops after the corpus).
 set -euo pipefail
-hours="${1:-2}"
+hours="${1:-4}"
 out="${2:-out/tts-en}"
 sentences="${SENTENCES:-3000}"
 heldout="${HELDOUT:-100}"
 voices="${VOICES:-slt rms awb kal16}"
 n_mels="${N_MELS:-64}"
-rounds="${ROUNDS:-3}"
+rounds="${ROUNDS:-6}"
 width="${WIDTH:-64}"
 lr="${LR:-5e-3}"
 lr_halve="${LR_HALVE:-3}"
@@ -74,7 +74,7 @@ fi
 
 # 3. The training set: 16 kHz, n_fft 1024, hop 256 (62.5 frames/s), N_MELS mels up to 8 kHz,
 # dB, silence below −40 dB trimmed; the voice (folder) is the speaker label.
-"$melnet" prepare "$corpus/audio" -o "$out/dataset" --sr 16000 --n-fft 1024 --hop 256 \
+"$melnet" prepare "$corpus/audio" -o "$out/dataset" --sr 16000 --n-fft 1024 --hop-length 256 \
   --n-mels "$n_mels" --fmax 8000 --db --trim-silence 40 --labels-from-folders -q
 "$melnet" stats "$out/dataset" --png "$out/dataset.png"
 
@@ -91,7 +91,7 @@ for round in $(seq 1 "$rounds"); do
   for tier in 1 2 3; do
     resume=()
     [ -f "$model/model.json" ] && resume=(--resume)
-    "$melnet" train --data "$out/dataset" --out "$model" --text "$corpus/metadata.csv" --labels \
+    "$melnet" train --data "$out/dataset" --model "$model" --transcripts "$corpus/metadata.csv" --labels \
       --tiers 3 --tier "$tier" --width "$width" --optimizer adam --lr "$lr" \
       --lr-halve-every-epochs "$lr_halve" --steps 1000000000 --minutes "$(minutes "$tier")" \
       --valid-every 100 --checkpoint-every 50 -q "${resume[@]}" | tee -a "$out/train-$round.txt"
