@@ -58,6 +58,10 @@ def test_train_refuses_what_does_not_fit(dataset, trained, tmp_path):
         melnet.train(dataset, tmp_path / "bad", clip_grad=-1.0)
     with pytest.raises(ValueError, match="optimizer"):
         melnet.train(dataset, tmp_path / "bad", optimizer="sgd")
+    with pytest.raises(ValueError, match="resume"):
+        melnet.train(dataset, tmp_path / "bad", resume="sometimes")
+    with pytest.raises(ValueError, match="minutes"):
+        melnet.train(dataset, tmp_path / "bad", minutes=1e300)
     with pytest.raises(ValueError, match="callable"):
         melnet.train(dataset, tmp_path / "bad", progress=3)
     assert not (tmp_path / "bad").exists()
