@@ -13,7 +13,8 @@
 # same command again after an interruption: finished rounds are skipped, the interrupted one
 # resumes every tier from its last checkpoint (with its whole round budget again).
 # Environment: ROUNDS (default 4), MELNET (the program; default target/release/melnet, built
-# if missing), WIDTH (default 64), FRAMES (the training window, default 128).
+# if missing), WIDTH (default 64), FRAMES (the training window, default 128), THREADS (worker
+# threads of training; default one per core — set 1 to train the text and blank runs side by side).
 #
 # TEXT=text trains a text- and speaker-conditioned model instead: the game's Czech transcripts
 # (Debian `fillets-ng-data`, GPL-2, also fetched at run time: speech_cs_text.py) and the
@@ -30,6 +31,8 @@ rounds="${ROUNDS:-4}"
 width="${WIDTH:-64}"
 frames="${FRAMES:-128}"
 text="${TEXT:-}"
+threads=()
+[ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 case "$text" in "" | text | blank) ;; *) echo "TEXT must be text or blank" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 melnet="${MELNET:-$root/target/release/melnet}"
@@ -92,7 +95,7 @@ for round in $(seq 1 "$rounds"); do
   [ -f "$model/model.json" ] && resume=(--resume)
   "$melnet" train --data "$dataset" --model "$model" --tiers 3 --tier all --width "$width" \
     "${conditioning[@]}" --steps 1000000000 --minutes "$minutes" --valid-every 100 \
-    --checkpoint-every 50 -q "${resume[@]}" | tee "$out/train$text-$round.txt"
+    --checkpoint-every 50 -q "${threads[@]}" "${resume[@]}" | tee "$out/train$text-$round.txt"
   "$melnet" eval --model "$model" --data "$dataset" > "$out/eval$text-$round.txt"
   steps="$(grep -o 'step [0-9]*' "$out/train$text-$round.txt" | cut -d' ' -f2 | paste -sd/)"
   tiers="$(grep -o '^tier [0-9]*: [-0-9.]*' "$out/eval$text-$round.txt" | cut -d' ' -f3 | paste -sd/)"
