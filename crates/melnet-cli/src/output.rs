@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use melspec::convert::to_db_ref_max;
+use melspec::db::to_db_ref_max;
 use melspec::npy::write_f32_2d;
 use melspec::{Scale, Sidecar, SpectrogramKind};
 use ndarray::{Array2, ArrayView2};

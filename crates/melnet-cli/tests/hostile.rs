@@ -497,7 +497,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_directory() {
     };
     for target in [&ds, &run] {
         // This test process plays the first writer.
-        let held = melspec::lock::DirLock::acquire(target).unwrap();
+        let held = melnet_data::lock::DirLock::acquire(target).unwrap();
         let r = if target == &ds {
             melnet(&[
                 "prepare",

@@ -26,11 +26,11 @@ fn folders_become_categories_and_shards_agree() {
 
     let one = dir.path().join("one");
     melnet_ok(&[&["prepare", &s(&input), "-o", &s(&one)][..], &common].concat());
-    let ds = melspec::dataset::Dataset::open(&one).unwrap();
+    let ds = melnet_data::dataset::Dataset::open(&one).unwrap();
     let m = ds.manifest();
     assert_eq!(
         m.labels.as_ref().unwrap().kind,
-        melspec::dataset::LabelKind::Category {
+        melnet_data::dataset::LabelKind::Category {
             classes: vec!["alice".into(), "bob".into()]
         }
     );

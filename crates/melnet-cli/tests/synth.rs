@@ -115,7 +115,7 @@ fn bank_to_labelled_dataset() {
         "0.1",
         "-q",
     ]);
-    let dataset = melspec::dataset::Dataset::open(&ds).unwrap();
+    let dataset = melnet_data::dataset::Dataset::open(&ds).unwrap();
     let m = dataset.manifest();
     assert_eq!(m.labels.as_ref().unwrap().dim(), 144);
     assert_eq!(m.items.len() + m.skipped.len(), 40);

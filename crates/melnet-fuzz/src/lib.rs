@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use melspec::dataset::{Dataset, Normalization, Split};
+use melnet_data::dataset::{Dataset, Normalization, Split};
 
 /// Separates the files of a multi-file input.
 pub const SEPARATOR: &[u8] = b"\n--8<--\n";

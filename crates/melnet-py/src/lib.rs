@@ -431,9 +431,9 @@ fn spectral_distance(
 /// A prepared dataset (`melnet prepare`) as numbered windows of one split.
 #[pyclass(module = "melnet._melnet")]
 struct Windows {
-    dataset: melspec::dataset::Dataset,
-    index: melspec::dataset::WindowIndex,
-    norm: melspec::dataset::Normalization,
+    dataset: melnet_data::dataset::Dataset,
+    index: melnet_data::dataset::WindowIndex,
+    norm: melnet_data::dataset::Normalization,
 }
 
 #[pymethods]
@@ -451,15 +451,15 @@ impl Windows {
         pad: bool,
     ) -> PyResult<Self> {
         let split = match split {
-            "train" => melspec::dataset::Split::Train,
-            "valid" => melspec::dataset::Split::Valid,
+            "train" => melnet_data::dataset::Split::Train,
+            "valid" => melnet_data::dataset::Split::Valid,
             _ => {
                 return Err(PyValueError::new_err(format!(
                     "split={split:?}: expected 'train' or 'valid'"
                 )))
             }
         };
-        let dataset = melspec::dataset::Dataset::open(&path).map_err(to_py)?;
+        let dataset = melnet_data::dataset::Dataset::open(&path).map_err(to_py)?;
         let index = dataset
             .window_index(split, frames, hop, pad)
             .map_err(to_py)?;
@@ -560,9 +560,9 @@ fn to_db<'py>(
     let reference = melspec::DbRef::Value(reference);
     py.detach(|| {
         if amplitude {
-            melspec::convert::amplitude_to_db(values, reference, amin, top_db)
+            melspec::db::amplitude_to_db(values, reference, amin, top_db)
         } else {
-            melspec::convert::power_to_db(values, reference, amin, top_db)
+            melspec::db::power_to_db(values, reference, amin, top_db)
         }
     })
     .map_err(to_py)?;
@@ -580,9 +580,9 @@ fn from_db<'py>(
     let mut out = s.as_array().as_standard_layout().into_owned();
     let values = out.as_slice_mut().expect("standard layout");
     if amplitude {
-        melspec::convert::db_to_amplitude(values, reference);
+        melspec::db::db_to_amplitude(values, reference);
     } else {
-        melspec::convert::db_to_power(values, reference);
+        melspec::db::db_to_power(values, reference);
     }
     Ok(out.into_pyarray(py))
 }

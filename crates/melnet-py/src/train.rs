@@ -177,7 +177,7 @@ pub fn train(
         error: None,
     };
     let result = py.detach(|| -> melnet::Result<_> {
-        let ds = melspec::dataset::Dataset::open(&data)?;
+        let ds = melnet_data::dataset::Dataset::open(&data)?;
         melnet::model_dir::train(&model, &ds, &new, &plan, &mut callback, &cancel)
     });
     if let Some(e) = callback.error {

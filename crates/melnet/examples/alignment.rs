@@ -7,10 +7,11 @@
 //! first 12 frames.
 //! `cargo run --release --example alignment -- MODEL DATASET [N]`
 
-use melnet::toy::{held_out_texts, read_back, ToySpeech};
+use melnet::toy::read_back;
 use melnet::train::fit::TrainingData;
 use melnet::{Model, SampleOptions};
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
+use melnet_data::toy::{held_out_texts, ToySpeech};
 use rand::SeedableRng;
 
 /// Per frame, the character with the most attention (`phi(t)` over `chars`) of `text`.

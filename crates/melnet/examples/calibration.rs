@@ -10,7 +10,7 @@
 use candle_core::Tensor;
 use melnet::multiscale::Grid;
 use melnet::{Model, SampleOptions, Sampler};
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 use rand::SeedableRng;
 
 /// Φ(u) for f64 through erfc.
@@ -42,7 +42,7 @@ fn main() -> melnet::Result<()> {
         }
         Some(frames) => {
             let w = ds
-                .windows(melspec::dataset::Split::Train, frames, true)
+                .windows(melnet_data::dataset::Split::Train, frames, true)
                 .expect("windows");
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             let mut buf = vec![0.0f32; count * frames * c.n_mels];

@@ -8,7 +8,7 @@
 
 use melnet::train::fit::TrainingData;
 use melnet::{Model, SayOptions};
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 
 fn main() -> melnet::Result<()> {
     melnet::keep_candle_on_calling_thread();

@@ -1,7 +1,7 @@
 //! Scoring a trained model on a dataset: the NLL of its fixed validation windows, per tier and
 //! at full resolution.
 
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 
 use crate::error::Result;
 use crate::model::{Model, Nll};

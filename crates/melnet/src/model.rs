@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
-use melspec::dataset::{CorpusStats, Dataset, Levels, Normalization, Transcripts, DB_FLOOR};
+use melnet_data::dataset::{CorpusStats, Dataset, Levels, Normalization, Transcripts, DB_FLOOR};
 use melspec::AnalysisParams;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ impl ModelText {
     /// its longest train recording, so that every window holds a whole recording and the end
     /// of its text (batches are cut to their longest item, so shorter ones cost no more).
     pub fn window_frames(ds: &Dataset) -> usize {
-        ds.longest_item(Some(melspec::dataset::Split::Train))
+        ds.longest_item(Some(melnet_data::dataset::Split::Train))
     }
 
     /// The text of a model trained on the items of `ds` with the transcripts at `path`: the
@@ -430,7 +430,7 @@ impl Model {
 
     /// The data's floor for every tier, one value per bin in the model's normalised scale: a
     /// dB dataset is clipped at `top_db` below each item's maximum, so
-    /// [`melspec::dataset::DB_FLOOR`] is where quieter values were cut. `None` for a linear
+    /// [`melnet_data::dataset::DB_FLOOR`] is where quieter values were cut. `None` for a linear
     /// dataset.
     pub fn floors(&self) -> Option<Vec<Vec<f32>>> {
         if !self.config.db {
@@ -798,7 +798,7 @@ impl Model {
             .as_standard_layout()
             .into_owned();
         let scale = if self.config.db {
-            melspec::convert::db_scale(self.config.params.power, 1.0)
+            melspec::db::db_scale(self.config.params.power, 1.0)
         } else {
             melspec::Scale::Linear
         };
@@ -922,7 +922,7 @@ mod tests {
                     valid_files: 0,
                     valid_frames: 0,
                     seconds: 1.0,
-                    all: melspec::dataset::Summary {
+                    all: melnet_data::dataset::Summary {
                         min: -80.0,
                         max: 0.0,
                         mean: -40.0,

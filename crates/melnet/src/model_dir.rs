@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use melspec::dataset::{Dataset, LabelInfo, LabelKind};
-use melspec::lock::DirLock;
+use melnet_data::dataset::{Dataset, LabelInfo, LabelKind};
+use melnet_data::lock::DirLock;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig, ModelText, MODEL_FILE};

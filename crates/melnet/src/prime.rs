@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use melspec::convert::to_db_ref_max;
+use melspec::db::to_db_ref_max;
 use melspec::{MelSpectrogram, SpectrogramFile};
 use ndarray::Array2;
 

@@ -9,7 +9,7 @@ use melnet::model_dir::{train, ModelDir, NewModel};
 use melnet::train::fit::StepOptions;
 use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
 use melnet::train::report::{FitEnd, Observer, StepReport, Trained};
-use melspec::dataset::{prepare, Dataset, PrepareOptions, PrepareSettings};
+use melnet_data::dataset::{prepare, Dataset, PrepareOptions, PrepareSettings};
 
 /// The bundled speech recordings as a 16-mel dB dataset in `dir`.
 fn dataset(dir: &Path) -> Dataset {

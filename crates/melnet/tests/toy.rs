@@ -1,7 +1,7 @@
 //! The synthetic text-to-speech task: its rendered texts read back from their spectrograms
 //! (what makes the character error rate of generated speech meaningful).
 
-use melnet::toy::{cer, random_text, ToySpeech};
+use melnet_data::toy::{cer, random_text, ToySpeech};
 use rand::SeedableRng;
 
 #[test]
@@ -15,7 +15,7 @@ fn rendered_texts_read_back_from_their_spectrograms() {
         let text = random_text(&mut rng);
         let audio = toy.render(&text, &mut rng).unwrap();
         let mut s = mel.process(&audio).unwrap();
-        melspec::convert::to_db_ref_max(s.as_slice_mut().unwrap(), params.power).unwrap();
+        melspec::db::to_db_ref_max(s.as_slice_mut().unwrap(), params.power).unwrap();
         let said = toy.decode(s.view());
         worst = worst.max(cer(&said, &text));
         assert_eq!(said, text);
@@ -33,11 +33,11 @@ fn text_batches_are_whole_items_as_long_as_the_longest() {
     use melnet::model::ModelText;
     use melnet::train::fit::TrainingData;
     use melnet::{Model, ModelConfig};
-    use melspec::dataset::{prepare, Dataset, PrepareOptions, PrepareSettings, Split};
+    use melnet_data::dataset::{prepare, Dataset, PrepareOptions, PrepareSettings, Split};
     let dir = tempfile::tempdir().unwrap();
     let params = melspec::Preset::by_name("melnet-small").unwrap().params;
     let corpus = dir.path().join("corpus");
-    melnet::toy::write_corpus(&corpus, 40, 0, params, &[]).unwrap();
+    melnet_data::toy::write_corpus(&corpus, 40, 0, params, &[]).unwrap();
     let settings = PrepareSettings {
         db: true,
         min_seconds: 0.1,

@@ -18,13 +18,11 @@
 
 pub mod audio;
 pub mod convert;
-pub mod dataset;
+pub mod db;
 pub mod error;
-mod files;
 pub mod inverse;
 pub mod lbfgs;
 pub mod limits;
-pub mod lock;
 pub mod mel;
 pub mod metrics;
 pub mod npy;
@@ -34,17 +32,16 @@ pub mod refine;
 pub mod sidecar;
 pub mod spectrogram_file;
 pub mod stft;
-pub mod synth;
 mod vectorised;
 pub mod window;
 
 pub use audio::Audio;
-pub use convert::DbRef;
+pub use db::{DbRef, Scale};
 pub use error::{Error, Result};
 pub use mel::{MelBasis, MelNorm, MelParams, MelSpectrogram};
 pub use preset::{AnalysisParams, Preset, PRESETS};
 pub use realfft::num_complex::Complex32;
-pub use sidecar::{Scale, Sidecar, SpectrogramKind};
+pub use sidecar::{Sidecar, SpectrogramKind};
 pub use spectrogram_file::{Reading, SpectrogramFile};
 pub use stft::{Istft, PadMode, Stft, StftParams};
 pub use window::Window;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::Scale;
 use crate::error::{Error, Result};
 use crate::preset::AnalysisParams;
 
@@ -16,40 +17,6 @@ pub enum SpectrogramKind {
     Mel,
     /// `n_fft/2 + 1` linear-frequency STFT bins.
     Linear,
-}
-
-/// The scale of a spectrogram's values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "scale", rename_all = "lowercase")]
-pub enum Scale {
-    /// `|X|^power` (power = 2: power, power = 1: magnitude), linear units.
-    Linear,
-    /// Decibels: `10·log10(max(amin, S)/reference)` for power, `20·log10` for magnitude,
-    /// floored at `max − top_db`.
-    Db {
-        /// The reference value in linear units of the spectrogram (power or magnitude).
-        reference: f32,
-        /// The floor applied before the log, in linear units.
-        amin: f32,
-        /// Dynamic range kept below the maximum, dB.
-        top_db: Option<f32>,
-    },
-}
-
-impl Scale {
-    /// Undo the scale in place: dB values back to linear units of `|X|^power` with the
-    /// stored reference ([`crate::convert::db_to_linear`], the inverse of
-    /// [`crate::convert::to_db_ref_max`] for every power); values clipped at `max − top_db`
-    /// stay clipped. Linear values are left as they are.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] when `power` is not positive and finite.
-    pub fn to_linear(&self, values: &mut [f32], power: f32) -> Result<()> {
-        match *self {
-            Scale::Db { reference, .. } => crate::convert::db_to_linear(values, reference, power),
-            Scale::Linear => Ok(()),
-        }
-    }
 }
 
 impl Source {

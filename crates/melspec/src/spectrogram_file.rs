@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::db::Scale;
 use crate::error::{Error, Result};
 use crate::inverse::{mel_to_audio, InversionOptions};
 use crate::npy::read_f32_2d;
 use crate::preset::AnalysisParams;
-use crate::sidecar::{Scale, Sidecar, SpectrogramKind};
+use crate::sidecar::{Sidecar, SpectrogramKind};
 
 /// A spectrogram read from a `.npy` file, with its sidecar if it has one.
 #[derive(Debug, Clone)]

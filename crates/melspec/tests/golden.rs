@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use melspec::convert::{amplitude_to_db, power_to_db};
+use melspec::db::{amplitude_to_db, power_to_db};
 use melspec::inverse::pinv_clipped;
 use melspec::{
     DbRef, Istft, MelBasis, MelNorm, MelParams, MelSpectrogram, PadMode, Stft, StftParams, Window,

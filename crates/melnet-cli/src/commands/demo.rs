@@ -14,9 +14,11 @@ use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
 use melnet::train::report::FitEnd;
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig, SampleOptions, SampleRequest};
+use melnet_data::dataset::{
+    prepare, Dataset, Levels, Outcome, PrepareOptions, PrepareSettings, Split,
+};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::convert::to_db_ref_max;
-use melspec::dataset::{prepare, Dataset, Levels, Outcome, PrepareOptions, PrepareSettings, Split};
+use melspec::db::to_db_ref_max;
 use melspec::inverse::InversionOptions;
 use melspec::phase::PhaseOptions;
 use melspec::{MelSpectrogram, SpectrogramKind};
@@ -188,7 +190,7 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&samples)
         .with_context(|| format!("{}: cannot create", samples.display()))?;
     // One demo at a time per folder (the dataset inside has its own lock).
-    let _lock = melspec::lock::DirLock::acquire(dir)?;
+    let _lock = melnet_data::lock::DirLock::acquire(dir)?;
     let mut stages = Vec::new();
 
     let said = timed(&mut stages, "say (shipped model)", args.quiet, || {
@@ -492,7 +494,7 @@ struct Page<'a> {
     tier_steps: &'a [u64],
     configs: &'a [melnet::TierConfig],
     model: &'a ModelConfig,
-    manifest: &'a melspec::dataset::Manifest,
+    manifest: &'a melnet_data::dataset::Manifest,
     held_out: &'a str,
     prime_seconds: f64,
     primed: &'a Report,

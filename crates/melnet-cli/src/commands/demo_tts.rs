@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use melnet::model_dir::NewModel;
-use melnet::toy::{held_out_texts, read_back, write_corpus, Reading};
+use melnet::toy::{read_back, Reading};
 use melnet::train::fit::StepOptions;
 use melnet::train::optim::{AdamConfig, OptimizerConfig};
 use melnet::train::plan::NewTier;
 use melnet::{ModelConfig, SampleOptions};
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
+use melnet_data::toy::{held_out_texts, write_corpus};
 use rand::SeedableRng;
 
 use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
@@ -55,7 +56,7 @@ pub fn run(args: &Args) -> Result<()> {
     );
     std::fs::create_dir_all(&samples)
         .with_context(|| format!("{}: cannot create", samples.display()))?;
-    let _lock = melspec::lock::DirLock::acquire(&dir)?;
+    let _lock = melnet_data::lock::DirLock::acquire(&dir)?;
     let mut stages = Vec::new();
     let params = melspec::Preset::by_name("melnet-small")?.params;
     let held_out = held_out_texts(0, HELD_OUT);
@@ -200,7 +201,7 @@ impl Page<'_> {
              noise of standard deviation {} on its inputs; validation NLL {:.4} nats/element), \
              then asked to say {} texts it never saw (sampling bias {}). Each spectrogram is \
              read back by the loudest letter chord per frame.</p>",
-            melnet::toy::LETTERS,
+            melnet_data::toy::LETTERS,
             self.args.minutes,
             self.steps,
             self.items,

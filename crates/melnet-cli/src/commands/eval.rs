@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use melnet::eval::valid_nll;
 use melnet::train::fit::VALID_WINDOWS;
 use melnet::Model;
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 
 use crate::args::ConditionArgs;
 use crate::output::Outputs;

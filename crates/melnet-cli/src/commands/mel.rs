@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::output::Outputs;
 use anyhow::{Context, Result};
-use melspec::convert::to_db_ref_max;
+use melspec::db::to_db_ref_max;
 use melspec::{MelBasis, MelSpectrogram, Scale, Sidecar, SpectrogramKind};
 
 use crate::args::{load_audio, parse_power, resolve, FrameArgs, MelArgs, PresetArgs};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use melspec::dataset::LabelTable;
+use melnet_data::dataset::LabelTable;
 
 /// Options of `melnet merge`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(short, long)]
     pub output: PathBuf,
     /// Largest number of frames per frame file (as `melnet prepare --chunk-frames`).
-    #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
+    #[arg(long, default_value_t = melnet_data::dataset::frames::DEFAULT_CHUNK_FRAMES)]
     pub chunk_frames: usize,
     /// The label table the shards were prepared with (`prepare --labels`).
     #[arg(long, value_name = "FILE.csv", conflicts_with = "labels_from_folders")]
@@ -31,12 +31,12 @@ pub fn run(args: Args) -> Result<()> {
     let labels = if args.labels_from_folders {
         let first = args.shards.first().expect("clap requires a shard");
         Some(LabelTable::from_folders(
-            &melspec::dataset::shard::listing(first)?,
+            &melnet_data::dataset::shard::listing(first)?,
         )?)
     } else {
         args.labels.as_deref().map(LabelTable::read).transpose()?
     };
-    let m = melspec::dataset::merge(&args.shards, &args.output, args.chunk_frames, labels)?;
+    let m = melnet_data::dataset::merge(&args.shards, &args.output, args.chunk_frames, labels)?;
     println!(
         "{}: {} shards merged: {} files, {:.2} h, {} frames in {} file(s) ({} train / {} valid \
          files), {} skipped",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Result};
-use melspec::dataset::{
+use melnet_data::dataset::{
     prepare, prepare::find_audio, LabelTable, Outcome, PrepareOptions, PrepareSettings, Progress,
     Shard,
 };
@@ -57,7 +57,7 @@ pub struct Args {
     pub jobs: Option<usize>,
     /// Largest number of frames per frame file: a larger dataset is stored as
     /// `frames-00000.npy`, `frames-00001.npy`, … of whole items (one file is `frames.npy`).
-    #[arg(long, default_value_t = melspec::dataset::frames::DEFAULT_CHUNK_FRAMES)]
+    #[arg(long, default_value_t = melnet_data::dataset::frames::DEFAULT_CHUNK_FRAMES)]
     pub chunk_frames: usize,
     /// Prepare only shard K of N (1 ≤ K ≤ N) of the files, assigned by content hash, into
     /// the output directory as parts and a `shard.json`; `melnet merge` assembles the N

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::convert::to_db_ref_max;
+use melspec::db::to_db_ref_max;
 use melspec::inverse::{mel_to_magnitude, refine_signal};
 use melspec::metrics::{
     log_spectral_distance_db, relative_error, snr_db, spectral_convergence_db, LSD_FLOOR,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use melnet::{Model, SampleRequest, Samples};
+use melnet_data::dataset::{Dataset, Levels, Split};
 use melspec::audio::{write_wav, WavFormat};
-use melspec::dataset::{Dataset, Levels, Split};
 use melspec::inverse::InversionOptions;
 use melspec::{Sidecar, SpectrogramKind};
 

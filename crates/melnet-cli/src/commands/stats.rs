@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use melspec::dataset::{Dataset, LabelKind};
+use melnet_data::dataset::{Dataset, LabelKind};
 
 use crate::output::Outputs;
 use crate::plot::dataset_png;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use melspec::synth::{render_banks, SynthOutcome, SynthProgress, SynthSettings};
+use melnet_data::synth::{render_banks, SynthOutcome, SynthProgress, SynthSettings};
 
 use crate::args::{interrupted, progress_bar};
 use crate::output::Outputs;
@@ -58,7 +58,7 @@ pub struct RenderArgs {
     pub sr: u32,
     /// Linear gain before writing the audio [default: 0.125, the DX7's own output level: a
     /// voice cannot clip; 1.0 is the engine's scale, where one full-level operator peaks at 1].
-    #[arg(long, default_value_t = melspec::synth::DX7_GAIN)]
+    #[arg(long, default_value_t = melnet_data::synth::DX7_GAIN)]
     pub gain: f32,
     /// Write 32-bit float WAV instead of 16-bit PCM (exact engine output, twice the size).
     #[arg(long)]
@@ -87,7 +87,7 @@ pub fn run(command: Command) -> Result<()> {
 }
 
 fn example_bank(args: &ExampleBankArgs) -> Result<()> {
-    let syx = dx7::bank::to_bulk_sysex(&melspec::synth::example_bank(args.seed))?;
+    let syx = dx7::bank::to_bulk_sysex(&melnet_data::synth::example_bank(args.seed))?;
     let mut outputs = Outputs::new(&[]);
     let tmp = outputs.stage(&args.output)?;
     std::fs::write(&tmp, syx)

@@ -5,10 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use melnet::toy::{
-    held_out_texts, read_back, read_labels, write_corpus, write_label_corpus, LabelReading, Reading,
-};
+use melnet::toy::{read_back, read_labels, LabelReading, Reading};
 use melnet::{Model, SampleOptions};
+use melnet_data::toy::{held_out_texts, write_corpus, write_label_corpus};
 use rand::SeedableRng;
 
 /// The subcommands of `melnet toy-speech`.
@@ -123,7 +122,7 @@ fn corpus(args: CorpusArgs) -> Result<()> {
             "{}: {} recordings in {} class folders",
             args.output.display(),
             args.items,
-            melnet::toy::LETTERS.len().min(args.items)
+            melnet_data::toy::LETTERS.len().min(args.items)
         );
         return Ok(());
     }

@@ -9,7 +9,7 @@ use melnet::train::fit::{StepOptions, INPUT_NOISE};
 use melnet::train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig};
 use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
 use melnet::train::report::{FitEnd, Observer, StepReport, Trained};
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 
 use crate::args::{interrupted, progress_bar, Interrupted};
 

@@ -53,11 +53,11 @@ where
 
 /// The dataset figure: histograms of per-item min, max, mean and std, item durations, and the
 /// training split's mean spectrum per mel band (± one standard deviation); with `labels`
-/// (`(items, dim)`, [`Dataset::labels`](melspec::dataset::Dataset::labels)) a row below: the
+/// (`(items, dim)`, [`Dataset::labels`](melnet_data::dataset::Dataset::labels)) a row below: the
 /// items per class, or each label dimension's mean ± std over the items.
 pub fn dataset_png(
     path: &Path,
-    m: &melspec::dataset::Manifest,
+    m: &melnet_data::dataset::Manifest,
     labels: Option<ndarray::ArrayView2<f32>>,
     name: &str,
 ) -> Result<()> {
@@ -82,7 +82,7 @@ pub fn dataset_png(
         (FONT, 22),
     )?;
     let panels = body.split_evenly((2, 3));
-    let per_item = |f: &dyn Fn(&melspec::dataset::Item) -> f64| -> Vec<f64> {
+    let per_item = |f: &dyn Fn(&melnet_data::dataset::Item) -> f64| -> Vec<f64> {
         m.items.iter().map(f).collect()
     };
     draw_histogram(
@@ -174,13 +174,13 @@ pub fn dataset_png(
 /// A dataset's labels: items per class (categories), or mean ± std per dimension (vectors).
 fn draw_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    kind: &melspec::dataset::LabelKind,
+    kind: &melnet_data::dataset::LabelKind,
     labels: ndarray::ArrayView2<f32>,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    use melspec::dataset::LabelKind;
+    use melnet_data::dataset::LabelKind;
     let colour = RGBColor(59, 82, 139);
     match kind {
         LabelKind::Category { classes } => {

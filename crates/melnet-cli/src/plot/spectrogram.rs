@@ -121,8 +121,8 @@ pub fn comparison_png(path: &Path, c: &Comparison) -> Result<()> {
 /// each, with the floor shares in the legend.
 pub fn levels_png(
     path: &Path,
-    data: &melspec::dataset::Levels,
-    samples: &melspec::dataset::Levels,
+    data: &melnet_data::dataset::Levels,
+    samples: &melnet_data::dataset::Levels,
     title: &str,
 ) -> Result<()> {
     ensure_font()?;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use candle_core::Tensor;
-use melspec::dataset::{Dataset, LabelKind, Split, Transcripts, WindowSampler};
+use melnet_data::dataset::{Dataset, LabelKind, Split, Transcripts, WindowSampler};
 use rand::SeedableRng;
 
 use crate::error::{Error, Result};

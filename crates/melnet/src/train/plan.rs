@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use melspec::dataset::Dataset;
+use melnet_data::dataset::Dataset;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, TierSpec};

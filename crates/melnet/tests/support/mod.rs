@@ -11,7 +11,7 @@ pub fn real_spectrogram(frames: usize) -> Vec<f32> {
         .process(&audio.samples)
         .unwrap();
     let mut db: Vec<f32> = mel.iter().copied().collect();
-    melspec::convert::to_db_ref_max(&mut db, p.power).unwrap();
+    melspec::db::to_db_ref_max(&mut db, p.power).unwrap();
     let (n_mels, total) = mel.dim();
     let start = total / 3;
     let mut x = Vec::with_capacity(frames * n_mels);

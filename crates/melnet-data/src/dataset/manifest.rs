@@ -4,11 +4,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::preset::AnalysisParams;
+use crate::{Error, Result};
+use melspec::AnalysisParams;
 
 /// Version of the manifest format.
 pub const FORMAT: u32 = 1;
+
+/// The manifest's file name inside a dataset directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Train or validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +233,30 @@ pub struct Manifest {
     pub labels: Option<super::labels::LabelInfo>,
 }
 
+/// Read the JSON file `path` (a `what`, for messages) whose format number (`format_of`) must
+/// be [`FORMAT`].
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::InvalidInput`] naming the file when it cannot be read or parsed,
+/// or has another format.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    format_of: impl Fn(&T) -> u32,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: T = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidInput(format!("{}: invalid {what}: {e}", path.display())))?;
+    let format = format_of(&value);
+    if format != FORMAT {
+        return Err(Error::InvalidInput(format!(
+            "{}: {what} format {format} (this melnet reads {FORMAT})",
+            path.display()
+        )));
+    }
+    Ok(value)
+}
+
 impl Manifest {
     /// Read `manifest.json` and check it ([`Manifest::validate`]).
     ///
@@ -237,17 +264,7 @@ impl Manifest {
     /// [`Error::Io`] or [`Error::InvalidInput`] (naming the file) when it cannot be read or
     /// parsed, or is not consistent.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-            Error::InvalidInput(format!("{}: invalid dataset manifest: {e}", path.display()))
-        })?;
-        if m.format != FORMAT {
-            return Err(Error::InvalidInput(format!(
-                "{}: manifest format {} (this melnet reads {FORMAT})",
-                path.display(),
-                m.format
-            )));
-        }
+        let m: Manifest = read_versioned(path, "dataset manifest", |m: &Manifest| m.format)?;
         m.validate().map_err(|e| {
             Error::InvalidInput(format!("{}: invalid dataset manifest: {e}", path.display()))
         })?;

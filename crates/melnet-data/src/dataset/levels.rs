@@ -3,7 +3,7 @@
 //! the numbers that tell whether generated spectrograms sound like their training data or
 //! have collapsed to silence.
 
-use crate::convert::TOP_DB;
+use melspec::db::TOP_DB;
 
 /// The floor of a dB dataset: values are clipped at [`TOP_DB`] below each item's maximum
 /// (0 dB).

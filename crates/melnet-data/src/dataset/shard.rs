@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::labels::LabelTable;
-use super::manifest::{Manifest, PrepareSettings, FORMAT};
-use super::prepare::{assemble, part_paths, parts_dir, Part, PrepareOptions};
-use crate::error::{Error, Result};
-use crate::preset::AnalysisParams;
+use super::manifest::{read_versioned, Manifest, PrepareSettings, FORMAT};
+use super::parts::{assemble, part_paths, parts_dir, Hash, PartResult, Recipe};
+use crate::files::write_renamed;
+use crate::{Error, Result};
+use melspec::AnalysisParams;
 
 /// The file a shard run writes next to its parts.
 pub const SHARD_FILE: &str = "shard.json";
@@ -81,27 +82,28 @@ struct Record {
     labels: Option<String>,
     /// Every audio file of the input (sorted) with its content hash, or why it could not be
     /// hashed.
-    files: Vec<(String, std::result::Result<String, String>)>,
+    files: Vec<(String, Hash)>,
     /// This shard's results by position in `files`: the part, or why the file was skipped.
-    results: Vec<(usize, std::result::Result<Part, String>)>,
+    results: Vec<(usize, PartResult)>,
 }
 
-/// Write `shard.json` for a finished shard run into `output` (atomically).
+/// Write `shard.json` for a finished shard run into `output` (atomically): the listing
+/// (`files`, `hashes`) and the `results` of this shard's files (`todo`, indices into it).
 pub(crate) fn write_record(
     output: &Path,
-    opts: &PrepareOptions,
+    recipe: &Recipe,
     shard: Shard,
     files: &[String],
-    hashes: &[std::result::Result<String, String>],
+    hashes: &[Hash],
     todo: &[usize],
-    results: Vec<Option<std::result::Result<Part, String>>>,
+    results: Vec<Option<PartResult>>,
 ) -> Result<()> {
     let record = Record {
         format: FORMAT,
-        params: opts.params,
-        settings: opts.settings,
+        params: *recipe.params,
+        settings: *recipe.settings,
         shard,
-        labels: opts.labels.as_ref().map(|t| t.info().table_hash.clone()),
+        labels: recipe.labels.map(|t| t.info().table_hash.clone()),
         files: files.iter().cloned().zip(hashes.iter().cloned()).collect(),
         results: todo
             .iter()
@@ -110,15 +112,9 @@ pub(crate) fn write_record(
             .collect(),
     };
     let text = serde_json::to_string(&record).expect("shard record serialises");
-    let path = output.join(SHARD_FILE);
-    let tmp = output.join(format!("{SHARD_FILE}.tmp"));
-    let written = std::fs::write(&tmp, text)
-        .map_err(|e| Error::io(&tmp, e))
-        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e)));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    write_renamed(&output.join(SHARD_FILE), |tmp| {
+        std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// The input listing a shard directory was prepared from (`/`-separated relative paths,
@@ -134,20 +130,9 @@ pub fn listing(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Read and check the `shard.json` in `dir`.
 fn read_record(dir: &Path) -> Result<Record> {
-    let path = dir.join(SHARD_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let record: Record = serde_json::from_str(&text).map_err(|e| {
-        Error::InvalidInput(format!("{}: invalid shard record: {e}", path.display()))
-    })?;
-    if record.format != FORMAT {
-        return Err(Error::InvalidInput(format!(
-            "{}: format {} (this melnet reads {FORMAT})",
-            path.display(),
-            record.format
-        )));
-    }
-    Ok(record)
+    read_versioned(&dir.join(SHARD_FILE), "shard record", |r: &Record| r.format)
 }
 
 /// Assemble the shard directories `shards` (all `N` of one sharded preparation) into the
@@ -213,27 +198,24 @@ pub fn merge(
             k + 1
         )));
     }
-    let opts = PrepareOptions {
-        params: first.params,
-        settings: first.settings,
-        jobs: None,
-        stop_after: None,
+    let recipe = Recipe {
+        params: &first.params,
+        settings: &first.settings,
         chunk_frames,
-        shard: None,
-        labels,
+        labels: labels.as_ref(),
     };
     if chunk_frames == 0 {
         return Err(Error::param("chunk_frames", 0, "must be positive"));
     }
     std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
     let _lock = crate::lock::DirLock::acquire(output)?;
-    let parts = parts_dir(output, &opts);
+    let parts = parts_dir(output, &recipe);
     std::fs::create_dir_all(&parts).map_err(|e| Error::io(&parts, e))?;
 
     let n = first.files.len();
-    let mut results: Vec<Option<std::result::Result<Part, String>>> = vec![None; n];
+    let mut results: Vec<Option<PartResult>> = vec![None; n];
     for (dir, r) in shards.iter().zip(records.iter()) {
-        let theirs = parts_dir(dir, &opts);
+        let theirs = parts_dir(dir, &recipe);
         for (i, result) in &r.results {
             let slot = results.get_mut(*i).ok_or_else(|| {
                 Error::InvalidInput(format!("{}: result for file {i} of {n}", dir.display()))
@@ -265,28 +247,20 @@ pub fn merge(
         )));
     }
     let (files, hashes): (Vec<String>, Vec<_>) = first.files.iter().cloned().unzip();
-    assemble(output, &parts, &opts, &files, &hashes, results)
+    assemble(output, &recipe, &files, &hashes, results)
 }
 
 /// Put the file `from` at `to` (a hard link where possible, else a copy through a temporary
 /// file); an existing `to` is kept (parts are named by content).
 fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
-    if to.is_file() {
+    if to.is_file() || std::fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    if std::fs::hard_link(from, to).is_ok() {
-        return Ok(());
-    }
-    let mut name = to.as_os_str().to_owned();
-    name.push(".tmp");
-    let tmp = PathBuf::from(name);
-    let copied = std::fs::copy(from, &tmp)
-        .map_err(|e| Error::io(from, e))
-        .and_then(|_| std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e)));
-    if copied.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    copied
+    write_renamed(to, |tmp| {
+        std::fs::copy(from, tmp)
+            .map(drop)
+            .map_err(|e| Error::io(from, e))
+    })
 }
 
 #[cfg(test)]

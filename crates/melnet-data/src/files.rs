@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// Write `dest` through `write` into `dest.tmp`, renamed into place; the temporary file is
 /// removed when anything fails (a full disk must not stay full of temporary files).

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// A parsed transcript table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use melspec::convert::power_to_db;
-use melspec::dataset::{
+use melnet_data::dataset::{
     prepare, Dataset, LabelTable, Normalization, Outcome, PrepareOptions, PrepareSettings, Split,
 };
+use melspec::db::power_to_db;
 use melspec::{DbRef, MelSpectrogram, Preset};
 use rand::SeedableRng;
 
@@ -114,7 +114,7 @@ fn interrupted_run_resumes_to_identical_output() {
     let resumed = tempfile::tempdir().unwrap();
     let stopped = PrepareOptions {
         stop_after: Some(2),
-        chunk_frames: melspec::dataset::frames::DEFAULT_CHUNK_FRAMES,
+        chunk_frames: melnet_data::dataset::frames::DEFAULT_CHUNK_FRAMES,
         shard: None,
         ..options()
     };
@@ -358,7 +358,7 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
     }
     std::fs::write(&table, csv).unwrap();
     let labels = Some(LabelTable::read(&table).unwrap());
-    for chunk_frames in [melspec::dataset::frames::DEFAULT_CHUNK_FRAMES, 300] {
+    for chunk_frames in [melnet_data::dataset::frames::DEFAULT_CHUNK_FRAMES, 300] {
         let opts = PrepareOptions {
             chunk_frames,
             labels: labels.clone(),
@@ -370,7 +370,7 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
             let shards: Vec<PathBuf> = (1..=n)
                 .map(|k| {
                     let dir = work.path().join(format!("shard-{chunk_frames}-{k}of{n}"));
-                    let shard = Some(melspec::dataset::Shard { index: k, count: n });
+                    let shard = Some(melnet_data::dataset::Shard { index: k, count: n });
                     let outcome = run(
                         input.path(),
                         &dir,
@@ -385,14 +385,14 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
                 .collect();
             let merged = work.path().join(format!("merged-{chunk_frames}-{n}"));
             // Merging needs the same table.
-            assert!(melspec::dataset::merge(&shards, &merged, chunk_frames, None).is_err());
-            melspec::dataset::merge(&shards, &merged, chunk_frames, labels.clone()).unwrap();
+            assert!(melnet_data::dataset::merge(&shards, &merged, chunk_frames, None).is_err());
+            melnet_data::dataset::merge(&shards, &merged, chunk_frames, labels.clone()).unwrap();
             assert!(
                 dataset_files(&one) == dataset_files(&merged),
                 "{n} shards, chunks of {chunk_frames}: the merged dataset differs"
             );
             if n == 3 {
-                assert!(melspec::dataset::merge(
+                assert!(melnet_data::dataset::merge(
                     &shards[..2],
                     &merged,
                     chunk_frames,
@@ -405,7 +405,7 @@ fn shards_merge_into_the_one_machine_dataset_byte_for_byte() {
     // The reader reads across frame files: every frame as from the single file.
     let single = Dataset::open(&work.path().join(format!(
         "one-{}",
-        melspec::dataset::frames::DEFAULT_CHUNK_FRAMES
+        melnet_data::dataset::frames::DEFAULT_CHUNK_FRAMES
     )))
     .unwrap();
     let chunked = Dataset::open(&work.path().join("one-300")).unwrap();

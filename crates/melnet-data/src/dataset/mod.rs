@@ -6,6 +6,7 @@ pub mod frames;
 pub mod labels;
 pub mod levels;
 pub mod manifest;
+mod parts;
 pub mod prepare;
 pub mod reader;
 pub mod shard;
@@ -15,6 +16,7 @@ pub use labels::{LabelInfo, LabelKind, LabelTable};
 pub use levels::{Levels, DB_FLOOR};
 pub use manifest::{
     CorpusStats, Item, Manifest, Normalization, PrepareSettings, Skipped, Split, Summary,
+    MANIFEST_FILE,
 };
 pub use prepare::{prepare, Outcome, PrepareOptions, Progress};
 pub use reader::{Dataset, WindowIndex, WindowSampler};

@@ -18,10 +18,10 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::audio::{to_i16, write_wav, WavFormat};
-use crate::error::{Error, Result};
 use crate::files::write_renamed;
-use crate::npy::write_f32_2d;
+use crate::{Error, Result};
+use melspec::audio::{to_i16, write_wav, WavFormat};
+use melspec::npy::write_f32_2d;
 
 /// The settings file of a render directory.
 pub const SYNTH_FILE: &str = "synth.json";
@@ -431,7 +431,7 @@ pub fn render_banks(
         .map_err(|e| Error::param("jobs", jobs.unwrap_or(0), e.to_string()))?;
     // Each worker holds one voice's samples (and a copy while writing).
     let samples = render_settings.samples();
-    crate::limits::ensure_memory(
+    melspec::limits::ensure_memory(
         format!(
             "rendering {samples} samples per voice on {} threads",
             pool.current_num_threads()

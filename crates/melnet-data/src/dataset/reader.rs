@@ -8,9 +8,9 @@ use rand::Rng;
 use super::frames::FrameFiles;
 use super::labels::LABELS_NPY;
 use super::levels::{Levels, DB_FLOOR};
+use super::manifest::MANIFEST_FILE;
 use super::manifest::{Item, Manifest, Normalization, Split};
-use super::prepare::MANIFEST_FILE;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// An open dataset.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ impl Dataset {
             None => None,
             Some(info) => {
                 let path = dir.join(LABELS_NPY);
-                let labels = crate::npy::read_f32_2d(&path)?;
+                let labels = melspec::npy::read_f32_2d(&path)?;
                 if labels.dim() != (manifest.items.len(), info.dim()) {
                     return Err(Error::InvalidInput(format!(
                         "{}: shape {:?}, the manifest has {} items with {} label values each",

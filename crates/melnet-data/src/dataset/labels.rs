@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// The file beside the frame files holding the labels, `(items, dim)` f32.
 pub const LABELS_NPY: &str = "labels.npy";

@@ -13,8 +13,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
-use crate::error::{Error, Result};
-use crate::npy::{f32_2d_header, parse_f32_2d_header};
+use crate::{Error, Result};
+use melspec::npy::{f32_2d_header, parse_f32_2d_header};
 
 /// The name of frame file `index` of `count`.
 pub fn file_name(index: usize, count: usize) -> String {
