@@ -1,7 +1,6 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
 pub mod demo;
-pub mod demo_tts;
 pub mod eval;
 pub mod filterbank;
 pub mod invert;

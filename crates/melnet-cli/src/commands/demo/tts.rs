@@ -17,7 +17,8 @@ use melnet_data::dataset::Dataset;
 use melnet_data::toy::{held_out_texts, write_corpus};
 use rand::SeedableRng;
 
-use crate::commands::demo::{data_uri, escape, prepare_db, timed, train_for, Args, Stage};
+use super::report::{data_uri, escape, timed, Stage};
+use super::{prepare_db, train_for, Args};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
 use crate::output::Outputs;

@@ -1,64 +1,35 @@
-//! `melnet demo`: the whole mission on the bundled recordings — prepare → train (time-boxed)
-//! → eval → sample (unconditional and primed) → invert — and a self-contained HTML report.
+//! `melnet demo` on the bundled recordings: the shipped English model says a few sentences,
+//! then the whole mission from scratch — prepare → train (time-boxed) → eval → sample
+//! (unconditional and primed) → invert — and a self-contained HTML report.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
 use melnet::model::Nll;
 use melnet::model_dir::NewModel;
 use melnet::train::fit::StepOptions;
-use melnet::train::plan::{Budget, NewTier, Resume, Tiers, TrainPlan};
-use melnet::train::report::FitEnd;
+use melnet::train::plan::NewTier;
 use melnet::train::Trainer;
 use melnet::{Model, ModelConfig, SampleOptions, SampleRequest};
-use melnet_data::dataset::{
-    prepare, Dataset, Levels, Outcome, PrepareOptions, PrepareSettings, Split,
-};
+use melnet_data::dataset::{Dataset, Levels, Split};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::db::to_db_ref_max;
 use melspec::inverse::InversionOptions;
 use melspec::phase::PhaseOptions;
 use melspec::{MelSpectrogram, SpectrogramKind};
 
-use crate::args::{interrupted, load_audio, Interrupted};
+use super::report::{data_uri, escape, timed, Stage};
+use super::{prepare_db, train_for, Args};
+use crate::args::load_audio;
 use crate::commands::sample::{self, Report};
 use crate::commands::say;
-use crate::commands::train::Bars;
 use crate::output::write_spectrogram;
 use crate::output::Outputs;
 use crate::plot::{dataset_png, levels_png, spectrogram_png, FreqAxis, SpectrogramPlot};
 use melnet::eval::valid_nll;
 use rand::SeedableRng;
-
-/// Options of `melnet demo`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Output directory: the dataset, the run, the samples and `index.html`. Running the demo
-    /// again into it reuses the dataset and continues training the run [default: out/demo;
-    /// with --tts out/demo-tts].
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Minutes of training.
-    #[arg(long, default_value_t = 5.0)]
-    pub minutes: f64,
-    /// Folder of recordings to learn from.
-    #[arg(long, default_value = "data", conflicts_with = "tts")]
-    pub data: PathBuf,
-    /// Seconds of each generated sample (the primed one continues 2 s of a held-out
-    /// recording for as long).
-    #[arg(long, default_value_t = 4.0, conflicts_with = "tts")]
-    pub seconds: f64,
-    /// Quiet: no progress bars.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Run the synthetic text-to-speech task instead (toy corpus → train a text model →
-    /// say held-out texts → character error rate, alignment figures).
-    #[arg(long)]
-    pub tts: bool,
-}
 
 /// The demo's model: 3 tiers up to 64 mel bands over 64-frame windows (tier 1: 32 × 32,
 /// tier 2: 32 × 32 conditioned on it along frequency, tier 3: 32 frames × 64 conditioned along
@@ -83,95 +54,8 @@ const LEVEL_COUNT: usize = 8;
 /// See [`LEVEL_COUNT`].
 const LEVEL_SECONDS: f64 = 10.0;
 
-/// One stage's name and wall-clock seconds.
-pub(crate) struct Stage {
-    pub name: &'static str,
-    pub seconds: f64,
-    pub note: String,
-}
-
-/// Time `f` as stage `name`.
-pub(crate) fn timed<T>(
-    stages: &mut Vec<Stage>,
-    name: &'static str,
-    quiet: bool,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    if !quiet {
-        eprintln!("== {name}");
-    }
-    let start = Instant::now();
-    let value = f().with_context(|| format!("demo stage {name}"))?;
-    stages.push(Stage {
-        name,
-        seconds: start.elapsed().as_secs_f64(),
-        note: String::new(),
-    });
-    Ok(value)
-}
-
-/// Prepare the recordings in `input` into the dB dataset `output` with `params` (files shorter
-/// than `min_seconds` skipped, a tenth held out), as the demos do.
-///
-/// # Errors
-/// Preparation errors; [`Interrupted`] after Ctrl-C.
-pub(crate) fn prepare_db(
-    input: &Path,
-    output: &Path,
-    params: melspec::AnalysisParams,
-    min_seconds: f64,
-) -> Result<()> {
-    let settings = PrepareSettings {
-        db: true,
-        min_seconds,
-        ..PrepareSettings::default()
-    };
-    let opts = PrepareOptions::new(params, settings);
-    match prepare(input, output, &opts, interrupted(), &|_| {})? {
-        Outcome::Interrupted { .. } => Err(Interrupted.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Train (or continue) every tier of the model in `dir` (made for `ds` as `new` says if it has
-/// none) on `ds` for `minutes` in all of this run, with `new_tier` and `step`, as the demos do;
-/// returns the model and each tier's step.
-///
-/// # Errors
-/// As [`melnet::model_dir::train`]; [`Interrupted`] after Ctrl-C (with a checkpoint).
-pub(crate) fn train_for(
-    dir: &Path,
-    ds: &Dataset,
-    new: &NewModel,
-    new_tier: NewTier,
-    step: StepOptions,
-    minutes: f64,
-    quiet: bool,
-) -> Result<(Model, Vec<u64>)> {
-    let plan = TrainPlan {
-        tiers: Tiers::All,
-        new_tier,
-        resume: Resume::IfAny,
-        check_spec: false,
-        budget: Budget::minutes(minutes / new.tiers.unwrap_or(1) as f64),
-        step,
-    };
-    let mut bars = Bars::new(quiet, None);
-    let (model, trained) = melnet::model_dir::train(dir, ds, new, &plan, &mut bars, interrupted())?;
-    if trained.last().is_some_and(|t| t.end == FitEnd::Interrupted) {
-        return Err(Interrupted.into());
-    }
-    Ok((model, trained.iter().map(|t| t.step).collect()))
-}
-
-/// Run `melnet demo`.
-pub fn run(args: Args) -> Result<()> {
-    if !args.minutes.is_finite() || args.minutes <= 0.0 {
-        bail!("invalid parameter: --minutes must be positive");
-    }
-    if args.tts {
-        return crate::commands::demo_tts::run(&args);
-    }
+/// Run `melnet demo` on the bundled recordings (`args.minutes` checked).
+pub fn run(args: &Args) -> Result<()> {
     if !args.seconds.is_finite() || args.seconds <= 0.0 {
         bail!("invalid parameter: --seconds must be positive");
     }
@@ -370,7 +254,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
 
     let page = Page {
-        args: &args,
+        args,
         dir,
         said: &said,
         stages: &stages,
@@ -508,22 +392,6 @@ struct Loudness {
     data: Levels,
     ours: Levels,
     png: PathBuf,
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// `path` as a `data:` URI (the page must open from disk with no other files).
-pub(crate) fn data_uri(path: &Path, mime: &str) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(format!(
-        "data:{mime};base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    ))
 }
 
 impl Page<'_> {
