@@ -9,7 +9,8 @@ use candle_core::{Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::multiscale::Axis;
-use crate::stack::{frequency, linear, residual_layer, time, Rnn};
+use crate::rnn::Rnn;
+use crate::stack::{frequency, linear, residual_layer, time};
 
 /// One layer: four LSTMs over the previous layer, concatenated, projected, plus residual.
 #[derive(Debug, Clone)]

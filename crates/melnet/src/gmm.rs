@@ -6,9 +6,7 @@
 use candle_core::{Tensor, D};
 
 use crate::ops::gmm_nll::gmm_nll;
-
-/// Floor of the log scale, so that a collapsing component cannot produce NaN/∞ losses.
-pub const MIN_LOG_SCALE: f64 = -7.0;
+pub use crate::ops::gmm_nll::MIN_LOG_SCALE;
 
 /// The head's output: mixture parameters for every element.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
 use crate::bins::GAIN;
-use crate::stack::LSTM_WEIGHT;
+use crate::rnn::LSTM_WEIGHT;
 
 /// The name of an embedding table's variable (initialised N(0, 1)).
 pub const EMBEDDING: &str = "embedding_table";

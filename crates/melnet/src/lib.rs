@@ -26,6 +26,7 @@ pub mod multiscale;
 #[allow(unsafe_code)]
 pub mod ops;
 pub mod prime;
+pub mod rnn;
 pub mod sample;
 pub mod say;
 pub mod stack;

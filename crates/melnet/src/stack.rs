@@ -3,52 +3,14 @@
 //! `[batch, frames, width]`).
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Init, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 
 use crate::ops::dense::dense;
 use crate::ops::frame_sum::frame_sum;
-use crate::ops::fused_lstm::{lstm, Along, Direction};
+use crate::ops::fused_lstm::{Along, Direction};
 use crate::ops::lstm_layer::{lstm_layer, LayerDims};
+use crate::rnn::Rnn;
 use crate::step::{Dense, Lstm, LstmState};
-
-/// Name of packed LSTM weights in the variable store (distinguishes them from linear layers'
-/// `weight` for [`crate::init`]).
-pub const LSTM_WEIGHT: &str = "lstm_weight";
-
-/// LSTM weights packed for [`lstm`], initialised as PyTorch does (U(±1/√width)).
-#[derive(Debug, Clone)]
-pub struct Rnn {
-    pub(crate) w: Tensor,
-}
-
-impl Rnn {
-    /// Weights for `input → hidden`, stored under `vb` as `lstm_weight`
-    /// `[input + hidden + 1, 4·hidden]`.
-    ///
-    /// # Errors
-    /// When the variable store fails.
-    pub fn new(input: usize, hidden: usize, vb: VarBuilder) -> candle_core::Result<Self> {
-        let bound = 1.0 / (hidden as f64).sqrt();
-        let w = vb.get_with_hints(
-            (input + hidden + 1, 4 * hidden),
-            LSTM_WEIGHT,
-            Init::Uniform {
-                lo: -bound,
-                up: bound,
-            },
-        )?;
-        Ok(Rnn { w })
-    }
-
-    /// Run over sequences `[n, steps, input]` → `[n, steps, hidden]`, from the last step to
-    /// the first when `reverse`.
-    ///
-    /// # Errors
-    /// Shape errors.
-    pub fn forward(&self, xs: &Tensor, reverse: bool) -> candle_core::Result<Tensor> {
-        lstm(xs, &self.w, reverse)
-    }
-}
 
 /// `lin` applied to the last axis of `x` of any rank, as one 2-D operation ([`dense`]; candle's
 /// batched broadcast product has no backward for every stride pattern, e.g. an input width of

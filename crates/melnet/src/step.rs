@@ -12,7 +12,7 @@ use candle_nn::Linear;
 use crate::error::Result;
 use crate::ops::fused_lstm::cell;
 use crate::ops::gemm::Weights;
-use crate::stack::Rnn;
+use crate::rnn::Rnn;
 
 /// The values of `t`, flattened.
 pub(crate) fn values(t: &Tensor) -> Result<Vec<f32>> {

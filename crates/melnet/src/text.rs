@@ -16,7 +16,8 @@ use crate::bins::{add_bin_terms, BinGain};
 use crate::config::TextConfig;
 use crate::error::{Error, Result};
 use crate::ops::lstm_cell::lstm_cell;
-use crate::stack::{linear, Rnn};
+use crate::rnn::Rnn;
+use crate::stack::linear;
 use crate::step::{values, Dense, Lstm, LstmState};
 
 /// The window's step at κ̂ = 0, characters per frame: an untrained attention moves about one

@@ -13,10 +13,11 @@ use rayon::prelude::*;
 
 use super::{slice, with_values};
 
+/// Floor of the log scale, so that a collapsing component cannot produce NaN/∞ losses.
+pub const MIN_LOG_SCALE: f64 = -7.0;
+
 /// The op's name in errors.
 const OP: &str = "GMM NLL";
-
-use crate::gmm::MIN_LOG_SCALE;
 
 /// ½·ln(2π).
 const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_8;
