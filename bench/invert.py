@@ -76,12 +76,12 @@ def timed(fn, repeats=3):
 # signal-domain refinement, more refinement, LWS, and the other distances the refinement offers.
 MEL_CHAINS = [
     ("default (pghi+fgla 8, refine 60)", []),
-    ("pghi+fgla 8, no refine", ["--refine", "0"]),
-    ("pghi+fgla 32, no refine", ["--refine", "0", "--n-iter", "32"]),
-    ("pghi+fgla 8, refine 30", ["--refine", "30"]),
-    ("pghi+fgla 8, refine 100", ["--refine", "100"]),
+    ("pghi+fgla 8, no refine", ["--refine-n-iter", "0"]),
+    ("pghi+fgla 32, no refine", ["--refine-n-iter", "0", "--n-iter", "32"]),
+    ("pghi+fgla 8, refine 30", ["--refine-n-iter", "30"]),
+    ("pghi+fgla 8, refine 100", ["--refine-n-iter", "100"]),
     ("pghi, refine 60", ["--phase", "pghi"]),
-    ("lws 100, no refine", ["--phase", "lws", "--refine", "0"]),
+    ("lws 100, no refine", ["--phase", "lws", "--refine-n-iter", "0"]),
     ("lws 100+fgla 8, refine 60", ["--phase", "lws+fgla"]),
     ("refine 60 on log mel", ["--refine-compression", "log"]),
     ("refine 60 on mel^0.3", ["--refine-compression", "0.3"]),
@@ -114,7 +114,7 @@ def per_clip(root, melnet, out_dir, rows):
         out_wav = os.path.join(out_dir, "clip_out.wav")
         result = dict(clip=os.path.basename(path), seconds=len(y) / sr, librosa_s=t_lib,
                       librosa=quality(y, out_lib, sr, n_fft, hop))
-        for key, extra in [("default", []), ("no_refine", ["--refine", "0"])]:
+        for key, extra in [("default", []), ("no_refine", ["--refine-n-iter", "0"])]:
             t, _ = timed(lambda: subprocess.check_call(
                 [melnet, "invert", mel_npy, "-o", out_wav, "-q"] + extra))
             result[key + "_s"] = t

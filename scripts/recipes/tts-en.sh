@@ -91,7 +91,7 @@ for round in $(seq 1 "$rounds"); do
   for tier in 1 2 3; do
     resume=()
     [ -f "$model/model.json" ] && resume=(--resume)
-    "$melnet" train --data "$out/dataset" --model "$model" --transcripts "$corpus/metadata.csv" --labels \
+    "$melnet" train --data "$out/dataset" --model "$model" --transcripts "$corpus/metadata.csv" --use-labels \
       --tiers 3 --tier "$tier" --width "$width" --optimizer adam --lr "$lr" \
       --lr-halve-every-epochs "$lr_halve" --steps 1000000000 --minutes "$(minutes "$tier")" \
       --valid-every 100 --checkpoint-every 50 -q "${resume[@]}" | tee -a "$out/train-$round.txt"

@@ -196,8 +196,8 @@ pub struct InversionArgs {
     /// Signal-domain refinement after phase retrieval: L-BFGS iterations adjusting the samples
     /// so that the output's mel spectrogram matches the input (0 = off, fastest) [default: 60
     /// for mel spectrograms; linear ones are not refined].
-    #[arg(long)]
-    pub refine: Option<usize>,
+    #[arg(long, alias = "refine")]
+    pub refine_n_iter: Option<usize>,
     /// Distance the refinement minimises: log (log mel) or an exponent γ in (0, 1] (mel^γ).
     #[arg(long, default_value = "0.5")]
     pub refine_compression: Compression,
@@ -228,13 +228,15 @@ impl InversionArgs {
                 seed: self.seed,
                 init: self.init,
                 lws: LwsOptions {
-                    iterations: self.lws_n_iter,
+                    n_iter: self.lws_n_iter,
                     no_future: self.lws_no_future,
                     ..LwsOptions::default()
                 },
             },
             refine: RefineOptions {
-                iterations: self.refine.unwrap_or(RefineOptions::default().iterations),
+                n_iter: self
+                    .refine_n_iter
+                    .unwrap_or(RefineOptions::default().n_iter),
                 compression: self.refine_compression,
             },
         }

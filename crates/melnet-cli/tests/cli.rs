@@ -420,7 +420,7 @@ fn roundtrip_writes_wav_report_and_figure() {
     let plain = dir.path().join("plain");
     let mut without = args.to_vec();
     without[3] = plain.to_str().unwrap();
-    without.extend(["--refine", "0"]);
+    without.extend(["--refine-n-iter", "0"]);
     let run = melnet(&without);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let unrefined: serde_json::Value = serde_json::from_str(
@@ -626,7 +626,7 @@ fn invert_rejects_bad_spectrograms() {
             "-o",
             out,
         ],
-        "--refine matches a mel spectrogram",
+        "--refine-n-iter matches a mel spectrogram",
         d,
     );
     let not_npy = d.join("text.npy");

@@ -52,7 +52,7 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
                 &s(&ds),
                 "--out",
                 &s(&model),
-                "--labels",
+                "--use-labels",
                 "-q",
             ][..],
             &TINY,
@@ -110,7 +110,7 @@ fn a_label_model_samples_a_named_class_and_refuses_unknown_ones() {
                 &s(&plain),
                 "--out",
                 &s(&dir.path().join("m2")),
-                "--labels",
+                "--use-labels",
                 "-q",
             ][..],
             &TINY,
@@ -364,13 +364,14 @@ fn a_label_model_learns_its_classes_in_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let (corpus, ds) = toy_dataset(
         dir.path(),
-        &["--labels", "--items", "60"],
+        &["--label-task", "--items", "60"],
         &["--labels-from-folders"],
     );
     let model = dir.path().join("m");
     train(
         &ds,
         &model,
+        // `--labels`: the switch's old spelling, kept as an alias.
         &["--labels"],
         "--steps 300 --width 16 --layers 2 --frames 24 --batch 8 --optimizer adam --lr 1e-2",
     );

@@ -134,7 +134,7 @@ pub fn npy_sidecar(data: &[u8]) {
     let mut opts = melspec::inverse::InversionOptions::default();
     opts.phase.method = melspec::phase::PhaseMethod::Fgla;
     opts.phase.n_iter = 1;
-    opts.refine.iterations = 0;
+    opts.refine.n_iter = 0;
     let length = sidecar.source.map(|s| s.analysed_samples);
     if sidecar.kind == melspec::SpectrogramKind::Mel {
         let _ =

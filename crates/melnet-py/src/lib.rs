@@ -42,63 +42,42 @@ fn parse<T: std::str::FromStr<Err = melspec::Error>>(s: &str) -> PyResult<T> {
     s.parse().map_err(to_py)
 }
 
-/// STFT parameters from librosa's arguments (lengths in samples).
-fn stft_params(
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
-    pad_mode: &str,
-) -> PyResult<StftParams> {
-    let params = StftParams {
-        n_fft,
-        hop_length,
-        win_length,
-        window: parse::<Window>(window)?,
-        center,
-        pad_mode: parse::<PadMode>(pad_mode)?,
-    };
-    params.validate().map_err(to_py)?;
-    Ok(params)
-}
-
-/// Mel filterbank parameters (frequencies in Hz).
-fn mel_params(
-    sr: f64,
-    n_fft: usize,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
-) -> PyResult<MelParams> {
-    let params = MelParams {
-        sr,
-        n_fft,
-        n_mels,
-        fmin,
-        fmax,
-        htk,
-        norm: parse::<MelNorm>(norm)?,
-    };
-    params.validate().map_err(to_py)?;
-    Ok(params)
-}
-
-/// Analysis parameters as the Python side binds them once: a dict with librosa's names
-/// (lengths in samples, frequencies in Hz; `window`, `pad_mode`, `norm` by name).
+/// STFT parameters as the Python side binds them: a dict with librosa's names (lengths in
+/// samples; `window` and `pad_mode` by name).
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
-struct Analysis {
-    sr: f64,
+struct Framing {
     n_fft: usize,
     hop_length: usize,
     win_length: usize,
     window: String,
     center: bool,
     pad_mode: String,
-    power: f32,
+}
+
+impl Framing {
+    /// The STFT parameters, validated.
+    fn params(&self) -> PyResult<StftParams> {
+        let params = StftParams {
+            n_fft: self.n_fft,
+            hop_length: self.hop_length,
+            win_length: self.win_length,
+            window: parse::<Window>(&self.window)?,
+            center: self.center,
+            pad_mode: parse::<PadMode>(&self.pad_mode)?,
+        };
+        params.validate().map_err(to_py)?;
+        Ok(params)
+    }
+}
+
+/// Mel filterbank parameters as the Python side binds them: a dict with librosa's names
+/// (frequencies in Hz, `fmax` resolved, `norm` by name).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Filterbank {
+    sr: f64,
+    n_fft: usize,
     n_mels: usize,
     fmin: f64,
     fmax: f64,
@@ -106,59 +85,49 @@ struct Analysis {
     norm: String,
 }
 
-impl Analysis {
-    /// The STFT part, validated.
-    fn stft(&self) -> PyResult<StftParams> {
-        stft_params(
-            self.n_fft,
-            self.hop_length,
-            self.win_length,
-            &self.window,
-            self.center,
-            &self.pad_mode,
-        )
-    }
-
-    /// The mel part, validated.
-    fn mel(&self) -> PyResult<MelParams> {
-        mel_params(
-            self.sr,
-            self.n_fft,
-            self.n_mels,
-            self.fmin,
-            self.fmax,
-            self.htk,
-            &self.norm,
-        )
-    }
-
-    /// The whole set (a whole sample rate), validated.
-    fn params(&self) -> PyResult<AnalysisParams> {
-        if self.sr.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&self.sr) {
-            return Err(PyValueError::new_err(format!(
-                "sr={}: must be a positive whole number of Hz",
-                self.sr
-            )));
-        }
-        let (stft, mel) = (self.stft()?, self.mel()?);
-        let params = AnalysisParams {
-            sr: self.sr as u32,
-            n_fft: stft.n_fft,
-            hop_length: stft.hop_length,
-            win_length: stft.win_length,
-            window: stft.window,
-            center: stft.center,
-            pad_mode: stft.pad_mode,
-            n_mels: mel.n_mels,
-            fmin: mel.fmin,
-            fmax: Some(mel.fmax),
-            htk: mel.htk,
-            norm: mel.norm,
-            power: self.power,
+impl Filterbank {
+    /// The filterbank parameters, validated.
+    fn params(&self) -> PyResult<MelParams> {
+        let params = MelParams {
+            sr: self.sr,
+            n_fft: self.n_fft,
+            n_mels: self.n_mels,
+            fmin: self.fmin,
+            fmax: self.fmax,
+            htk: self.htk,
+            norm: parse::<MelNorm>(&self.norm)?,
         };
         params.validate().map_err(to_py)?;
         Ok(params)
     }
+}
+
+/// The whole analysis of `framing`, `filterbank` and `power` (a whole sample rate), validated.
+fn analysis(framing: &Framing, filterbank: &Filterbank, power: f32) -> PyResult<AnalysisParams> {
+    let sr = filterbank.sr;
+    if sr.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&sr) {
+        return Err(PyValueError::new_err(format!(
+            "sr={sr}: must be a positive whole number of Hz"
+        )));
+    }
+    let (stft, mel) = (framing.params()?, filterbank.params()?);
+    let params = AnalysisParams {
+        sr: sr as u32,
+        n_fft: stft.n_fft,
+        hop_length: stft.hop_length,
+        win_length: stft.win_length,
+        window: stft.window,
+        center: stft.center,
+        pad_mode: stft.pad_mode,
+        n_mels: mel.n_mels,
+        fmin: mel.fmin,
+        fmax: Some(mel.fmax),
+        htk: mel.htk,
+        norm: mel.norm,
+        power,
+    };
+    params.validate().map_err(to_py)?;
+    Ok(params)
 }
 
 /// `f` on every item (index along the first axis) of `batch`, in parallel, in order.
@@ -202,10 +171,11 @@ fn stack_signals(items: Vec<Vec<f32>>) -> melspec::Result<Array2<f32>> {
 fn melspectrogram<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f32>,
-    analysis: Analysis,
+    framing: Framing,
+    filterbank: Filterbank,
+    power: f32,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
-    let plan =
-        MelSpectrogram::new(analysis.stft()?, analysis.mel()?, analysis.power).map_err(to_py)?;
+    let plan = MelSpectrogram::new(framing.params()?, filterbank.params()?, power).map_err(to_py)?;
     let y = y.as_array();
     let out = py
         .detach(|| map_signals(y, |s| plan.process(s)))
@@ -219,16 +189,9 @@ fn melspectrogram<'py>(
 fn mel_apply<'py>(
     py: Python<'py>,
     s: PyReadonlyArray3<'py, f32>,
-    sr: f64,
-    n_fft: usize,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
+    filterbank: Filterbank,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
-    let basis =
-        MelBasis::new(mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?).map_err(to_py)?;
+    let basis = MelBasis::new(filterbank.params()?).map_err(to_py)?;
     let s = s.as_array();
     let out = py
         .detach(|| stack_items(par_items(s, |item| basis.apply(item))?))
@@ -240,16 +203,9 @@ fn mel_apply<'py>(
 #[pyfunction]
 fn mel_filters<'py>(
     py: Python<'py>,
-    sr: f64,
-    n_fft: usize,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
+    filterbank: Filterbank,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let basis =
-        MelBasis::new(mel_params(sr, n_fft, n_mels, fmin, fmax, htk, norm)?).map_err(to_py)?;
+    let basis = MelBasis::new(filterbank.params()?).map_err(to_py)?;
     Ok(basis.to_dense().into_pyarray(py))
 }
 
@@ -258,17 +214,9 @@ fn mel_filters<'py>(
 fn stft<'py>(
     py: Python<'py>,
     y: PyReadonlyArray2<'py, f32>,
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
-    pad_mode: &str,
+    framing: Framing,
 ) -> PyResult<Bound<'py, PyArray3<Complex32>>> {
-    let plan = Stft::new(stft_params(
-        n_fft, hop_length, win_length, window, center, pad_mode,
-    )?)
-    .map_err(to_py)?;
+    let plan = Stft::new(framing.params()?).map_err(to_py)?;
     let y = y.as_array();
     let out = py
         .detach(|| {
@@ -293,17 +241,10 @@ fn stft<'py>(
 fn istft<'py>(
     py: Python<'py>,
     s: PyReadonlyArray3<'py, Complex32>,
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
+    framing: Framing,
     length: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let plan = Istft::new(stft_params(
-        n_fft, hop_length, win_length, window, center, "constant",
-    )?)
-    .map_err(to_py)?;
+    let plan = Istft::new(framing.params()?).map_err(to_py)?;
     let s = s.as_array();
     let out = py
         .detach(|| stack_signals(par_items(s, |item| plan.process(item, length))?))
@@ -319,7 +260,9 @@ fn istft<'py>(
 fn mel_to_audio<'py>(
     py: Python<'py>,
     m: PyReadonlyArray3<'py, f32>,
-    analysis: Analysis,
+    framing: Framing,
+    filterbank: Filterbank,
+    power: f32,
     phase: &str,
     n_iter: Option<usize>,
     momentum: f32,
@@ -327,12 +270,12 @@ fn mel_to_audio<'py>(
     length: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let m = m.as_array();
-    let params = analysis.params()?;
+    let params = analysis(&framing, &filterbank, power)?;
     let mut opts = InversionOptions::default();
     opts.phase.method = parse(phase)?;
     opts.phase.n_iter = n_iter.unwrap_or(opts.phase.method.default_iterations());
     opts.phase.momentum = momentum;
-    opts.refine.iterations = refine;
+    opts.refine.n_iter = refine;
     let out = py
         .detach(|| {
             stack_signals(par_items(m, |item| {
@@ -351,11 +294,7 @@ fn mel_to_audio<'py>(
 fn reconstruct<'py>(
     py: Python<'py>,
     s: PyReadonlyArray3<'py, f32>,
-    n_fft: usize,
-    hop_length: usize,
-    win_length: usize,
-    window: &str,
-    center: bool,
+    framing: Framing,
     method: &str,
     n_iter: usize,
     momentum: f32,
@@ -363,7 +302,7 @@ fn reconstruct<'py>(
     seed: u64,
     length: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let params = stft_params(n_fft, hop_length, win_length, window, center, "constant")?;
+    let params = framing.params()?;
     let opts = melspec::phase::PhaseOptions {
         method: parse(method)?,
         n_iter,
@@ -389,17 +328,11 @@ fn reconstruct<'py>(
 fn mel_to_stft<'py>(
     py: Python<'py>,
     m: PyReadonlyArray3<'py, f32>,
-    sr: f64,
-    n_fft: usize,
+    filterbank: Filterbank,
     power: f32,
-    fmin: f64,
-    fmax: f64,
-    htk: bool,
-    norm: &str,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
     let m = m.as_array();
-    let basis = MelBasis::new(mel_params(sr, n_fft, m.shape()[1], fmin, fmax, htk, norm)?)
-        .map_err(to_py)?;
+    let basis = MelBasis::new(filterbank.params()?).map_err(to_py)?;
     let opts = InversionOptions::default();
     let out = py
         .detach(|| {

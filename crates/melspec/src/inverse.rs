@@ -136,7 +136,7 @@ pub struct InversionOptions {
 /// Audio from a mel spectrogram `(n_mels, frames)` in linear units (`|X|^power` summed by the
 /// filterbank, as [`crate::MelSpectrogram`] computes it): solve `W·S ≈ M` for
 /// `S = |X|^power ≥ 0`, take `|X| = S^(1/power)`, retrieve the phase, then (with
-/// `opts.refine.iterations > 0`) refine the signal so that its mel spectrogram approaches `mel`
+/// `opts.refine.n_iter > 0`) refine the signal so that its mel spectrogram approaches `mel`
 /// ([`crate::refine`]). Returns `length` samples at `params.sr` (default: the iSTFT's natural
 /// length). `progress(done, total)` counts phase-retrieval and refinement iterations together.
 ///
@@ -153,7 +153,7 @@ pub fn mel_to_audio(
     params.validate()?;
     let plan = crate::MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
     let magnitude = mel_to_magnitude(plan.basis(), mel, params.power, opts)?;
-    let n_refine = opts.refine.iterations;
+    let n_refine = opts.refine.n_iter;
     let mut phase_total = 0;
     let signal = crate::phase::reconstruct(
         magnitude.view(),

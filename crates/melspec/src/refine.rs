@@ -78,7 +78,7 @@ impl std::str::FromStr for Compression {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefineOptions {
     /// L-BFGS iterations; 0 turns the refinement off.
-    pub iterations: usize,
+    pub n_iter: usize,
     /// Compression of the mel values in the distance.
     pub compression: Compression,
 }
@@ -89,7 +89,7 @@ impl Default for RefineOptions {
     /// iterations sit at the knee of quality per CPU-second (see BENCHMARKS.md).
     fn default() -> Self {
         RefineOptions {
-            iterations: 60,
+            n_iter: 60,
             compression: Compression::Power(0.5),
         }
     }
@@ -303,14 +303,14 @@ pub fn refine(
 ) -> Result<Vec<f64>> {
     let mut distance = MelDistance::new(plan, target, opts.compression)?;
     let lbfgs = LbfgsOptions {
-        max_iter: opts.iterations,
+        max_iter: opts.n_iter,
         ..LbfgsOptions::default()
     };
     lbfgs::minimise(
         signal,
         &lbfgs,
         &mut |x, g| distance.value_and_gradient(x, g),
-        &mut |done, _| progress(done, opts.iterations),
+        &mut |done, _| progress(done, opts.n_iter),
     )
 }
 

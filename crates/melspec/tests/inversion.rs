@@ -189,7 +189,7 @@ fn lws_no_future_pass_improves_on_zero_phase() {
         let opts = PhaseOptions {
             method: PhaseMethod::Lws,
             lws: LwsOptions {
-                iterations: 0,
+                n_iter: 0,
                 no_future,
                 ..LwsOptions::default()
             },
@@ -239,7 +239,7 @@ fn refinement_lowers_the_mel_error_at_every_step() {
     let p = params();
     let no_refine = InversionOptions {
         refine: RefineOptions {
-            iterations: 0,
+            n_iter: 0,
             ..RefineOptions::default()
         },
         ..InversionOptions::default()
@@ -249,7 +249,7 @@ fn refinement_lowers_the_mel_error_at_every_step() {
     for compression in [Compression::Power(0.5), Compression::Log] {
         let mut x = start.clone();
         let opts = RefineOptions {
-            iterations: 30,
+            n_iter: 30,
             compression,
         };
         let mut steps = 0;
@@ -290,7 +290,7 @@ fn refinement_in_mel_to_audio_keeps_the_requested_length() {
     let run = |iterations| {
         let opts = InversionOptions {
             refine: RefineOptions {
-                iterations,
+                n_iter: iterations,
                 ..RefineOptions::default()
             },
             ..InversionOptions::default()

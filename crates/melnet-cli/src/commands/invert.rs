@@ -175,9 +175,11 @@ fn invert(
         kind: file.kind(args.linear),
         scale: file.scale(args.db.then_some(args.db_ref)),
     };
-    if reading.kind == SpectrogramKind::Linear && args.inversion.refine.is_some_and(|n| n > 0) {
+    if reading.kind == SpectrogramKind::Linear
+        && args.inversion.refine_n_iter.is_some_and(|n| n > 0)
+    {
         bail!(
-            "{}: --refine matches a mel spectrogram; this one is linear",
+            "{}: --refine-n-iter matches a mel spectrogram; this one is linear",
             input.display()
         );
     }

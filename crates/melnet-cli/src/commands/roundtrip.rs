@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<()> {
     let bar = inversion_bar(args.inversion.quiet);
     let t0 = Instant::now();
     let mut phase_total = 0;
-    let n_refine = opts.refine.iterations;
+    let n_refine = opts.refine.n_iter;
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

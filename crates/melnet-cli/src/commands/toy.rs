@@ -40,8 +40,8 @@ pub struct CorpusArgs {
     /// Render the label task instead: one folder per letter (the class), each recording a few
     /// "words" of that letter (`melnet prepare --labels-from-folders` makes it a labelled
     /// dataset).
-    #[arg(long)]
-    pub labels: bool,
+    #[arg(long, alias = "labels")]
+    pub label_task: bool,
 }
 
 /// Options of `melnet toy-speech read`.
@@ -116,7 +116,7 @@ fn corpus(args: CorpusArgs) -> Result<()> {
         bail!("invalid parameter: --items must be positive");
     }
     let params = melspec::Preset::by_name(&args.preset)?.params;
-    if args.labels {
+    if args.label_task {
         write_label_corpus(&args.output, args.items, args.seed, params)?;
         println!(
             "{}: {} recordings in {} class folders",

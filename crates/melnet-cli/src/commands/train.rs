@@ -110,8 +110,8 @@ pub struct Args {
     /// Condition a new model on the dataset's category labels (speaker, class: `melnet
     /// prepare --labels FILE.csv` with one text column, or `--labels-from-folders`); `melnet
     /// sample --label NAME` then picks one.
-    #[arg(long)]
-    pub labels: bool,
+    #[arg(long, alias = "labels")]
+    pub use_labels: bool,
     /// Condition a new model on transcripts in the LJSpeech format (`id|text` per line, the id
     /// a file name without extension): tier 1 gets a character encoder and an attention in
     /// its centralized stack, windows start at the items' starts (--frames covers them all by
@@ -265,7 +265,7 @@ pub fn run(args: Args) -> Result<()> {
     let new = NewModel {
         tiers: args.tiers,
         frames: args.frames,
-        labels: args.labels,
+        labels: args.use_labels,
         transcripts: args.transcripts.clone(),
     };
     let mut bars = Bars::new(args.quiet, Some(&args.model));

@@ -66,12 +66,14 @@ def norm_name(norm):
     raise ValueError(f"Unsupported norm={norm!r}: melspec supports 'slaney' or None")
 
 
-def analysis(*, sr, n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels,
-             fmin, fmax, htk, norm):
-    """librosa's analysis arguments as the one dict the bindings take (types checked here,
-    values by melspec)."""
-    return dict(sr=float(sr), n_fft=int(n_fft), hop_length=int(hop_length),
-                win_length=int(win_length), window=window_name(window), center=bool(center),
-                pad_mode=str(pad_mode), power=float(power), n_mels=int(n_mels),
-                fmin=float(fmin), fmax=fmax_or_nyquist(fmax, sr), htk=bool(htk),
-                norm=norm_name(norm))
+def framing(*, n_fft, hop_length, win_length, window, center, pad_mode="constant"):
+    """librosa's STFT arguments as the dict the bindings take (types checked here, values by
+    melspec)."""
+    return dict(n_fft=int(n_fft), hop_length=int(hop_length), win_length=int(win_length),
+                window=window_name(window), center=bool(center), pad_mode=str(pad_mode))
+
+
+def filterbank(*, sr, n_fft, n_mels, fmin, fmax, htk, norm):
+    """librosa's mel filterbank arguments as the dict the bindings take (`fmax` resolved)."""
+    return dict(sr=float(sr), n_fft=int(n_fft), n_mels=int(n_mels), fmin=float(fmin),
+                fmax=fmax_or_nyquist(fmax, sr), htk=bool(htk), norm=norm_name(norm))

@@ -20,8 +20,9 @@ def stft(y, *, n_fft=2048, hop_length=None, win_length=None, window="hann", cent
     """Complex STFT (..., 1 + n_fft // 2, frames), complex64, as `librosa.stft`."""
     y, lead = _args.signals(y)
     n_fft, hop_length, win_length = _args.frame_lengths(n_fft, hop_length, win_length)
-    out = _melnet.stft(y, n_fft, hop_length, win_length, _args.window_name(window),
-                       bool(center), pad_mode)
+    out = _melnet.stft(y, _args.framing(n_fft=n_fft, hop_length=hop_length,
+                                        win_length=win_length, window=window, center=center,
+                                        pad_mode=pad_mode))
     return out.reshape(lead + out.shape[1:])
 
 
@@ -33,8 +34,9 @@ def istft(stft_matrix, *, hop_length=None, win_length=None, n_fft=None, window="
     n_fft, hop_length, win_length = _args.frame_lengths(n_fft, hop_length, win_length)
     if length is not None:
         length = _args.positive_int(length, "length")
-    out = _melnet.istft(S, n_fft, hop_length, win_length, _args.window_name(window),
-                        bool(center), length)
+    out = _melnet.istft(S, _args.framing(n_fft=n_fft, hop_length=hop_length,
+                                         win_length=win_length, window=window, center=center),
+                        length)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -87,8 +89,9 @@ def _phase(S, method, *, n_iter, hop_length, win_length, n_fft, window, center, 
         seed = int(random_state)
     else:
         raise TypeError("random_state must be None or an integer seed")
-    out = _melnet.reconstruct(S, n_fft, hop_length, win_length, _args.window_name(window),
-                              bool(center), method, n_iter, float(momentum),
+    framing = _args.framing(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                            window=window, center=center)
+    out = _melnet.reconstruct(S, framing, method, n_iter, float(momentum),
                               "random" if init == "random" else "zero", seed, length)
     return out.reshape(lead + out.shape[1:])
 

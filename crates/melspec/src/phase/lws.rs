@@ -65,11 +65,11 @@ const MAX_WEIGHTS: usize = 1 << 24;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LwsOptions {
     /// Batch iterations (the threshold schedule spans the same range for every count).
-    pub iterations: usize,
+    pub n_iter: usize,
     /// Bin half-width `L` of the neighbourhood (clamped to `n_fft/2 − 1`).
     pub half_width: usize,
     /// Threshold schedule `α·e^{−β·t^γ}` (times the mean magnitude) of the batch iterations,
-    /// `t = 99·i/(iterations − 1)` at iteration `i`.
+    /// `t = 99·i/(n_iter − 1)` at iteration `i`.
     pub alpha: f64,
     /// See [`LwsOptions::alpha`].
     pub beta: f64,
@@ -82,7 +82,7 @@ pub struct LwsOptions {
 impl Default for LwsOptions {
     fn default() -> Self {
         LwsOptions {
-            iterations: DEFAULT_ITERATIONS,
+            n_iter: DEFAULT_ITERATIONS,
             half_width: 5,
             alpha: 100.0,
             beta: 0.1,
@@ -112,7 +112,7 @@ pub fn lws(
     let half_width = opts.half_width.min(params.n_fft / 2 - 1);
     let geometry = Geometry::new(params.n_fft, params.hop_length, half_width)?;
     let mut grid = Grid::new(magnitude, init_phase, &geometry);
-    let total = opts.iterations + usize::from(opts.no_future);
+    let total = opts.n_iter + usize::from(opts.no_future);
     let mean = magnitude.iter().map(|&a| f64::from(a)).sum::<f64>() / magnitude.len() as f64;
     if opts.no_future {
         let past = envelope_of_later_frames(&window, &synthesis, params.hop_length);
@@ -122,8 +122,8 @@ pub fn lws(
     }
     let weights = Weights::new(&geometry, &window, &synthesis, 1 - geometry.q as isize);
     // The schedule spans lws' 100-iteration thresholds whatever the iteration count.
-    let stretch = (DEFAULT_ITERATIONS - 1) as f64 / opts.iterations.saturating_sub(1).max(1) as f64;
-    for i in 0..opts.iterations {
+    let stretch = (DEFAULT_ITERATIONS - 1) as f64 / opts.n_iter.saturating_sub(1).max(1) as f64;
+    for i in 0..opts.n_iter {
         let position = i as f64 * stretch;
         let threshold = opts.alpha * (-opts.beta * position.powf(opts.gamma)).exp() * mean;
         grid.sweep(&weights, threshold as f32);

@@ -180,7 +180,7 @@ pub fn reconstruct(
     };
     let lws_iter = match opts.method {
         PhaseMethod::Lws | PhaseMethod::LwsFgla => {
-            opts.lws.iterations + usize::from(opts.lws.no_future)
+            opts.lws.n_iter + usize::from(opts.lws.no_future)
         }
         _ => 0,
     };

@@ -15,17 +15,20 @@ def melspectrogram(*, y=None, sr=22050, S=None, n_fft=2048, hop_length=None, win
     if S is not None:
         S, lead = _args.spectrograms(S, np.float32)
         n_fft = 2 * (S.shape[1] - 1)
-        out = _melnet.mel_apply(S, float(sr), n_fft, n_mels, float(fmin),
-                                _args.fmax_or_nyquist(fmax, sr), bool(htk), _args.norm_name(norm))
+        out = _melnet.mel_apply(S, _args.filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+                                                    fmax=fmax, htk=htk, norm=norm))
         return out.reshape(lead + out.shape[1:])
     if y is None:
         raise ValueError("Input signal must be provided (y or S)")
     y, lead = _args.signals(y)
     n_fft, hop_length, win_length = _args.frame_lengths(n_fft, hop_length, win_length)
-    out = _melnet.melspectrogram(y, _args.analysis(
-        sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
-        center=center, pad_mode=pad_mode, power=power, n_mels=n_mels, fmin=fmin, fmax=fmax,
-        htk=htk, norm=norm))
+    out = _melnet.melspectrogram(
+        y,
+        _args.framing(n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+                      center=center, pad_mode=pad_mode),
+        _args.filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
+                         norm=norm),
+        float(power))
     return out.reshape(lead + out.shape[1:])
 
 

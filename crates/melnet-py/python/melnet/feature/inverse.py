@@ -24,12 +24,12 @@ def mel_to_audio(M, *, sr=22050, n_fft=2048, hop_length=None, win_length=None, w
         length = _args.positive_int(length, "length")
     if int(refine) < 0:
         raise ValueError(f"refine={refine} must be non-negative")
-    analysis = _args.analysis(
-        sr=_args.positive_int(sr, "sr"), n_fft=n_fft, hop_length=hop_length,
-        win_length=win_length, window=window, center=center, pad_mode=pad_mode, power=power,
-        n_mels=M.shape[1], fmin=fmin, fmax=fmax, htk=htk, norm=norm)
-    out = _melnet.mel_to_audio(M, analysis, str(phase), n_iter, float(momentum), int(refine),
-                               length)
+    framing = _args.framing(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                            window=window, center=center, pad_mode=pad_mode)
+    filterbank = _args.filterbank(sr=_args.positive_int(sr, "sr"), n_fft=n_fft,
+                                  n_mels=M.shape[1], fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    out = _melnet.mel_to_audio(M, framing, filterbank, float(power), str(phase), n_iter,
+                               float(momentum), int(refine), length)
     return out.reshape(lead + out.shape[1:])
 
 
@@ -39,7 +39,7 @@ def mel_to_stft(M, *, sr=22050, n_fft=2048, power=2.0, fmin=0.0, fmax=None, htk=
     frames) of `|X|^power`, as `librosa.feature.inverse.mel_to_stft` but solved to convergence
     (non-negative least squares) rather than stopped early."""
     M, lead = _args.spectrograms(M, np.float32, "M")
-    out = _melnet.mel_to_stft(M, float(sr), _args.positive_int(n_fft, "n_fft"), float(power),
-                              float(fmin), _args.fmax_or_nyquist(fmax, sr), bool(htk),
-                              _args.norm_name(norm))
+    filterbank = _args.filterbank(sr=sr, n_fft=_args.positive_int(n_fft, "n_fft"),
+                                  n_mels=M.shape[1], fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    out = _melnet.mel_to_stft(M, filterbank, float(power))
     return out.reshape(lead + out.shape[1:])
