@@ -96,22 +96,22 @@ pub fn resolve_over(
         p.sr = sr;
     }
     if let Some(n_fft) = preset.n_fft {
-        p.n_fft = n_fft;
-        p.win_length = n_fft;
+        p.stft.n_fft = n_fft;
+        p.stft.win_length = n_fft;
     }
     if let Some(f) = frame {
         if let Some(h) = f.hop_length {
-            p.hop_length = h;
+            p.stft.hop_length = h;
         }
         if let Some(w) = f.win_length {
-            p.win_length = w;
+            p.stft.win_length = w;
         }
         if let Some(w) = f.window {
-            p.window = w;
+            p.stft.window = w;
         }
-        p.center &= !f.no_center;
+        p.stft.center &= !f.no_center;
         if let Some(m) = f.pad_mode {
-            p.pad_mode = m;
+            p.stft.pad_mode = m;
         }
     }
     if let Some(m) = mel {

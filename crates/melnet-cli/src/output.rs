@@ -185,14 +185,14 @@ pub fn write_spectrogram(
         };
         let title = format!(
             "{name}  {what}, sr {} Hz, n_fft {}, hop {}, win {}",
-            p.sr, p.n_fft, p.hop_length, p.win_length
+            p.sr, p.stft.n_fft, p.stft.hop_length, p.stft.win_length
         );
         spectrogram_png(
             &tmp,
             &SpectrogramPlot {
                 db: db.view(),
                 axis,
-                frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+                frame_seconds: p.stft.hop_length as f64 / f64::from(p.sr),
                 title,
             },
         )

@@ -79,12 +79,12 @@ fn mel_matches_the_library() {
         .unwrap()
         .params;
     assert_eq!(
-        (p.n_fft, p.hop_length, p.win_length, p.n_mels),
+        (p.stft.n_fft, p.stft.hop_length, p.stft.win_length, p.n_mels),
         (512, 160, 400, 40)
     );
-    assert!(p.htk && p.power == 1.0 && p.pad_mode == melspec::PadMode::Reflect);
+    assert!(p.htk && p.power == 1.0 && p.stft.pad_mode == melspec::PadMode::Reflect);
     let audio = melspec::audio::load(&speech()).unwrap();
-    let expect = melspec::MelSpectrogram::new(p.stft(), p.mel(), 1.0)
+    let expect = melspec::MelSpectrogram::new(p.stft, p.mel(), 1.0)
         .unwrap()
         .process(&audio.samples)
         .unwrap();
@@ -473,7 +473,7 @@ fn invert_retrieves_the_phase_with_lws() {
         let run = melnet(&args);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let out = melspec::audio::load(&wav).unwrap().samples;
-        let estimate = melspec::Stft::new(params.stft())
+        let estimate = melspec::Stft::new(params.stft)
             .unwrap()
             .process(&out)
             .unwrap()

@@ -82,7 +82,7 @@ impl ToySpeech {
     /// without a letter.
     pub fn render(&self, text: &str, rng: &mut impl Rng) -> Result<Vec<f32>> {
         let letters = letters_of(text)?;
-        let hop = self.params.hop_length;
+        let hop = self.params.stft.hop_length;
         let sr = f64::from(self.params.sr);
         let mut out = vec![0.0f32; EDGE_FRAMES * hop];
         for (i, letter) in letters.iter().enumerate() {

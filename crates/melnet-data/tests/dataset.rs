@@ -64,7 +64,7 @@ fn frames_match_the_mel_of_each_file_and_stats_match() {
     let m = ds.manifest();
     assert_eq!(m.items.len(), FILES.len());
     let p = opts.params;
-    let plan = MelSpectrogram::new(p.stft(), p.mel(), p.power).unwrap();
+    let plan = MelSpectrogram::new(p.stft, p.mel(), p.power).unwrap();
     let (mut sum, mut sum_sq, mut n) = (vec![0.0f64; 32], vec![0.0f64; 32], 0usize);
     for item in &m.items {
         let audio = melspec::audio::load_resampled(&input.path().join(&item.path), p.sr).unwrap();

@@ -96,14 +96,17 @@ pub fn audio(data: &[u8]) {
     };
     let params = melspec::AnalysisParams {
         sr: 16_000,
-        n_fft: 512,
-        hop_length: 128,
-        win_length: 512,
+        stft: melspec::StftParams {
+            n_fft: 512,
+            hop_length: 128,
+            win_length: 512,
+            ..melspec::AnalysisParams::default().stft
+        },
         n_mels: 40,
         fmax: None,
         ..melspec::AnalysisParams::default()
     };
-    if let Ok(plan) = melspec::MelSpectrogram::new(params.stft(), params.mel(), params.power) {
+    if let Ok(plan) = melspec::MelSpectrogram::new(params.stft, params.mel(), params.power) {
         let _ = plan.process(&audio.samples);
     }
 }

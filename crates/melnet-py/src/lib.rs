@@ -113,12 +113,7 @@ fn analysis(framing: &Framing, filterbank: &Filterbank, power: f32) -> PyResult<
     let (stft, mel) = (framing.params()?, filterbank.params()?);
     let params = AnalysisParams {
         sr: sr as u32,
-        n_fft: stft.n_fft,
-        hop_length: stft.hop_length,
-        win_length: stft.win_length,
-        window: stft.window,
-        center: stft.center,
-        pad_mode: stft.pad_mode,
+        stft,
         n_mels: mel.n_mels,
         fmin: mel.fmin,
         fmax: Some(mel.fmax),
@@ -175,7 +170,8 @@ fn melspectrogram<'py>(
     filterbank: Filterbank,
     power: f32,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
-    let plan = MelSpectrogram::new(framing.params()?, filterbank.params()?, power).map_err(to_py)?;
+    let plan =
+        MelSpectrogram::new(framing.params()?, filterbank.params()?, power).map_err(to_py)?;
     let y = y.as_array();
     let out = py
         .detach(|| map_signals(y, |s| plan.process(s)))

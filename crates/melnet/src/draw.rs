@@ -117,7 +117,7 @@ impl Model {
             format!("generating {n} × {total} frames"),
             n as f64
                 * total as f64
-                * (self.config().n_mels as f64 * 8.0 + 4.0 * p.hop_length as f64),
+                * (self.config().n_mels as f64 * 8.0 + 4.0 * p.stft.hop_length as f64),
         )?;
         let conditions = self.conditions(request.label, request.text, n)?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(request.seed);

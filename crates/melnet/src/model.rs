@@ -557,7 +557,7 @@ impl Model {
             });
         }
         let p = &self.config.params;
-        Ok((seconds * f64::from(p.sr) / p.hop_length as f64).ceil() as usize)
+        Ok((seconds * f64::from(p.sr) / p.stft.hop_length as f64).ceil() as usize)
     }
 
     /// The training split's range in the model's normalised scale (draws are clamped to it).

@@ -43,7 +43,7 @@ impl Model {
             }
         } else {
             let audio = melspec::audio::load_resampled(path, p.sr)?;
-            let mel = MelSpectrogram::new(p.stft(), p.mel(), p.power)?.process(&audio.samples)?;
+            let mel = MelSpectrogram::new(p.stft, p.mel(), p.power)?.process(&audio.samples)?;
             (mel, true)
         };
         let values = mel.as_slice_mut().expect("standard layout");
@@ -51,7 +51,7 @@ impl Model {
             to_db_ref_max(values, p.power)?;
         }
         let keep = if max_seconds.is_finite() {
-            ((max_seconds.max(0.0) * f64::from(p.sr) / p.hop_length as f64).round() as usize)
+            ((max_seconds.max(0.0) * f64::from(p.sr) / p.stft.hop_length as f64).round() as usize)
                 .min(mel.ncols())
         } else {
             mel.ncols()

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 fn rendered_texts_read_back_from_their_spectrograms() {
     let params = melspec::Preset::by_name("melnet-small").unwrap().params;
     let toy = ToySpeech::new(params).unwrap();
-    let mel = melspec::MelSpectrogram::new(params.stft(), params.mel(), params.power).unwrap();
+    let mel = melspec::MelSpectrogram::new(params.stft, params.mel(), params.power).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut worst = 0.0f64;
     for _ in 0..60 {

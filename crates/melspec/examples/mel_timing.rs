@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if audio.sr != p.sr {
         return Err(format!("{path}: expected {} Hz, got {}", p.sr, audio.sr).into());
     }
-    let plan = melspec::MelSpectrogram::new(p.stft(), p.mel(), p.power)?;
+    let plan = melspec::MelSpectrogram::new(p.stft, p.mel(), p.power)?;
     let mut best = f64::INFINITY;
     let mut frames = 0;
     for _ in 0..repeats.max(1) {

@@ -151,13 +151,13 @@ pub fn mel_to_audio(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
     params.validate()?;
-    let plan = crate::MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
+    let plan = crate::MelSpectrogram::new(params.stft, params.mel(), params.power)?;
     let magnitude = mel_to_magnitude(plan.basis(), mel, params.power, opts)?;
     let n_refine = opts.refine.n_iter;
     let mut phase_total = 0;
     let signal = crate::phase::reconstruct(
         magnitude.view(),
-        &params.stft(),
+        &params.stft,
         &opts.phase,
         None,
         length,

@@ -12,18 +12,10 @@ use crate::window::Window;
 pub struct AnalysisParams {
     /// Sample rate the audio is resampled to, Hz.
     pub sr: u32,
-    /// FFT size.
-    pub n_fft: usize,
-    /// Hop between frames.
-    pub hop_length: usize,
-    /// Window length (≤ `n_fft`).
-    pub win_length: usize,
-    /// Window shape.
-    pub window: Window,
-    /// Centre frames on `t·hop_length` by padding `n_fft/2` on both sides.
-    pub center: bool,
-    /// Padding when centring.
-    pub pad_mode: PadMode,
+    /// The STFT: FFT size, hop, window length and shape, centring and its padding (in the
+    /// file formats its fields sit beside the others, as they always have).
+    #[serde(flatten)]
+    pub stft: StftParams,
     /// Number of mel bands.
     pub n_mels: usize,
     /// Lowest mel edge, Hz.
@@ -59,12 +51,14 @@ const fn preset(
 ) -> AnalysisParams {
     AnalysisParams {
         sr,
-        n_fft,
-        hop_length,
-        win_length: n_fft,
-        window: Window::Hann,
-        center: true,
-        pad_mode: PadMode::Constant,
+        stft: StftParams {
+            n_fft,
+            hop_length,
+            win_length: n_fft,
+            window: Window::Hann,
+            center: true,
+            pad_mode: PadMode::Constant,
+        },
         n_mels,
         fmin,
         fmax,
@@ -127,23 +121,11 @@ impl AnalysisParams {
         self.fmax.unwrap_or(f64::from(self.sr) / 2.0)
     }
 
-    /// The STFT part.
-    pub fn stft(&self) -> StftParams {
-        StftParams {
-            n_fft: self.n_fft,
-            hop_length: self.hop_length,
-            win_length: self.win_length,
-            window: self.window,
-            center: self.center,
-            pad_mode: self.pad_mode,
-        }
-    }
-
     /// The filterbank part.
     pub fn mel(&self) -> MelParams {
         MelParams {
             sr: f64::from(self.sr),
-            n_fft: self.n_fft,
+            n_fft: self.stft.n_fft,
             n_mels: self.n_mels,
             fmin: self.fmin,
             fmax: self.fmax_hz(),
@@ -165,7 +147,7 @@ impl AnalysisParams {
                 format!("must be between 1 and {max_sr} Hz"),
             ));
         }
-        self.stft().validate()?;
+        self.stft.validate()?;
         self.mel().validate()?;
         if !(self.power.is_finite() && self.power > 0.0) {
             return Err(Error::param("power", self.power, "must be positive"));

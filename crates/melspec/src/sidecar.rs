@@ -96,7 +96,7 @@ impl Sidecar {
         p.validate()?;
         let rows = match self.kind {
             SpectrogramKind::Mel => p.n_mels,
-            SpectrogramKind::Linear => p.n_fft / 2 + 1,
+            SpectrogramKind::Linear => p.stft.n_fft / 2 + 1,
         };
         let [r, frames] = self.shape;
         if r != rows || frames == 0 {
@@ -124,7 +124,7 @@ impl Sidecar {
             }
         }
         if let Some(source) = &self.source {
-            let expected = p.stft().n_frames(source.analysed_samples).ok();
+            let expected = p.stft.n_frames(source.analysed_samples).ok();
             if expected != Some(frames) {
                 return Err(Error::InvalidInput(format!(
                     "analysed_samples = {} does not give the {frames} frames of the shape",

@@ -153,7 +153,7 @@ impl SpectrogramFile {
                 }
                 crate::phase::reconstruct(
                     values.view(),
-                    &p.stft(),
+                    &p.stft,
                     &options.phase,
                     init_phase,
                     length,

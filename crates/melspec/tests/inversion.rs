@@ -27,7 +27,7 @@ fn params() -> AnalysisParams {
 }
 
 fn magnitude(y: &[f32]) -> Array2<f32> {
-    Stft::new(params().stft())
+    Stft::new(params().stft)
         .unwrap()
         .process(y)
         .unwrap()
@@ -36,7 +36,7 @@ fn magnitude(y: &[f32]) -> Array2<f32> {
 
 fn mel(y: &[f32]) -> (MelBasis, Array2<f32>) {
     let p = params();
-    let plan = MelSpectrogram::new(p.stft(), p.mel(), 2.0).unwrap();
+    let plan = MelSpectrogram::new(p.stft, p.mel(), 2.0).unwrap();
     let mel = plan.process(y).unwrap();
     (plan.basis().clone(), mel)
 }
@@ -123,7 +123,7 @@ fn griffin_lim_decreases_inconsistency() {
     let zero = Array2::zeros(a.dim());
     for (momentum, steps, phase) in [(0.0, 12, &random), (0.99, 5, &random), (0.0, 12, &zero)] {
         let mut gla =
-            GriffinLim::new(a.view(), phase.view(), &params().stft(), momentum, None).unwrap();
+            GriffinLim::new(a.view(), phase.view(), &params().stft, momentum, None).unwrap();
         let mut previous = gla.inconsistency();
         for i in 0..steps {
             gla.step();
@@ -147,7 +147,7 @@ fn oracle(method: PhaseMethod) -> f32 {
     };
     let out = reconstruct(
         a.view(),
-        &params().stft(),
+        &params().stft,
         &opts,
         None,
         Some(y.len()),
@@ -197,7 +197,7 @@ fn lws_no_future_pass_improves_on_zero_phase() {
         };
         let out = reconstruct(
             a.view(),
-            &params().stft(),
+            &params().stft,
             &opts,
             None,
             Some(y.len()),
@@ -245,7 +245,7 @@ fn refinement_lowers_the_mel_error_at_every_step() {
         ..InversionOptions::default()
     };
     let start = mel_to_audio(m.view(), &p, &no_refine, Some(y.len()), &mut |_, _| {}).unwrap();
-    let plan = MelSpectrogram::new(p.stft(), p.mel(), p.power).unwrap();
+    let plan = MelSpectrogram::new(p.stft, p.mel(), p.power).unwrap();
     for compression in [Compression::Power(0.5), Compression::Log] {
         let mut x = start.clone();
         let opts = RefineOptions {
@@ -314,7 +314,7 @@ fn warm_start_is_not_reapplied() {
     // Starting GLA from the true phase must keep the signal (librosa re-adds the initial phase
     // every iteration, which destroys it).
     let y = clip();
-    let p = params().stft();
+    let p = params().stft;
     let spec = Stft::new(p).unwrap().process(&y[..16000]).unwrap();
     let (a, phase) = (spec.mapv(|c| c.norm()), spec.mapv(|c| c.arg()));
     let opts = PhaseOptions {
@@ -349,7 +349,7 @@ fn bad_spectrograms_are_rejected() {
     let empty = Array2::<f32>::zeros((80, 0));
     assert!(mel_to_power(&basis, empty.view(), MelInverse::Nnls, opts).is_err());
     let mag = Array2::from_elem((100, 4), 1.0f32);
-    let p = params().stft();
+    let p = params().stft;
     assert!(reconstruct(
         mag.view(),
         &p,

@@ -31,7 +31,11 @@ pub fn run(args: Args) -> Result<()> {
     let params = resolve(&args.preset, None, Some(&args.mel))?;
     let basis = MelBasis::new(params.mel())?;
     warn_empty_filters(&basis);
-    melspec::limits::ensure_array("the filterbank", &[basis.n_mels(), params.n_fft / 2 + 1], 4)?;
+    melspec::limits::ensure_array(
+        "the filterbank",
+        &[basis.n_mels(), params.stft.n_fft / 2 + 1],
+        4,
+    )?;
     let weights = basis.to_dense();
     let mut outputs = Outputs::new(&[]);
     let tmp = outputs.stage(&args.output)?;
@@ -44,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
             params.fmin,
             params.fmax_hz(),
             params.sr,
-            params.n_fft,
+            params.stft.n_fft,
             if params.htk { "HTK" } else { "Slaney" },
             params.norm.name()
         );

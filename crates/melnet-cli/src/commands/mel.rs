@@ -58,7 +58,7 @@ pub fn warn_empty_filters(basis: &MelBasis) {
 pub fn run(args: Args) -> Result<()> {
     let mut params = resolve(&args.preset, Some(&args.frame), Some(&args.mel))?;
     params.power = args.power;
-    let plan = MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
+    let plan = MelSpectrogram::new(params.stft, params.mel(), params.power)?;
     warn_empty_filters(plan.basis());
     let audio = load_audio(&args.input, params.sr)?;
     let mut mel = plan

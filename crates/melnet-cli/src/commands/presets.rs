@@ -18,7 +18,14 @@ pub fn run(_args: Args) -> Result<()> {
         let range = format!("{}-{}", a.fmin, a.fmax_hz());
         println!(
             "{:<13} {:>6} {:>6} {:>5} {:>5} {:>5} {:>13}  {}",
-            p.name, a.sr, a.n_fft, a.win_length, a.hop_length, a.n_mels, range, p.note
+            p.name,
+            a.sr,
+            a.stft.n_fft,
+            a.stft.win_length,
+            a.stft.hop_length,
+            a.n_mels,
+            range,
+            p.note
         );
     }
     Ok(())

@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         .map_or_else(|| "audio".into(), |s| s.to_string_lossy().into_owned());
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
-    let plan = MelSpectrogram::new(params.stft(), params.mel(), params.power)?;
+    let plan = MelSpectrogram::new(params.stft, params.mel(), params.power)?;
     warn_empty_filters(plan.basis());
 
     let t0 = Instant::now();
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let output = melspec::phase::reconstruct(
         magnitude.view(),
-        &params.stft(),
+        &params.stft,
         &opts.phase,
         None,
         Some(audio.samples.len()),
@@ -141,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
     let t_refine = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let stft = Stft::new(params.stft())?;
+    let stft = Stft::new(params.stft)?;
     let target = stft.process(&audio.samples)?.mapv(|c| c.norm());
     let rebuilt = stft.process(&output)?.mapv(|c| c.norm());
     let mel_out = plan.process(&output)?;
@@ -200,7 +200,7 @@ pub fn run(args: Args) -> Result<()> {
             output: &output,
             sr: f64::from(params.sr),
             stft_db: [stft_db[0].view(), stft_db[1].view()],
-            frame_seconds: params.hop_length as f64 / f64::from(params.sr),
+            frame_seconds: params.stft.hop_length as f64 / f64::from(params.sr),
             filterbank: filterbank.view(),
             mel_db: mel_db.view(),
             mel: params.mel(),

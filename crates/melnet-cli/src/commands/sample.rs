@@ -155,7 +155,7 @@ pub(crate) fn write_alignment(
         &crate::plot::SpectrogramPlot {
             db: mel.view(),
             axis: FreqAxis::Mel(p.mel()),
-            frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+            frame_seconds: p.stft.hop_length as f64 / f64::from(p.sr),
             title: format!("\"{text}\""),
         },
         window,
@@ -224,7 +224,7 @@ pub(crate) fn write_report(
     let prime_frames = samples.generated.prime_frames;
     let frames = samples.frames() - prime_frames;
     let p = model.config().params;
-    let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
+    let frame_seconds = p.stft.hop_length as f64 / f64::from(p.sr);
     Ok(Report {
         files,
         prime_frames,

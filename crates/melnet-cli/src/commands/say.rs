@@ -117,7 +117,7 @@ pub(crate) fn say_with(
     started: Instant,
 ) -> Result<Said> {
     let p = model.config().params;
-    let frame_seconds = p.hop_length as f64 / f64::from(p.sr);
+    let frame_seconds = p.stft.hop_length as f64 / f64::from(p.sr);
     let max_frames = model.frames_for("--max-seconds", request.max_seconds)?;
     let bar = progress_bar(
         request.quiet,

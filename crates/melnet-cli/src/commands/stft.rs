@@ -37,7 +37,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut params = resolve(&args.preset, Some(&args.frame), None)?;
     params.power = 1.0;
-    let plan = Stft::new(params.stft())?;
+    let plan = Stft::new(params.stft)?;
     let audio = load_audio(&args.input, params.sr)?;
     let spec = plan
         .process(&audio.samples)

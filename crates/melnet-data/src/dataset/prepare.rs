@@ -260,7 +260,7 @@ pub fn prepare(
         files: &files,
         hashes: &hashes,
         parts_dir: &parts_dir,
-        plan: MelSpectrogram::new(opts.params.stft(), opts.params.mel(), opts.params.power)?,
+        plan: MelSpectrogram::new(opts.params.stft, opts.params.mel(), opts.params.power)?,
         recipe,
         stop_after: opts.stop_after,
         cancel,

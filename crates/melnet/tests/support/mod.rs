@@ -6,7 +6,7 @@ pub fn real_spectrogram(frames: usize) -> Vec<f32> {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/numbers.wav");
     let p = melspec::Preset::by_name("melnet-small").unwrap().params;
     let audio = melspec::audio::load_resampled(&path, p.sr).unwrap();
-    let mel = melspec::MelSpectrogram::new(p.stft(), p.mel(), p.power)
+    let mel = melspec::MelSpectrogram::new(p.stft, p.mel(), p.power)
         .unwrap()
         .process(&audio.samples)
         .unwrap();

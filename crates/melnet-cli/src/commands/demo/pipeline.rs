@@ -138,7 +138,7 @@ pub fn run(args: &Args) -> Result<()> {
         let keep =
             (((prime_seconds + args.seconds) * f64::from(p.sr)) as usize).min(audio.samples.len());
         let clip = &audio.samples[..keep];
-        let mut mel = MelSpectrogram::new(p.stft(), p.mel(), p.power)?.process(clip)?;
+        let mut mel = MelSpectrogram::new(p.stft, p.mel(), p.power)?.process(clip)?;
         let scale = to_db_ref_max(
             mel.as_slice_mut().expect("mel spectrogram is contiguous"),
             p.power,
@@ -217,7 +217,7 @@ pub fn run(args: &Args) -> Result<()> {
     // Loudness: LEVEL_COUNT unconditional spectrograms of LEVEL_SECONDS (no audio) against
     // the training data.
     let loudness = timed(&mut stages, "levels", args.quiet, || {
-        let frames = (LEVEL_SECONDS * f64::from(p.sr) / p.hop_length as f64).ceil() as usize;
+        let frames = (LEVEL_SECONDS * f64::from(p.sr) / p.stft.hop_length as f64).ceil() as usize;
         let tiers = model.load_tiers()?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let options = SampleOptions {
@@ -358,7 +358,7 @@ fn level_pngs(model: &Model, report: &Report, dir: &Path) -> Result<Vec<(PathBuf
             &SpectrogramPlot {
                 db: db.view(),
                 axis: FreqAxis::Mel(p.mel()),
-                frame_seconds: p.hop_length as f64 / f64::from(p.sr),
+                frame_seconds: p.stft.hop_length as f64 / f64::from(p.sr),
                 title: format!("unconditional sample 1, {caption}"),
             },
         )?;
@@ -511,7 +511,7 @@ impl Page<'_> {
              training windows of {} frames at full resolution.</p><table>\
              <tr><th>tier</th><th>models</th><th>layers × width, K</th><th>centralized</th>\
              <th>steps</th><th>validation NLL (nats/element)</th></tr>",
-            p.sr, p.n_fft, p.hop_length, p.n_mels, self.model.frames
+            p.sr, p.stft.n_fft, p.stft.hop_length, p.n_mels, self.model.frames
         )?;
         let shapes = melnet::multiscale::tier_shapes(
             melnet::multiscale::Grid {

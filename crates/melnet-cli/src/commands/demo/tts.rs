@@ -207,7 +207,7 @@ impl Page<'_> {
             self.steps,
             self.items,
             p.sr,
-            p.hop_length,
+            p.stft.hop_length,
             p.n_mels,
             self.model.frames,
             melnet::train::fit::INPUT_NOISE,
