@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use melnet_data::dataset::{Dataset, LabelKind};
+use melnet_data::dataset::{Dataset, LabelKind, Skipped};
 
 use crate::output::Outputs;
 use crate::plot::dataset_png;
@@ -19,6 +19,9 @@ pub struct Args {
     pub png: Option<PathBuf>,
 }
 
+/// Skipped files listed one per line, at most (the manifest lists all).
+const SKIPPED_SHOWN: usize = 10;
+
 /// Run `melnet stats`.
 pub fn run(args: Args) -> Result<()> {
     let ds = Dataset::open(&args.dataset)?;
@@ -29,8 +32,8 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "analysis  sr {} Hz, n_fft {}, hop {}, {} mels {}–{} Hz, power {}, {}",
         p.sr,
-        p.n_fft,
-        p.hop_length,
+        p.stft.n_fft,
+        p.stft.hop_length,
         p.n_mels,
         p.fmin,
         p.fmax_hz(),
@@ -62,8 +65,17 @@ pub fn run(args: Args) -> Result<()> {
     if let (Some(info), Some(labels)) = (&m.labels, ds.labels()) {
         println!("labels    {}", label_summary(&info.kind, labels));
     }
-    for skipped in &m.skipped {
-        println!("skipped   {}: {}", skipped.path, skipped.reason);
+    if !m.skipped.is_empty() {
+        println!("skipped   {}", skip_summary(&m.skipped));
+        for skipped in m.skipped.iter().take(SKIPPED_SHOWN) {
+            println!("          {}: {}", skipped.path, skipped.reason);
+        }
+        if m.skipped.len() > SKIPPED_SHOWN {
+            println!(
+                "          … and {} more (manifest.json lists every one)",
+                m.skipped.len() - SKIPPED_SHOWN
+            );
+        }
     }
     if let Some(png) = &args.png {
         let mut outputs = Outputs::new(&[]);
@@ -73,6 +85,22 @@ pub fn run(args: Args) -> Result<()> {
         outputs.commit()?;
     }
     Ok(())
+}
+
+/// How many files were skipped and why, by kind of reason (the text before its first `:`),
+/// most frequent first: `370 files: 201 no label in the label table, 158 too long, 11 too short`.
+fn skip_summary(skipped: &[Skipped]) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for s in skipped {
+        let kind = s.reason.split(':').next().unwrap_or_default();
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    kinds.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{} files: {}", skipped.len(), parts.join(", "))
 }
 
 /// One line about a dataset's labels: per-class counts, or the range of the vectors.
@@ -108,5 +136,28 @@ fn label_summary(kind: &LabelKind, labels: ndarray::ArrayView2<f32>) -> String {
                 names.len()
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_files_are_counted_by_kind_of_reason() {
+        let skip = |path: &str, reason: &str| Skipped {
+            path: path.into(),
+            reason: reason.into(),
+        };
+        let skipped = [
+            skip("a.ogg", "too long: 8.92 s (maximum 6 s)"),
+            skip("b.ogg", "no label in the label table"),
+            skip("c.ogg", "too long: 6.66 s (maximum 6 s)"),
+            skip("d.ogg", "silent"),
+        ];
+        assert_eq!(
+            skip_summary(&skipped),
+            "4 files: 2 too long, 1 no label in the label table, 1 silent"
+        );
     }
 }
