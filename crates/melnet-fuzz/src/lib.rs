@@ -172,9 +172,7 @@ pub fn manifest(data: &[u8]) {
 /// `optimizer.safetensors` in the current checkpoint directory of a tier directory, loaded
 /// for training and for inference.
 pub fn checkpoint(data: &[u8]) {
-    use melnet::train::checkpoint::{
-        CONFIG_FILE, CURRENT_FILE, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE,
-    };
+    use melnet::checkpoint::{CONFIG_FILE, CURRENT_FILE, OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE};
     let parts = split(data, 4);
     let dir = scratch();
     let tier = dir.path().join("tier-1");
@@ -188,7 +186,7 @@ pub fn checkpoint(data: &[u8]) {
         write(&ckpt.join(name), bytes);
     }
     let _ = melnet::train::Trainer::load(&tier);
-    let _ = melnet::train::load_tier(&tier);
+    let _ = melnet::checkpoint::load_tier(&tier);
 }
 
 /// A tier settings TOML file (`melnet train --config`), and the memory check of the tier it

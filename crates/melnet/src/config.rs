@@ -1,4 +1,4 @@
-//! Tier configuration (serialised next to every checkpoint).
+//! Configuration of tiers (serialised next to every checkpoint) and of their optimisers.
 
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +134,119 @@ impl TierConfig {
                 })
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// RMSProp hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the squared-gradient average (PyTorch `alpha`).
+    pub alpha: f64,
+    /// Added to the root mean square.
+    pub eps: f64,
+    /// Momentum of the update (0 = none).
+    pub momentum: f64,
+}
+
+impl Default for RmsPropConfig {
+    /// The paper's setting: lr 1e-4, momentum 0.9 (PyTorch's alpha 0.99, eps 1e-8).
+    fn default() -> Self {
+        RmsPropConfig {
+            lr: 1e-4,
+            alpha: 0.99,
+            eps: 1e-8,
+            momentum: 0.9,
+        }
+    }
+}
+
+/// Adam hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the gradient average.
+    pub beta1: f64,
+    /// Decay of the squared-gradient average.
+    pub beta2: f64,
+    /// Added to the root mean square.
+    pub eps: f64,
+}
+
+impl Default for AdamConfig {
+    /// PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8.
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// Which optimiser, with its settings (stored in a run's `state.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum OptimizerConfig {
+    /// RMSProp with momentum.
+    RmsProp(RmsPropConfig),
+    /// Adam with bias correction.
+    Adam(AdamConfig),
+}
+
+impl OptimizerConfig {
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::RmsProp(c) => c.lr,
+            OptimizerConfig::Adam(c) => c.lr,
+        }
+    }
+
+    /// Check the settings: a positive finite learning rate, decay rates and momentum in
+    /// [0, 1), a positive `eps`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidConfig`] naming the first bad value.
+    pub fn validate(&self) -> crate::Result<()> {
+        let (lr, eps, decays): (f64, f64, [(&'static str, f64); 2]) = match *self {
+            OptimizerConfig::RmsProp(c) => {
+                (c.lr, c.eps, [("alpha", c.alpha), ("momentum", c.momentum)])
+            }
+            OptimizerConfig::Adam(c) => (c.lr, c.eps, [("beta1", c.beta1), ("beta2", c.beta2)]),
+        };
+        let bad = |name: &'static str, value: f64, reason: &str| {
+            Err(crate::Error::InvalidConfig {
+                name,
+                value: value.to_string(),
+                reason: reason.into(),
+            })
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return bad("lr", lr, "the learning rate must be positive and finite");
+        }
+        if !(eps.is_finite() && eps > 0.0) {
+            return bad("eps", eps, "must be positive and finite");
+        }
+        for (name, v) in decays {
+            if !(0.0..1.0).contains(&v) {
+                return bad(name, v, "must be in [0, 1)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Change the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            OptimizerConfig::RmsProp(c) => c.lr = lr,
+            OptimizerConfig::Adam(c) => c.lr = lr,
         }
     }
 }

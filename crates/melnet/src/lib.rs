@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod bins;
+pub mod checkpoint;
 pub mod config;
 pub mod draw;
 pub mod error;

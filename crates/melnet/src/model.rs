@@ -1,7 +1,7 @@
 //! A model directory (DESIGN.md §5 "A model"): `model.json` — format version, the number of
 //! tiers G, the full-resolution geometry, the dataset's analysis parameters, scale and
 //! normalisation statistics — and one directory `tier-g` per tier with its checkpoints
-//! ([`crate::train::checkpoint`]) and `log.csv`. This module owns the whole directory and the
+//! ([`crate::checkpoint`]) and `log.csv`. This module owns the whole directory and the
 //! steps from a trained model to audio: tiered sampling in the dataset's scale
 //! ([`Model::generate`]), evaluation ([`Model::nll`]) and post-processing
 //! ([`Model::to_audio`]).
@@ -17,6 +17,7 @@ use melspec::AnalysisParams;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{io, read_json, write_atomic};
 use crate::config::{FeatureConfig, TextConfig, TierConfig};
 use crate::error::{Error, Result};
 use crate::generate::{generate, Generated};
@@ -24,7 +25,6 @@ use crate::multiscale::{assemble, split_tiers, tier_shapes, Axis, Grid, TierShap
 use crate::sample::SampleOptions;
 use crate::text::{Alphabet, Text};
 use crate::tier::{Conditions, Context, Tier};
-use crate::train::checkpoint::{io, read_json, write_atomic};
 
 /// Version of the `model.json` format.
 pub const MODEL_FORMAT: u32 = 1;
@@ -458,13 +458,13 @@ impl Model {
         (1..=self.config.tiers)
             .map(|g| {
                 let dir = self.tier_dir(g);
-                if !crate::train::checkpoint::exists(&dir) {
+                if !crate::checkpoint::exists(&dir) {
                     return Err(Error::Checkpoint(format!(
                         "{}: tier {g} has no checkpoint (train it with `melnet train --tier {g}`)",
                         dir.display()
                     )));
                 }
-                let tier = crate::train::load_tier(&dir)?;
+                let tier = crate::checkpoint::load_tier(&dir)?;
                 tier.check_shape(&self.shapes(self.config.frames)[g - 1])
                     .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.display())))?;
                 Ok(tier)

@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 use melnet_data::dataset::{Dataset, LabelInfo, LabelKind};
 use melnet_data::lock::DirLock;
 
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig, ModelText, MODEL_FILE};
-use crate::train::checkpoint;
 use crate::train::fit::check_dataset;
 use crate::train::plan::{train_tiers, Resume, TrainPlan};
 use crate::train::report::{Observer, Trained};

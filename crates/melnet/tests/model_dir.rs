@@ -108,7 +108,7 @@ fn one_call_makes_trains_resumes_and_refuses() {
     for (g, t) in trained.iter().enumerate() {
         assert_eq!((t.tier, t.step, t.end), (g + 1, 2, FitEnd::Finished));
         assert!(t.valid.is_finite() && t.parameters > 0);
-        assert!(melnet::train::checkpoint::exists(&model.tier_dir(g + 1)));
+        assert!(melnet::checkpoint::exists(&model.tier_dir(g + 1)));
     }
 
     // Trained tiers are not started again without resuming; the model is left as it was.

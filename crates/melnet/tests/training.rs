@@ -105,7 +105,7 @@ mod resume {
 
     /// The current checkpoint's file `name` in the tier directory `dir`.
     fn file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-        melnet::train::checkpoint::current(dir).unwrap().join(name)
+        melnet::checkpoint::current(dir).unwrap().join(name)
     }
 
     fn weights(dir: &std::path::Path) -> Vec<u8> {

@@ -13,11 +13,11 @@ use candle_core::Tensor;
 use melnet_data::dataset::{Dataset, LabelKind, Split, Transcripts, WindowSampler};
 use rand::SeedableRng;
 
+use crate::checkpoint::io;
 use crate::error::{Error, Result};
 use crate::model::{Model, TierSpec, LOG_FILE};
 use crate::text::guide;
 use crate::tier::{Conditions, Context};
-use crate::train::checkpoint::io;
 use crate::train::optim::OptimizerConfig;
 use crate::train::report::{FitEnd, Observer, StepReport};
 use crate::train::Trainer;
@@ -441,7 +441,7 @@ pub fn start_tier(
     data: &TrainingData,
 ) -> Result<Trainer> {
     let dir = model.tier_dir(g);
-    if crate::train::checkpoint::exists(&dir) {
+    if crate::checkpoint::exists(&dir) {
         return Err(Error::Checkpoint(format!(
             "{}: tier {g} exists; resume it or use another model directory",
             dir.display()
@@ -459,7 +459,7 @@ pub fn start_tier(
     // The log first: the checkpoint is what makes the tier exist, so a run killed in between
     // starts the tier again rather than leaving it without a log.
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    crate::train::checkpoint::write_atomic(
+    crate::checkpoint::write_atomic(
         &dir,
         LOG_FILE,
         format!("{LOG_HEADER}\n0,,{valid}\n").as_bytes(),
@@ -513,7 +513,7 @@ fn truncate_log(dir: &Path, step: u64) -> Result<()> {
         })
         .map(|(_, l)| format!("{l}\n"))
         .collect();
-    crate::train::checkpoint::write_atomic(dir, LOG_FILE, kept.as_bytes())
+    crate::checkpoint::write_atomic(dir, LOG_FILE, kept.as_bytes())
 }
 
 /// The random stream of step `step` of a run seeded `seed` (SplitMix64 of both: streams of

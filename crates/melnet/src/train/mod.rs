@@ -1,7 +1,6 @@
-//! Training a tier: the optimiser, checkpoints, and a [`Trainer`] that takes steps, saves and
+//! Training a tier: the optimiser, a [`Trainer`] that takes steps, saves ([`crate::checkpoint`]) and
 //! resumes exactly.
 
-pub mod checkpoint;
 pub mod fit;
 mod halves;
 pub mod optim;
@@ -15,13 +14,13 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 
-use crate::config::TierConfig;
-use crate::error::{Error, Result};
-use crate::tier::{Context, Tier};
-use checkpoint::{
+use crate::checkpoint::{
     current, load_tensors, read_json, save_checkpoint, Part, TrainState, CONFIG_FILE,
     OPTIMIZER_FILE, STATE_FILE, WEIGHTS_FILE,
 };
+use crate::config::TierConfig;
+use crate::error::{Error, Result};
+use crate::tier::{Context, Tier};
 use optim::{Optim, OptimizerConfig};
 
 /// A tier with its parameters, optimiser and step counter.
@@ -343,17 +342,4 @@ impl Trainer {
     pub fn read_state(dir: &Path) -> Result<TrainState> {
         read_json(&current(dir)?, STATE_FILE)
     }
-}
-
-/// The tier of the current checkpoint of the tier directory `dir`, for inference (weights
-/// only; the optimiser state is not read).
-///
-/// # Errors
-/// [`Error::Checkpoint`] when it is missing, corrupt, or its tensors do not match its config.
-pub fn load_tier(dir: &Path) -> Result<Tier> {
-    let ckpt = current(dir)?;
-    let config: TierConfig = read_json(&ckpt, CONFIG_FILE)?;
-    let tensors = load_tensors(&ckpt, WEIGHTS_FILE)?;
-    Tier::from_tensors(config, tensors)
-        .map_err(|e| Error::Checkpoint(format!("{}: {e}", ckpt.display())))
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use melnet_data::dataset::Dataset;
 
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::model::{Model, TierSpec};
-use crate::train::checkpoint;
 use crate::train::fit::{
     check_amount, fit, start_tier, tier_loss, FitOptions, StepOptions, TrainingData,
 };

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{OptimizerConfig, TierConfig};
 use crate::error::{Error, Result};
-use crate::train::optim::OptimizerConfig;
+use crate::tier::Tier;
 
 /// File names inside a checkpoint directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -171,4 +172,17 @@ pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, name: &str) ->
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
     serde_json::from_str(&text).map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))
+}
+
+/// The tier of the current checkpoint of the tier directory `dir`, for inference (weights
+/// only; the optimiser state is not read).
+///
+/// # Errors
+/// [`Error::Checkpoint`] when it is missing, corrupt, or its tensors do not match its config.
+pub fn load_tier(dir: &Path) -> Result<Tier> {
+    let ckpt = current(dir)?;
+    let config: TierConfig = read_json(&ckpt, CONFIG_FILE)?;
+    let tensors = load_tensors(&ckpt, WEIGHTS_FILE)?;
+    Tier::from_tensors(config, tensors)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", ckpt.display())))
 }
