@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use melspec::inverse::InversionOptions;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,18 +20,6 @@ pub(crate) fn to_py(e: melnet::Error) -> PyErr {
         }
         melnet::Error::Melspec(e) => crate::to_py(e),
         _ => PyRuntimeError::new_err(e.to_string()),
-    }
-}
-
-/// melspec's default inversion with its initial phase drawn from `seed` (what `melnet sample`
-/// and `melnet say` use unless told otherwise).
-fn inversion(seed: u64) -> melspec::inverse::InversionOptions {
-    melspec::inverse::InversionOptions {
-        phase: melspec::phase::PhaseOptions {
-            seed,
-            ..Default::default()
-        },
-        ..Default::default()
     }
 }
 
@@ -104,9 +93,12 @@ impl Model {
                     |_, _, _| {},
                 )?;
                 let (mel, scale) = self.model.to_dataset_scale(speech.time_major());
-                let audio = self
-                    .model
-                    .to_audio(&mel, scale, &inversion(seed), &mut |_, _| {})?;
+                let audio = self.model.to_audio(
+                    &mel,
+                    scale,
+                    &InversionOptions::seeded(seed),
+                    &mut |_, _| {},
+                )?;
                 let window =
                     speech
                         .generated
@@ -160,9 +152,12 @@ impl Model {
                 (0..samples.count)
                     .map(|i| {
                         let (mel, scale) = self.model.to_dataset_scale(samples.time_major(i));
-                        let audio =
-                            self.model
-                                .to_audio(&mel, scale, &inversion(seed), &mut |_, _| {})?;
+                        let audio = self.model.to_audio(
+                            &mel,
+                            scale,
+                            &InversionOptions::seeded(seed),
+                            &mut |_, _| {},
+                        )?;
                         Ok((mel, audio))
                     })
                     .collect::<melnet::Result<Vec<_>>>()

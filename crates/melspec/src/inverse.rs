@@ -133,6 +133,19 @@ pub struct InversionOptions {
     pub refine: crate::refine::RefineOptions,
 }
 
+impl InversionOptions {
+    /// The default chain with the random initial phase drawn from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        InversionOptions {
+            phase: crate::phase::PhaseOptions {
+                seed,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
 /// Audio from a mel spectrogram `(n_mels, frames)` in linear units (`|X|^power` summed by the
 /// filterbank, as [`crate::MelSpectrogram`] computes it): solve `W·S ≈ M` for
 /// `S = |X|^power ≥ 0`, take `|X| = S^(1/power)`, retrieve the phase, then (with

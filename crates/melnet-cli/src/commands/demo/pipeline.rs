@@ -17,7 +17,6 @@ use melnet_data::dataset::{Dataset, Levels, Split};
 use melspec::audio::{write_wav, WavFormat};
 use melspec::db::to_db_ref_max;
 use melspec::inverse::InversionOptions;
-use melspec::phase::PhaseOptions;
 use melspec::{MelSpectrogram, SpectrogramKind};
 
 use super::report::{data_uri, escape, timed, Stage};
@@ -181,13 +180,7 @@ pub fn run(args: &Args) -> Result<()> {
             seed,
         };
         let drawn = sample::draw(&model, &tiers, &request, args.quiet)?;
-        let inversion = InversionOptions {
-            phase: PhaseOptions {
-                seed,
-                ..PhaseOptions::default()
-            },
-            ..InversionOptions::default()
-        };
+        let inversion = InversionOptions::seeded(seed);
         sample::write_report(&model, drawn, out, None, &inversion, args.quiet)
     };
     let primed = timed(&mut stages, "sample primed + invert", args.quiet, || {
