@@ -1,6 +1,7 @@
-//! `melnet toy-speech`: the synthetic text-to-speech task ([`melnet::toy`]) — `corpus` renders
-//! letters as tone chords with an LJSpeech-style `metadata.csv` and held-out texts; `read`
-//! samples texts from a model trained on it and reads them back (character error rate).
+//! `melnet toy-speech`: the synthetic text-to-speech task ([`melnet_data::toy`], read back by
+//! [`melnet::toy`]) — `corpus` renders letters as tone chords with an LJSpeech-style
+//! `metadata.csv` and held-out texts; `read` samples texts from a model trained on it and
+//! reads them back (character error rate).
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! `melnet demo --tts`: the synthetic text-to-speech task end to end — render the toy corpus
-//! ([`melnet::toy`]) → prepare → train a text-conditioned tier (time-boxed) → say the held-out
-//! texts → read them back (character error rate) → an HTML page with the attention alignment
-//! figures and audio.
+//! ([`melnet_data::toy`]) → prepare → train a text-conditioned tier (time-boxed) → say the
+//! held-out texts → read them back (character error rate) → an HTML page with the attention
+//! alignment figures and audio.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
