@@ -19,6 +19,13 @@ pub(crate) fn write_renamed(dest: &Path, write: impl FnOnce(&Path) -> Result<()>
     result
 }
 
+/// Write `text` to `path` through [`write_renamed`].
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_renamed(path, |tmp| {
+        std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
+    })
+}
+
 /// The blake3 hash (hex) of a file's bytes, read in 64 KiB pieces.
 pub(crate) fn hash_file(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::files::write_renamed;
+use crate::files::{write_renamed, write_text};
 use crate::{Error, Result};
 use melspec::audio::{to_i16, write_wav, WavFormat};
 use melspec::npy::write_f32_2d;
@@ -454,9 +454,7 @@ pub fn render_banks(
         }
     } else {
         let text = serde_json::to_string_pretty(&record).expect("record serialises");
-        write_renamed(&record_path, |tmp| {
-            std::fs::write(tmp, &text).map_err(|e| Error::io(tmp, e))
-        })?;
+        write_text(&record_path, &text)?;
     }
 
     let width = (voices.len().saturating_sub(1)).to_string().len().max(5);

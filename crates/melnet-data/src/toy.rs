@@ -11,7 +11,7 @@ use melspec::AnalysisParams;
 use ndarray::ArrayView2;
 use rand::Rng;
 
-use crate::files::write_renamed;
+use crate::files::write_text;
 use crate::{Error, Result};
 
 /// The letters of the task (texts are words of these separated by single spaces).
@@ -278,13 +278,6 @@ pub fn write_corpus(
     }
     write_text(&dir.join("metadata.csv"), &metadata)?;
     write_text(&dir.join("held-out.txt"), &held_out.join("\n"))
-}
-
-/// Write `text` to `path` atomically.
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_renamed(path, |tmp| {
-        std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
-    })
 }
 
 /// Write the label task's corpus: `items` recordings in `dir/<letter>/toy-NNNNN.wav`, each one

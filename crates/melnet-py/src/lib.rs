@@ -8,7 +8,7 @@
 //! Batches are 2-D or 3-D arrays whose first axis is the batch; its items are computed in
 //! parallel (rayon).
 
-// The functions mirror librosa's signatures, argument for argument.
+// The phase-retrieval functions take librosa's options one by one after the parameter dicts.
 #![allow(clippy::too_many_arguments)]
 
 use std::path::PathBuf;

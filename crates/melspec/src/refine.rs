@@ -289,7 +289,7 @@ fn power_derivative(x: Complex32, p: f32) -> f32 {
 
 /// Refine `signal` in place so that its mel spectrogram approaches `target` `(n_mels, frames)`
 /// (linear units of `plan`'s power; the signal's STFT must have `frames` frames), by
-/// `opts.iterations` L-BFGS steps. Returns `F` before the first step and after each step:
+/// `opts.n_iter` L-BFGS steps. Returns `F` before the first step and after each step:
 /// strictly decreasing. `progress(done, total)` is called after every step.
 ///
 /// # Errors

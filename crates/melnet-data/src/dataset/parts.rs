@@ -14,7 +14,7 @@ use super::labels::{LabelTable, LABELS_NPY};
 use super::manifest::{
     CorpusStats, Item, Manifest, PrepareSettings, Skipped, Split, Summary, FORMAT, MANIFEST_FILE,
 };
-use crate::files::write_renamed;
+use crate::files::{write_renamed, write_text};
 use crate::{Error, Result};
 use melspec::audio::{self, trim_silence};
 use melspec::db::to_db_ref_max;
@@ -171,9 +171,7 @@ pub(crate) fn write_part(stem: &Path, part: &Part, frames: &Array2<f32>) -> Resu
     let (npy, json) = part_paths(stem);
     write_renamed(&npy, |tmp| write_f32_2d(tmp, frames.view()))?;
     let text = serde_json::to_string(part).expect("part serialises");
-    write_renamed(&json, |tmp| {
-        std::fs::write(tmp, &text).map_err(|e| Error::io(tmp, e))
-    })
+    write_text(&json, &text)
 }
 
 /// Deterministic split of `path` for `seed`: valid when its hash falls below the fraction.

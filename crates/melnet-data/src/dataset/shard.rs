@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::labels::LabelTable;
 use super::manifest::{read_versioned, Manifest, PrepareSettings, FORMAT};
 use super::parts::{assemble, part_paths, parts_dir, Hash, PartResult, Recipe};
-use crate::files::write_renamed;
+use crate::files::{write_renamed, write_text};
 use crate::{Error, Result};
 use melspec::AnalysisParams;
 
@@ -112,9 +112,7 @@ pub(crate) fn write_record(
             .collect(),
     };
     let text = serde_json::to_string(&record).expect("shard record serialises");
-    write_renamed(&output.join(SHARD_FILE), |tmp| {
-        std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
-    })
+    write_text(&output.join(SHARD_FILE), &text)
 }
 
 /// The input listing a shard directory was prepared from (`/`-separated relative paths,

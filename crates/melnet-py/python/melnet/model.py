@@ -135,7 +135,7 @@ def train(data, model, *, progress=None, **plan):
     """Train the model in the directory `model` on the dataset `data` (from `melnet prepare`),
     as `melnet train` does, and return a `Trained` per trained tier. A directory without a
     model gets one for the dataset (`tiers`, `frames`, `labels=True` to condition on its
-    labels, `transcripts=` a metadata.csv to condition on text). The plan, as keywords named
+    labels as `--use-labels` does, `transcripts=` a metadata.csv to condition on text). The plan, as keywords named
     after `melnet train`'s flags: `tier` (default: all, in turn), `resume` (`"never"`: a
     trained tier is an error; `"always"`: continue the model; `"if any"`: continue what
     exists, make what does not), `layers`, `width`, `n_mixtures`, `centralized`,
