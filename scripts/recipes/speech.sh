@@ -77,7 +77,7 @@ if [ -n "$text" ]; then
   transcripts="$corpus/text/metadata.csv"
   [ "$text" = blank ] && transcripts="$corpus/text/blank.csv"
   # Adam as the English TTS recipe's (RMSProp at 3e-4 is slow to find an alignment).
-  conditioning=(--transcripts "$transcripts" --labels --optimizer adam --lr 5e-3 --lr-halve-every-epochs 3)
+  conditioning=(--transcripts "$transcripts" --use-labels --optimizer adam --lr 5e-3 --lr-halve-every-epochs 3)
   model="$out/model-$text"
   progress="$out/progress-$text.csv"
 else
