@@ -175,9 +175,16 @@ pub fn levels_png(
     Ok(())
 }
 
+/// Height of the attention chart's plotting area, px (its half of the figure less caption and
+/// axis).
+const ATTENTION_ROWS_PX: usize = 340;
+/// Smallest row height, px, that fits a character label.
+const ATTENTION_LABEL_ROW: usize = 14;
+
 /// A generated spectrogram and its text attention: the spectrogram `plot` on top, and below,
 /// on the same frames, the attention window `alignment` `(chars, frames)` (weights 0–1) with
-/// the characters of `text` on the y axis (first at the top).
+/// the characters of `text` on the y axis (first at the top; each word at its first character
+/// when the characters do not fit).
 pub fn alignment_png(
     path: &Path,
     plot: &SpectrogramPlot,
@@ -197,12 +204,17 @@ pub fn alignment_png(
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..frames.max(1) as f64, 0.0..chars.max(1) as f64)?;
+    // A label per character while they fit (rows of at least ATTENTION_LABEL_ROW px), else
+    // each word at its first character (per-character labels of a long text overlap).
+    let per_char = chars * ATTENTION_LABEL_ROW <= ATTENTION_ROWS_PX;
     let char_label = |y: &f64| {
         let row = chars.saturating_sub(1 + y.floor() as usize);
         match label.get(row) {
-            Some(' ') => "␣".to_string(),
-            Some(c) => c.to_string(),
-            None => String::new(),
+            Some(' ') if per_char => "␣".to_string(),
+            Some(c) if per_char => c.to_string(),
+            Some(' ') | None => String::new(),
+            Some(_) if row > 0 && label[row - 1] != ' ' => String::new(),
+            Some(_) => label[row..].iter().take_while(|c| **c != ' ').collect(),
         }
     };
     chart
