@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use melspec::inverse::InversionOptions;
+use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -35,6 +36,19 @@ pub fn default_model_dir() -> PathBuf {
 pub struct Model {
     model: melnet::Model,
     tiers: Vec<melnet::Tier>,
+}
+
+impl Model {
+    /// A generated spectrogram (time-major, the model's normalised scale) in the dataset's
+    /// scale `(n_mels, frames)` and its audio `(samples,)` by melspec's default inversion with
+    /// the initial phase from `seed`, as `melnet sample` and `melnet say` write them.
+    fn heard(&self, time_major: &[f32], seed: u64) -> melnet::Result<(Array2<f32>, Vec<f32>)> {
+        let (mel, scale) = self.model.to_dataset_scale(time_major);
+        let audio =
+            self.model
+                .to_audio(&mel, scale, &InversionOptions::seeded(seed), &mut |_, _| {})?;
+        Ok((mel, audio))
+    }
 }
 
 #[pymethods]
@@ -92,13 +106,7 @@ impl Model {
                     },
                     |_, _, _| {},
                 )?;
-                let (mel, scale) = self.model.to_dataset_scale(speech.time_major());
-                let audio = self.model.to_audio(
-                    &mel,
-                    scale,
-                    &InversionOptions::seeded(seed),
-                    &mut |_, _| {},
-                )?;
+                let (mel, audio) = self.heard(speech.time_major(), seed)?;
                 let window =
                     speech
                         .generated
@@ -150,16 +158,7 @@ impl Model {
                 };
                 let samples = self.model.sample(&self.tiers, &request, |_, _, _| {})?;
                 (0..samples.count)
-                    .map(|i| {
-                        let (mel, scale) = self.model.to_dataset_scale(samples.time_major(i));
-                        let audio = self.model.to_audio(
-                            &mel,
-                            scale,
-                            &InversionOptions::seeded(seed),
-                            &mut |_, _| {},
-                        )?;
-                        Ok((mel, audio))
-                    })
+                    .map(|i| self.heard(samples.time_major(i), seed))
                     .collect::<melnet::Result<Vec<_>>>()
             })
             .map_err(to_py)?;

@@ -19,7 +19,7 @@ use melspec::db::to_db_ref_max;
 use melspec::inverse::InversionOptions;
 use melspec::{MelSpectrogram, SpectrogramKind};
 
-use super::report::{data_uri, escape, timed, Stage};
+use super::report::{data_uri, escape, timed, timing_table, Stage};
 use super::{prepare_db, train_for, Args};
 use crate::args::load_audio;
 use crate::commands::sample::{self, Report};
@@ -630,16 +630,7 @@ impl Page<'_> {
             escape(&self.args.data.display().to_string()),
             data_uri(&self.dir.join("stats.png"), "image/png")?
         )?;
-        html.push_str("<h2>Timing</h2><table><tr><th>stage</th><th>seconds</th><th></th></tr>\n");
-        for st in self.stages {
-            writeln!(
-                html,
-                "<tr><td>{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>",
-                st.name,
-                st.seconds,
-                escape(&st.note)
-            )?;
-        }
+        timing_table(&mut html, self.stages);
         writeln!(
             html,
             "</table>\n<p>Made by <code>melnet demo -o {} --minutes {}</code>; the files \

@@ -49,3 +49,17 @@ pub fn data_uri(path: &Path, mime: &str) -> Result<String> {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     ))
 }
+
+/// The page's timing section: a row per stage (name, seconds, note); the page closes the
+/// table.
+pub fn timing_table(html: &mut String, stages: &[Stage]) {
+    html.push_str("<h2>Timing</h2><table><tr><th>stage</th><th>seconds</th><th></th></tr>\n");
+    for st in stages {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"n\">{:.2}</td><td>{}</td></tr>\n",
+            st.name,
+            st.seconds,
+            escape(&st.note)
+        ));
+    }
+}

@@ -17,7 +17,7 @@ use melnet_data::dataset::Dataset;
 use melnet_data::toy::{held_out_texts, write_corpus};
 use rand::SeedableRng;
 
-use super::report::{data_uri, escape, timed, Stage};
+use super::report::{data_uri, escape, timed, timing_table, Stage};
 use super::{prepare_db, train_for, Args};
 use crate::commands::sample::{write_alignment, write_sample};
 use crate::commands::toy::mean_cer;
@@ -252,14 +252,7 @@ impl Page<'_> {
             "<h2>Training</h2><figure><img alt=\"loss curve\" src=\"{}\"></figure>",
             data_uri(&self.dir.join("model/tier-1/loss.png"), "image/png")?
         )?;
-        html.push_str("<h2>Timing</h2><table><tr><th>stage</th><th>seconds</th></tr>\n");
-        for st in self.stages {
-            writeln!(
-                html,
-                "<tr><td>{}</td><td class=\"n\">{:.2}</td></tr>",
-                st.name, st.seconds
-            )?;
-        }
+        timing_table(&mut html, self.stages);
         writeln!(
             html,
             "</table>\n<p>Made by <code>melnet demo --tts -o {} --minutes {}</code>.</p>\n\
